@@ -1,0 +1,70 @@
+# Two commands for a newcomer: `make run` and `make test`. See README.md.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+# An interpreter of 3.12 or newer: the one .python-version names through pyenv, else the newest on PATH.
+PYTHON ?= $(shell for p in "$$(pyenv which python 2>/dev/null)" python3.14 python3.13 python3.12 python3; do \
+	command -v "$$p" >/dev/null 2>&1 && "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
+	&& { command -v "$$p"; break; }; done)
+
+.PHONY: run test lint format bench messages lock clean help
+
+help:
+	@echo "make run    set up (.venv, migrations, demo data) and serve http://127.0.0.1:8000"
+	@echo "make test   set up and run the whole test suite"
+	@echo "make lint   ruff check and format check"
+	@echo "make bench  measure page speed on the ten-fold demo data"
+
+$(BIN)/python:
+	@if [ -n "$(PYTHON)" ]; then "$(PYTHON)" -m venv $(VENV); \
+	elif command -v uv >/dev/null 2>&1; then uv venv --seed --python 3.13 $(VENV); \
+	else echo "Python 3.12 or newer is needed (or uv). See README.md." >&2; exit 1; fi
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: $(BIN)/python requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.runtime
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@echo ""
+	@echo "Kwaliteitsnetwerk draait op http://127.0.0.1:8000 — demo-accounts (wachtwoord: demo-wachtwoord):"
+	@echo "  bureau@kwaliteitsnetwerk.example  (bureaumedewerker)"
+	@echo "  trekker@deltion.example           (coalitietrekker)"
+	@echo "  lid@albeda.example                (lid)"
+	@echo ""
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(VENV)/.dev
+	$(BIN)/python manage.py bench
+
+messages: $(VENV)/.runtime
+	$(BIN)/python manage.py makemessages -l nl -l en --no-obsolete --add-location file
+	$(BIN)/python manage.py compilemessages --ignore=.venv
+
+lock:
+	rm -rf /tmp/kn-lock && "$(PYTHON)" -m venv /tmp/kn-lock
+	/tmp/kn-lock/bin/pip install --quiet .
+	/tmp/kn-lock/bin/pip freeze --exclude kwaliteitsnetwerk > requirements.txt
+	/tmp/kn-lock/bin/pip install --quiet ".[dev]"
+	/tmp/kn-lock/bin/pip freeze --exclude kwaliteitsnetwerk | grep -vxF -f requirements.txt \
+		| sed '1i -r requirements.txt' > requirements-dev.txt
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles

@@ -1,0 +1,198 @@
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra):
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra):
+        extra.update(is_staff=True, is_superuser=True)
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractUser):
+    """A login account. Who someone is in the network lives on Person."""
+
+    username = None
+    first_name = None
+    last_name = None
+    email = models.EmailField(_("e-mail address"), unique=True)
+    language = models.CharField(
+        _("language"), max_length=8, choices=[("nl", "Nederlands"), ("en", "English")], default="nl"
+    )
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()
+
+    class Meta:
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_unique_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class InstitutionQuerySet(models.QuerySet):
+    def members_on(self, day=None):
+        """Institutions that are members of the network on the given day (default today)."""
+        day = day or timezone.localdate()
+        return self.exclude(kind=Institution.Kind.BUREAU).filter(
+            models.Q(member_since__isnull=True) | models.Q(member_since__lte=day),
+            models.Q(member_until__isnull=True) | models.Q(member_until__gte=day),
+        )
+
+
+class Institution(models.Model):
+    class Kind(models.TextChoices):
+        ROC = "roc", _("ROC")
+        AOC = "aoc", _("AOC")
+        VAKINSTELLING = "vakinstelling", _("Vocational college")
+        OTHER = "overig", _("Other")
+        BUREAU = "bureau", _("Network office")
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    short_name = models.CharField(_("short name"), max_length=50, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    kind = models.CharField(_("type"), max_length=20, choices=Kind.choices, default=Kind.ROC)
+    brin = models.CharField(
+        _("BRIN code"),
+        max_length=4,
+        blank=True,
+        validators=[
+            RegexValidator(
+                r"^[0-9]{2}[A-Z]{2}$",
+                _("A BRIN code is two digits and two capital letters, like 25PZ."),
+            )
+        ],
+    )
+    website = models.URLField(_("website"), blank=True)
+    member_since = models.DateField(_("member since"), null=True, blank=True)
+    member_until = models.DateField(_("member until"), null=True, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+
+    objects = InstitutionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("institution")
+        verbose_name_plural = _("institutions")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["brin"],
+                condition=~models.Q(brin=""),
+                name="institution_brin_unique_when_set",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(brin="") | models.Q(brin__regex=r"^[0-9]{2}[A-Z]{2}$"),
+                name="institution_brin_format",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(member_until__isnull=True)
+                | models.Q(member_since__isnull=True)
+                | models.Q(member_until__gte=models.F("member_since")),
+                name="institution_membership_dates_in_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_member(self) -> bool:
+        today = timezone.localdate()
+        if self.kind == self.Kind.BUREAU:
+            return False
+        started = self.member_since is None or self.member_since <= today
+        return started and (self.member_until is None or self.member_until >= today)
+
+
+class EmailDomain(models.Model):
+    """An e-mail domain of an institution: sign-up from it links the account to that institution."""
+
+    institution = models.ForeignKey(
+        Institution,
+        on_delete=models.CASCADE,
+        related_name="email_domains",
+        verbose_name=_("institution"),
+    )
+    domain = models.CharField(_("e-mail domain"), max_length=253)
+
+    class Meta:
+        ordering = ["domain"]
+        verbose_name = _("e-mail domain")
+        verbose_name_plural = _("e-mail domains")
+        constraints = [
+            models.UniqueConstraint(Lower("domain"), name="email_domain_unique_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class PersonQuerySet(models.QuerySet):
+    def dutch_order(self):
+        # Dutch alphabetical order: by last name without the infix ("de Vries" under V).
+        return self.order_by(Lower("last_name"), Lower("first_name"), "pk")
+
+
+class Person(models.Model):
+    first_name = models.CharField(_("first name"), max_length=100)
+    infix = models.CharField(
+        _("infix"), max_length=30, blank=True, help_text=_("For example: van, de, van der")
+    )
+    last_name = models.CharField(_("last name"), max_length=150)
+    email = models.EmailField(_("e-mail address"))
+    institution = models.ForeignKey(
+        Institution, on_delete=models.PROTECT, related_name="people", verbose_name=_("institution")
+    )
+    function = models.CharField(_("function"), max_length=150, blank=True)
+    is_bureau_staff = models.BooleanField(_("bureau staff"), default=False)
+    is_ambassador = models.BooleanField(_("ambassador"), default=False)
+    user = models.OneToOneField(
+        User,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="person",
+        verbose_name=_("account"),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+
+    objects = PersonQuerySet.as_manager()
+
+    class Meta:
+        ordering = [Lower("last_name"), Lower("first_name")]
+        verbose_name = _("person")
+        verbose_name_plural = _("people")
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="person_email_unique_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.infix, self.last_name) if part)

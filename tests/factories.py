@@ -1,0 +1,71 @@
+"""Small make_* helpers: the one way the suite builds data."""
+
+import datetime as dt
+import itertools
+
+from allauth.account.models import EmailAddress
+
+from coalitions.models import Coalition
+from members.models import EmailDomain, Institution, Person, User
+
+PASSWORD = "een-goed-wachtwoord-42"
+_counter = itertools.count(1)
+
+
+def make_institution(
+    name: str | None = None, *, domain: str | None = None, kind: str = "roc", **extra
+) -> Institution:
+    n = next(_counter)
+    institution = Institution.objects.create(name=name or f"Instelling {n}", kind=kind, **extra)
+    if domain:
+        EmailDomain.objects.create(institution=institution, domain=domain)
+    return institution
+
+
+def make_person(
+    first_name: str = "Sam",
+    last_name: str | None = None,
+    institution: Institution | None = None,
+    *,
+    account: bool = False,
+    email: str | None = None,
+    **extra,
+) -> Person:
+    n = next(_counter)
+    institution = institution or make_institution()
+    last_name = last_name or f"Persoon{n}"
+    if email is None:
+        domain = institution.email_domains.values_list("domain", flat=True).first() or "example.org"
+        email = f"{first_name}.{last_name}.{n}@{domain}".lower().replace(" ", "")
+    user = None
+    if account:
+        user = User.objects.create_user(email=email, password=PASSWORD)
+        EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+    return Person.objects.create(
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        institution=institution,
+        user=user,
+        **extra,
+    )
+
+
+def make_coalition(
+    name: str | None = None, *, leads=(), school_year: str = "2026-2027", **extra
+) -> Coalition:
+    n = next(_counter)
+    first = int(school_year[:4])
+    coalition = Coalition.objects.create(
+        name=name or f"Coalitie {n}",
+        theme=extra.pop("theme", "Data"),
+        assignment=extra.pop("assignment", "Maak data bruikbaar voor onderwijsteams."),
+        school_year=school_year,
+        start=extra.pop("start", dt.date(first, 9, 1)),
+        planned_end=extra.pop("planned_end", dt.date(first + 1, 6, 30)),
+        status=extra.pop("status", Coalition.Status.ACTIVE),
+        **extra,
+    )
+    if leads:
+        coalition.leads.add(*leads)
+    return coalition

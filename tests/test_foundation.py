@@ -1,0 +1,252 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.urls import reverse
+
+from members.models import Person, User
+from tests.conftest import login
+
+ROOT = Path(__file__).resolve().parent.parent
+PROD_ENV = {
+    "DEBUG": "0",
+    "SECRET_KEY": "x" * 20 + "-a-long-random-production-secret-key-0123456789",
+    "ALLOWED_HOSTS": "kwaliteitsnetwerk.example",
+    "DATABASE_URL": "sqlite:////tmp/kn-check.sqlite3",
+}
+
+
+def run_manage(*args, env_overrides):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {
+            "DEBUG",
+            "SECRET_KEY",
+            "ALLOWED_HOSTS",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+            "EMAIL_BACKEND",
+        }
+    }
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+class TestSettings:
+    def test_it_refuses_to_start_in_production_without_a_secret_key(self):
+        result = run_manage("check", env_overrides={**PROD_ENV, "SECRET_KEY": ""})
+        assert result.returncode != 0
+        assert "SECRET_KEY is not set" in result.stderr
+
+    def test_it_refuses_a_short_secret_key_in_production(self):
+        result = run_manage("check", env_overrides={**PROD_ENV, "SECRET_KEY": "short"})
+        assert result.returncode != 0
+        assert "SECRET_KEY is too short" in result.stderr
+
+    def test_it_refuses_production_without_allowed_hosts(self):
+        result = run_manage("check", env_overrides={**PROD_ENV, "ALLOWED_HOSTS": ""})
+        assert result.returncode != 0
+        assert "ALLOWED_HOSTS is not set" in result.stderr
+
+    def test_check_deploy_is_clean_with_production_settings(self):
+        result = run_manage("check", "--deploy", "--fail-level", "WARNING", env_overrides=PROD_ENV)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    @pytest.mark.django_db
+    def test_migrations_match_the_models(self):
+        call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+    def test_the_python_version_file_names_313(self):
+        assert (ROOT / ".python-version").read_text().strip() == "3.13"
+
+
+class TestAccess:
+    def test_an_anonymous_visitor_is_sent_to_the_login_page(self, client, db):
+        response = client.get(reverse("home"))
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("account_login"))
+
+    def test_the_login_page_speaks_dutch_and_says_inloggen(self, client, db):
+        response = client.get(reverse("account_login"))
+        body = response.content.decode()
+        assert response.status_code == 200
+        assert '<html lang="nl">' in body
+        assert "Inloggen" in body
+        # "Aanmelden" is for sessions in this network, never for accounts.
+        assert "Aanmelden" not in body
+
+    def test_english_is_available(self, client, member):
+        login(client, member)
+        client.post(reverse("set_language"), {"language": "en", "next": "/"})
+        body = client.get(reverse("home")).content.decode()
+        assert '<html lang="en">' in body
+        assert "Overview" in body
+
+    def test_a_member_sees_the_member_navigation(self, client, member):
+        body = login(client, member).get(reverse("home")).content.decode()
+        for key in ("home", "coalitions", "sessions"):
+            assert f'data-nav="{key}"' in body
+        for key in ("institutions", "bureau", "my_coalitions"):
+            assert f'data-nav="{key}"' not in body
+
+    def test_a_lead_also_sees_their_coalitions(self, client, lead):
+        body = login(client, lead).get(reverse("home")).content.decode()
+        assert 'data-nav="my_coalitions"' in body
+        assert 'data-nav="institutions"' not in body
+
+    def test_bureau_staff_see_institutions_and_administration(self, client, bureau):
+        body = login(client, bureau).get(reverse("home")).content.decode()
+        assert 'data-nav="institutions"' in body
+        assert 'data-nav="bureau"' in body
+        assert "Instellingen" in body
+        assert "Beheer" in body
+
+    def test_a_member_gets_403_on_the_bureau_pages(self, client, member):
+        login(client, member)
+        for url in (reverse("bureau_dashboard"), reverse("members:institution_list")):
+            response = client.get(url)
+            assert response.status_code == 403
+            assert "Je hebt geen toegang tot deze pagina" in response.content.decode()
+
+    def test_bureau_staff_open_the_administration(self, client, bureau):
+        response = login(client, bureau).get(reverse("bureau_dashboard"))
+        assert response.status_code == 200
+
+    def test_an_unknown_page_is_a_dutch_404(self, client, member):
+        response = login(client, member).get("/bestaat-niet/")
+        assert response.status_code == 404
+        assert "Pagina niet gevonden" in response.content.decode()
+
+    def test_pages_carry_a_csp_with_a_nonce_used_by_the_htmx_script(self, client, member):
+        response = login(client, member).get(reverse("home"))
+        csp = response["Content-Security-Policy"]
+        nonce = csp.split("'nonce-")[1].split("'")[0]
+        assert "script-src 'self' 'nonce-" in csp
+        assert f'nonce="{nonce}"' in response.content.decode()
+        assert "unsafe-inline" not in csp
+        assert "unsafe-eval" not in csp
+
+
+class TestSignup:
+    def post_signup(self, client, email):
+        return client.post(
+            reverse("account_signup"),
+            {
+                "email": email,
+                "password1": "een-goed-wachtwoord-42",
+                "password2": "een-goed-wachtwoord-42",
+                "first_name": "Noor",
+                "last_name": "de Groot",
+            },
+        )
+
+    def test_it_refuses_an_address_outside_the_member_institutions(self, client, institution):
+        response = self.post_signup(client, "noor@gmail.example")
+        assert response.status_code == 200
+        assert (
+            "alleen een account aanmaken met een e-mailadres van een aangesloten instelling"
+            in response.content.decode()
+        )
+        assert not User.objects.filter(email="noor@gmail.example").exists()
+
+    def test_it_refuses_an_institution_that_left_the_network(self, client, institution):
+        institution.member_until = "2020-07-31"
+        institution.save()
+        response = self.post_signup(client, "noor@deltion.example")
+        assert not User.objects.exists()
+        assert "aangesloten instelling" in response.content.decode()
+
+    def test_it_links_a_member_domain_to_its_institution_and_asks_for_verification(
+        self, client, institution
+    ):
+        response = self.post_signup(client, "Noor@Deltion.example")
+        assert response.status_code == 302
+        user = User.objects.get(email="noor@deltion.example")
+        assert user.person.institution == institution
+        assert user.person.last_name == "de Groot"
+        assert len(mail.outbox) == 1
+        assert "noor@deltion.example" in mail.outbox[0].to
+
+    def test_it_links_an_existing_person_with_that_address(self, client, institution):
+        from tests.factories import make_person
+
+        person = make_person("Noor", "Groot", institution, email="noor@deltion.example")
+        self.post_signup(client, "noor@deltion.example")
+        person.refresh_from_db()
+        assert person.user is not None
+        assert Person.objects.filter(email__iexact="noor@deltion.example").count() == 1
+
+
+class TestHealth:
+    def test_healthz_reports_the_database(self, client, db):
+        response = client.get(reverse("healthz"))
+        assert response.status_code == 200
+        data = json.loads(response.content)
+        assert data["database"] == "ok"
+        assert data["status"] == "ok"
+
+    @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="REDIS_URL not set")
+    def test_healthz_reports_the_broker_when_configured(self, client, db, settings):
+        settings.REDIS_URL = os.environ["REDIS_URL"]
+        data = json.loads(client.get(reverse("healthz")).content)
+        assert data["broker"] == "ok"
+
+    def test_healthz_reports_an_unreachable_broker(self, client, db, settings):
+        settings.REDIS_URL = "redis://127.0.0.1:1/0"
+        response = client.get(reverse("healthz"))
+        assert response.status_code == 503
+        assert json.loads(response.content)["broker"].startswith("error")
+
+
+class TestDemoData:
+    def test_seed_demo_is_idempotent_and_makes_the_demo_accounts(self, db, settings):
+        settings.DEBUG = True
+        call_command("seed_demo", verbosity=0)
+        counts = (User.objects.count(), Person.objects.count())
+        call_command("seed_demo", verbosity=0)
+        assert (User.objects.count(), Person.objects.count()) == counts
+        emails = set(User.objects.values_list("email", flat=True))
+        assert {
+            "bureau@kwaliteitsnetwerk.example",
+            "trekker@deltion.example",
+            "lid@albeda.example",
+        } <= emails
+        assert Person.objects.get(email="bureau@kwaliteitsnetwerk.example").is_bureau_staff
+        assert Person.objects.get(email="trekker@deltion.example").led_coalitions.exists()
+
+    def test_seed_demo_makes_no_accounts_without_debug(self, db, settings):
+        settings.DEBUG = False
+        call_command("seed_demo", verbosity=0)
+        assert not User.objects.exists()
+        assert Person.objects.count() > 4000
+
+
+class TestComposeFile:
+    def test_compose_has_the_production_like_stack(self):
+        import yaml
+
+        compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+        services = compose["services"]
+        assert {"web", "worker", "beat", "db", "redis", "mail"} <= set(services)
+        assert "gunicorn" in str(services["web"]["command"])
+        assert "migrate" in str(services["web"]["command"])
+        assert "celery" in str(services["worker"]["command"])
+        assert "worker" in str(services["worker"]["command"])
+        assert "beat" in str(services["beat"]["command"])
+        for name in ("web", "db", "redis"):
+            assert "healthcheck" in services[name], name
+        assert services["web"]["environment"]["DEBUG"] == "0"
+        assert (ROOT / "Dockerfile").exists()
