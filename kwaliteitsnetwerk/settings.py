@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.forms",
     "django_htmx",
     "allauth",
     "allauth.account",
@@ -99,10 +100,10 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "kwaliteitsnetwerk.middleware.LanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -131,6 +132,9 @@ TEMPLATES = [
         },
     },
 ]
+
+# Form templates may be overridden in templates/django/forms/ (no colon after labels).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 DATABASES = {
     "default": database_from_url(env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"))
@@ -171,7 +175,8 @@ ACCOUNT_RATE_LIMITS = {
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Kwaliteitsnetwerk mbo"
-USERSESSIONS_TRACK_ACTIVITY = True
+# No write on every request: the list of active logins shows when each began.
+USERSESSIONS_TRACK_ACTIVITY = False
 
 LANGUAGE_CODE = "nl"
 LANGUAGES = [("nl", _("Dutch")), ("en", _("English"))]
@@ -230,7 +235,11 @@ _smtp_options = {
 MAILERS = {
     "default": {
         "BACKEND": _email_backend,
-        "OPTIONS": _smtp_options if _email_backend.endswith("smtp.EmailBackend") else {},
+        "OPTIONS": _smtp_options
+        if _email_backend.endswith("smtp.EmailBackend")
+        else {"file_path": env("EMAIL_FILE_PATH", str(BASE_DIR / "sent-mail"))}
+        if _email_backend.endswith("filebased.EmailBackend")
+        else {},
     }
 }
 DEFAULT_FROM_EMAIL = env(

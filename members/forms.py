@@ -1,9 +1,12 @@
+import re
+
 from django import forms
+from django.contrib.auth import password_validation
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from .adapter import institution_for_email
-from .models import Person
+from .models import EmailDomain, Institution, Person, User
 
 
 class SignupExtraForm(forms.Form):
@@ -46,3 +49,215 @@ def link_person_to_new_user(user, *, first_name: str, infix: str, last_name: str
         last_name=last_name,
         institution=institution,
     )
+
+
+DOMAIN_RE = re.compile(r"^(?=.{3,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def parse_domains(text: str) -> list[str]:
+    parts = re.split(r"[\s,;]+", text.strip().lower())
+    return sorted({p.lstrip("@") for p in parts if p})
+
+
+class InstitutionForm(forms.ModelForm):
+    domains = forms.CharField(
+        label=_("E-mail domains"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_(
+            "Separate with commas, for example: deltion.nl, deltion.example. "
+            "Accounts with these addresses are linked to this institution."
+        ),
+    )
+
+    class Meta:
+        model = Institution
+        fields = [
+            "name",
+            "short_name",
+            "city",
+            "kind",
+            "brin",
+            "website",
+            "member_since",
+            "member_until",
+            "notes",
+        ]
+        widgets = {
+            "member_since": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "member_until": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and "domains" not in self.initial:
+            self.initial["domains"] = ", ".join(d.domain for d in self.instance.email_domains.all())
+
+    def clean_brin(self) -> str:
+        brin = self.cleaned_data["brin"].strip().upper()
+        if brin and Institution.objects.filter(brin=brin).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(_("Another institution already has this BRIN code."))
+        return brin
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if Institution.objects.filter(name__iexact=name).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(_("An institution with this name already exists."))
+        return name
+
+    def clean_domains(self) -> list[str]:
+        domains = parse_domains(self.cleaned_data["domains"])
+        bad = [d for d in domains if not DOMAIN_RE.match(d)]
+        if bad:
+            raise forms.ValidationError(
+                _("Not a valid e-mail domain: %(domains)s"), params={"domains": ", ".join(bad)}
+            )
+        taken = list(
+            EmailDomain.objects.filter(domain__in=domains)
+            .exclude(institution_id=self.instance.pk)
+            .select_related("institution")
+        )
+        if taken:
+            raise forms.ValidationError(
+                _("This domain belongs to another institution: %(domains)s"),
+                params={"domains": ", ".join(f"{d.domain} ({d.institution})" for d in taken)},
+            )
+        return domains
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("member_since"), cleaned.get("member_until")
+        if since and until and until < since:
+            self.add_error("member_until", _("The end of membership cannot be before its start."))
+        return cleaned
+
+    @transaction.atomic
+    def save(self, commit: bool = True) -> Institution:
+        institution = super().save(commit=True)
+        domains = self.cleaned_data["domains"]
+        institution.email_domains.exclude(domain__in=domains).delete()
+        existing = set(institution.email_domains.values_list("domain", flat=True))
+        EmailDomain.objects.bulk_create(
+            [EmailDomain(institution=institution, domain=d) for d in domains if d not in existing]
+        )
+        return institution
+
+    @property
+    def domains_changed(self) -> bool:
+        return "domains" in self.changed_data and parse_domains(
+            self.initial.get("domains", "")
+        ) != self.cleaned_data.get("domains")
+
+
+class EndMembershipForm(forms.Form):
+    member_until = forms.DateField(
+        label=_("Member until"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+
+
+class PersonForm(forms.ModelForm):
+    class Meta:
+        model = Person
+        fields = [
+            "first_name",
+            "infix",
+            "last_name",
+            "email",
+            "institution",
+            "function",
+            "is_bureau_staff",
+            "is_ambassador",
+            "notes",
+        ]
+        widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["institution"].queryset = Institution.objects.order_by("name")
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if Person.objects.filter(email__iexact=email).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(
+                _("Someone is already registered with this e-mail address.")
+            )
+        return email
+
+    def clean(self):
+        cleaned = super().clean()
+        institution = cleaned.get("institution")
+        if (
+            cleaned.get("is_bureau_staff")
+            and institution
+            and institution.kind != Institution.Kind.BUREAU
+        ):
+            self.add_error("is_bureau_staff", _("Bureau staff belong to the network office."))
+        return cleaned
+
+
+class InvitationForm(forms.Form):
+    message = forms.CharField(
+        label=_("Personal message (optional)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+    )
+
+
+class AcceptInvitationForm(forms.Form):
+    password1 = forms.CharField(
+        label=_("Choose a password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label=_("Repeat the password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args, person: Person, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.person = person
+
+    def clean_password1(self) -> str:
+        password = self.cleaned_data["password1"]
+        # Validate against the person's own details too (a password like their name is refused).
+        password_validation.validate_password(password, User(email=self.person.email))
+        return password
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("password1") and cleaned.get("password1") != cleaned.get("password2"):
+            self.add_error("password2", _("The two passwords differ."))
+        return cleaned
+
+
+class MyDetailsForm(forms.ModelForm):
+    language = forms.ChoiceField(
+        label=_("Language"), choices=[("nl", "Nederlands"), ("en", "English")]
+    )
+
+    class Meta:
+        model = Person
+        fields = ["first_name", "infix", "last_name", "function"]
+
+
+class EraseForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=_("I understand that my name, e-mail address and account are removed for good."),
+        required=True,
+    )
+    password = forms.CharField(
+        label=_("Your password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError(_("That is not your password."))
+        return password

@@ -178,7 +178,9 @@ class Person(models.Model):
         related_name="person",
         verbose_name=_("account"),
     )
+    notes = models.TextField(_("remarks"), blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    erased_at = models.DateTimeField(_("erased"), null=True, blank=True, editable=False)
 
     objects = PersonQuerySet.as_manager()
 
@@ -195,4 +197,69 @@ class Person(models.Model):
 
     @property
     def full_name(self) -> str:
+        if self.erased_at:
+            return str(_("Erased person"))
         return " ".join(part for part in (self.first_name, self.infix, self.last_name) if part)
+
+    @property
+    def sort_name(self) -> str:
+        """Last name first, infix after the first name: "Vries, Jan de"."""
+        rest = " ".join(part for part in (self.first_name, self.infix) if part)
+        return f"{self.last_name}, {rest}" if rest else self.last_name
+
+
+class InvitationQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(used_at__isnull=True, revoked_at__isnull=True)
+
+
+class Invitation(models.Model):
+    """A single-use link that lets a registered Person make their account.
+
+    Only a hash of the token is stored; the link itself exists only in the e-mail.
+    """
+
+    VALID_FOR_DAYS = 14
+
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="invitations", verbose_name=_("person")
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(
+        Person,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("invited by"),
+    )
+    message = models.TextField(_("personal message"), blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires"))
+    used_at = models.DateTimeField(_("used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("replaced"), null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person"],
+                condition=models.Q(used_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_one_open_per_person",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} ({self.created_at:%Y-%m-%d})"
+
+    @property
+    def is_expired(self) -> bool:
+        return timezone.now() >= self.expires_at
+
+    @property
+    def is_usable(self) -> bool:
+        return self.used_at is None and self.revoked_at is None and not self.is_expired

@@ -1,20 +1,466 @@
-from django.db.models import Count
-from django.shortcuts import get_object_or_404, render
+import csv
+import json
 
-from .access import bureau_required
-from .models import Institution
+from django.contrib import messages
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Exists, OuterRef, Q
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from . import imports, services
+from .access import bureau_required, person_of
+from .forms import (
+    AcceptInvitationForm,
+    EndMembershipForm,
+    EraseForm,
+    InstitutionForm,
+    InvitationForm,
+    MyDetailsForm,
+    PersonForm,
+)
+from .models import Institution, Invitation, Person
+
+PAGE_SIZE = 25
+
+
+def _page(request, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _render_list(request, template: str, context: dict):
+    """A list page, or only its results when htmx asks (live search)."""
+    if request.htmx and not request.htmx.boosted:
+        template += "#results"
+    return render(request, template, context)
+
+
+# Institutions -----------------------------------------------------------------------------------
+
+INSTITUTION_SORTS = {"name": "name", "-name": "-name", "city": "city", "people": "-people_count"}
 
 
 @bureau_required
 def institution_list(request):
-    institutions = Institution.objects.annotate(people_count=Count("people")).order_by("name")
-    return render(request, "members/institution_list.html", {"institutions": institutions})
+    query = request.GET.get("q", "").strip()
+    kind = request.GET.get("kind", "")
+    membership = request.GET.get("membership", "current")
+    sort = request.GET.get("sort", "name")
+    institutions = Institution.objects.annotate(
+        people_count=Count("people", filter=Q(people__erased_at__isnull=True))
+    )
+    if query:
+        institutions = institutions.filter(
+            Q(name__icontains=query)
+            | Q(short_name__icontains=query)
+            | Q(city__icontains=query)
+            | Q(brin__iexact=query)
+        )
+    if kind in Institution.Kind.values:
+        institutions = institutions.filter(kind=kind)
+    if membership == "current":
+        institutions = institutions.filter(pk__in=Institution.objects.members_on())
+    elif membership == "former":
+        institutions = institutions.filter(member_until__lt=timezone.localdate())
+    institutions = institutions.order_by(INSTITUTION_SORTS.get(sort, "name"), "name")
+    context = {
+        "page": _page(request, institutions),
+        "query": query,
+        "kind": kind,
+        "membership": membership,
+        "sort": sort,
+        "kinds": Institution.Kind.choices,
+        "sorts": [
+            ("name", _("Name (A–Z)")),
+            ("-name", _("Name (Z–A)")),
+            ("city", _("City")),
+            ("people", _("Most people")),
+        ],
+        "memberships": [
+            ("current", _("Current members")),
+            ("former", _("Former members")),
+            ("all", _("All")),
+        ],
+    }
+    return _render_list(request, "members/institution_list.html", context)
 
 
 @bureau_required
 def institution_detail(request, pk: int):
-    institution = get_object_or_404(Institution, pk=pk)
-    people = institution.people.dutch_order()
+    institution = get_object_or_404(Institution.objects.prefetch_related("email_domains"), pk=pk)
+    people = institution.people.filter(erased_at__isnull=True).select_related("user").dutch_order()
     return render(
-        request, "members/institution_detail.html", {"institution": institution, "people": people}
+        request,
+        "members/institution_detail.html",
+        {
+            "institution": institution,
+            "people": people,
+            "end_form": EndMembershipForm(initial={"member_until": timezone.localdate()}),
+        },
     )
+
+
+@bureau_required
+def institution_edit(request, pk: int | None = None):
+    institution = get_object_or_404(Institution, pk=pk) if pk else None
+    form = InstitutionForm(request.POST or None, instance=institution)
+    if request.method == "POST" and form.is_valid():
+        institution = form.save()
+        messages.success(request, _("%(name)s is saved.") % {"name": institution.name})
+        return redirect("members:institution_detail", institution.pk)
+    return render(
+        request, "members/institution_form.html", {"form": form, "institution": institution}
+    )
+
+
+@bureau_required
+@require_POST
+def institution_end_membership(request, pk: int):
+    institution = get_object_or_404(Institution, pk=pk)
+    form = EndMembershipForm(request.POST)
+    if form.is_valid():
+        until = form.cleaned_data["member_until"]
+        if institution.member_since and until < institution.member_since:
+            messages.error(request, _("The end of membership cannot be before its start."))
+        else:
+            institution.member_until = until
+            institution.save(update_fields=["member_until"])
+            messages.success(
+                request,
+                _("The membership of %(name)s ends on %(date)s. Its history is kept.")
+                % {"name": institution.name, "date": until.strftime("%d-%m-%Y")},
+            )
+    else:
+        messages.error(request, _("Give a valid end date."))
+    return redirect("members:institution_detail", institution.pk)
+
+
+# People -----------------------------------------------------------------------------------------
+
+PERSON_SORTS = {
+    "name": ["last_name", "first_name"],
+    "institution": ["institution__name", "last_name"],
+    "new": ["-created_at"],
+}
+
+
+@bureau_required
+def person_list(request):
+    query = request.GET.get("q", "").strip()
+    institution_id = request.GET.get("institution", "")
+    role = request.GET.get("role", "")
+    sort = request.GET.get("sort", "name")
+    people = Person.objects.filter(erased_at__isnull=True).select_related("institution")
+    if query:
+        for word in query.split():
+            people = people.filter(
+                Q(first_name__icontains=word)
+                | Q(last_name__icontains=word)
+                | Q(infix__icontains=word)
+                | Q(email__icontains=word)
+                | Q(function__icontains=word)
+            )
+    if institution_id.isdigit():
+        people = people.filter(institution_id=int(institution_id))
+    if role == "bureau":
+        people = people.filter(is_bureau_staff=True)
+    elif role == "ambassador":
+        people = people.filter(is_ambassador=True)
+    elif role == "account":
+        people = people.filter(user__isnull=False)
+    elif role == "no_account":
+        people = people.filter(user__isnull=True)
+    people = people.annotate(
+        invited=Exists(
+            Invitation.objects.open().filter(person=OuterRef("pk"), expires_at__gt=timezone.now())
+        )
+    ).order_by(*PERSON_SORTS.get(sort, PERSON_SORTS["name"]), "pk")
+    context = {
+        "page": _page(request, people),
+        "query": query,
+        "institution_id": institution_id,
+        "role": role,
+        "sort": sort,
+        "institutions": Institution.objects.order_by("name").only("pk", "name"),
+        "roles": [
+            ("bureau", _("Bureau staff")),
+            ("ambassador", _("Ambassadors")),
+            ("account", _("With account")),
+            ("no_account", _("Without account")),
+        ],
+        "sorts": [
+            ("name", _("Name")),
+            ("institution", _("Institution")),
+            ("new", _("Newest first")),
+        ],
+    }
+    return _render_list(request, "members/person_list.html", context)
+
+
+@bureau_required
+def person_detail(request, pk: int):
+    person = get_object_or_404(
+        Person.objects.select_related("institution", "user"), pk=pk, erased_at__isnull=True
+    )
+    invitation = person.invitations.open().first()
+    return render(
+        request,
+        "members/person_detail.html",
+        {"person": person, "invitation": invitation, "invite_form": InvitationForm()},
+    )
+
+
+@bureau_required
+def person_edit(request, pk: int | None = None):
+    person = get_object_or_404(Person, pk=pk, erased_at__isnull=True) if pk else None
+    initial = {}
+    if person is None and request.GET.get("institution", "").isdigit():
+        initial["institution"] = int(request.GET["institution"])
+    form = PersonForm(request.POST or None, instance=person, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        person = form.save()
+        messages.success(request, _("%(name)s is saved.") % {"name": person.full_name})
+        return redirect("members:person_detail", person.pk)
+    return render(request, "members/person_form.html", {"form": form, "person": person})
+
+
+@bureau_required
+@require_POST
+def person_invite(request, pk: int):
+    person = get_object_or_404(Person, pk=pk, erased_at__isnull=True)
+    if person.user_id:
+        messages.info(request, _("%(name)s already has an account.") % {"name": person.full_name})
+        return redirect("members:person_detail", person.pk)
+    form = InvitationForm(request.POST)
+    message = form.cleaned_data["message"] if form.is_valid() else ""
+    services.invite(person, invited_by=person_of(request), message=message)
+    messages.success(
+        request,
+        _("An invitation is on its way to %(email)s. The link works once and for %(days)s days.")
+        % {"email": person.email, "days": Invitation.VALID_FOR_DAYS},
+    )
+    return redirect("members:person_detail", person.pk)
+
+
+# Invitations (the invited person, not logged in) -------------------------------------------------
+
+
+def accept_invitation(request, token: str):
+    try:
+        invitation = services.check_invitation(token)
+    except services.InvitationError as error:
+        return render(
+            request,
+            "members/invitation_invalid.html",
+            {"error": error, "token": token},
+            status=410 if error.invitation else 404,
+        )
+    if request.user.is_authenticated:
+        logout(request)
+    form = AcceptInvitationForm(request.POST or None, person=invitation.person)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.accept_invitation(token, password=form.cleaned_data["password1"])
+        except services.InvitationError as error:
+            return render(
+                request,
+                "members/invitation_invalid.html",
+                {"error": error, "token": token},
+                status=410,
+            )
+        auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, _("Welcome! Your account is ready and you are logged in."))
+        return redirect("home")
+    return render(
+        request, "members/invitation_accept.html", {"invitation": invitation, "form": form}
+    )
+
+
+@require_POST
+def request_new_invitation(request, token: str):
+    invitation = (
+        Invitation.objects.select_related("person")
+        .filter(token_hash=services.hash_token(token))
+        .first()
+    )
+    if invitation is None:
+        raise Http404
+    if invitation.person.user_id:
+        messages.info(request, _("You already have an account: log in, or reset your password."))
+        return redirect("account_login")
+    services.request_new_invitation(invitation)
+    return render(request, "members/invitation_requested.html", {"email": invitation.person.email})
+
+
+# My account -------------------------------------------------------------------------------------
+
+
+@login_required
+def my_account(request):
+    person = person_of(request)
+    form = None
+    if person is not None:
+        form = MyDetailsForm(
+            request.POST or None, instance=person, initial={"language": request.user.language}
+        )
+        if request.method == "POST" and form.is_valid():
+            form.save()
+            language = form.cleaned_data["language"]
+            if language != request.user.language:
+                request.user.language = language
+                request.user.save(update_fields=["language"])
+            translation.activate(language)
+            messages.success(request, _("Your details are saved."))
+            response = redirect("members:my_account")
+            response.set_cookie(
+                "django_language",
+                language,
+                max_age=365 * 24 * 3600,
+                samesite="Lax",
+                secure=request.is_secure(),
+            )
+            return response
+    return render(
+        request,
+        "members/my_account.html",
+        {"person": person, "form": form, "erase_form": EraseForm(user=request.user)},
+    )
+
+
+@login_required
+def my_data(request):
+    person = person_of(request)
+    if person is None:
+        raise Http404
+    data = services.export_person_data(person)
+    response = HttpResponse(
+        json.dumps(data, indent=2, ensure_ascii=False, default=str),
+        content_type="application/json; charset=utf-8",
+    )
+    response["Content-Disposition"] = 'attachment; filename="mijn-gegevens-kwaliteitsnetwerk.json"'
+    return response
+
+
+@login_required
+@require_POST
+def erase_me(request):
+    person = person_of(request)
+    if person is None:
+        raise Http404
+    form = EraseForm(request.POST, user=request.user)
+    if not form.is_valid():
+        details = MyDetailsForm(instance=person, initial={"language": request.user.language})
+        return render(
+            request,
+            "members/my_account.html",
+            {"person": person, "form": details, "erase_form": form},
+            status=400,
+        )
+    logout(request)
+    services.erase_person(person)
+    messages.success(request, _("Your personal data has been erased and your account removed."))
+    return redirect("account_login")
+
+
+# Import and export -------------------------------------------------------------------------------
+
+IMPORT_KINDS = {"institutions": _("institutions"), "people": _("people")}
+SESSION_KEY = "members_import"
+
+
+def _kind_or_404(kind: str) -> str:
+    if kind not in imports.COLUMNS:
+        raise Http404
+    return kind
+
+
+@bureau_required
+def import_csv(request, kind: str):
+    kind = _kind_or_404(kind)
+    context = {
+        "kind": kind,
+        "columns": imports.COLUMNS[kind],
+        "required": sorted(imports.REQUIRED[kind]),
+    }
+    if request.method == "POST" and "confirm" in request.POST:
+        stored = request.session.get(SESSION_KEY) or {}
+        if stored.get("kind") != kind:
+            messages.error(request, _("Upload the file again: the preview has expired."))
+            return redirect("members:import", kind)
+        try:
+            counts = imports.apply_rows(stored["rows"], kind)
+        except imports.ImportFileError as error:
+            results, _forms = imports.check_rows(stored["rows"], kind)
+            return render(
+                request,
+                "members/import.html",
+                {**context, "results": results, "file_error": str(error)},
+                status=400,
+            )
+        del request.session[SESSION_KEY]
+        messages.success(
+            request,
+            _("Import done: %(new)s new, %(update)s changed, %(unchanged)s unchanged.") % counts,
+        )
+        return redirect(
+            "members:institution_list" if kind == "institutions" else "members:person_list"
+        )
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            return render(
+                request,
+                "members/import.html",
+                {**context, "file_error": _("Choose a CSV file.")},
+                status=400,
+            )
+        try:
+            rows = imports.read_rows(upload.read(imports.MAX_BYTES + 1), kind)
+        except imports.ImportFileError as error:
+            return render(
+                request, "members/import.html", {**context, "file_error": str(error)}, status=400
+            )
+        results, _forms = imports.check_rows(rows, kind)
+        has_errors = any(r.errors for r in results)
+        if has_errors:
+            request.session.pop(SESSION_KEY, None)
+        else:
+            request.session[SESSION_KEY] = {"kind": kind, "rows": rows}
+        context.update(results=results, has_errors=has_errors, filename=upload.name)
+        return render(request, "members/import.html", context, status=400 if has_errors else 200)
+    return render(request, "members/import.html", context)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _safe_cell(value) -> str:
+    # Excel runs a cell starting with = + - @ as a formula; a leading quote keeps it text.
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in {"=", "+", "-", "@"} else text
+
+
+@bureau_required
+def export_csv(request, kind: str):
+    kind = _kind_or_404(kind)
+    writer = csv.writer(_Echo(), delimiter=";")
+    rows = (writer.writerow([_safe_cell(v) for v in row]) for row in imports.export_rows(kind))
+    response = StreamingHttpResponse(_with_bom(rows), content_type="text/csv; charset=utf-8")
+    name = "instellingen" if kind == "institutions" else "personen"
+    response["Content-Disposition"] = (
+        f'attachment; filename="{name}-{timezone.localdate():%Y-%m-%d}.csv"'
+    )
+    return response
+
+
+def _with_bom(rows):
+    # A byte-order mark makes Excel read the file as UTF-8.
+    yield "\ufeff"
+    yield from rows

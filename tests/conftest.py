@@ -16,6 +16,17 @@ from tests.factories import make_coalition, make_institution, make_person  # noq
 
 
 @pytest.fixture(autouse=True)
+def eager_celery():
+    """Tasks run in-process in tests (one test runs a real worker and turns this off)."""
+    from kwaliteitsnetwerk.celery import app
+
+    saved = {key: app.conf[key] for key in ("task_always_eager", "task_eager_propagates")}
+    app.conf.update(task_always_eager=True, task_eager_propagates=True)
+    yield app
+    app.conf.update(saved)
+
+
+@pytest.fixture(autouse=True)
 def _test_settings(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.CELERY_TASK_ALWAYS_EAGER = True
@@ -130,3 +141,20 @@ def browser_type_launch_args(browser_type_launch_args):
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "locale": "nl-NL", "timezone_id": "Europe/Amsterdam"}
+
+
+@pytest.fixture
+def demo_network(transactional_db, settings):
+    """The demo network with its three logins, for browser journeys."""
+    from django.core.management import call_command
+
+    settings.DEBUG = True  # the demo accounts exist only with DEBUG on
+    call_command("seed_demo", verbosity=0)
+    settings.DEBUG = False
+
+
+@pytest.fixture(autouse=True)
+def _quick_browser_timeouts(request):
+    """Fail a browser step in 10 s, not Playwright's 30 s default."""
+    if "page" in request.fixturenames:
+        request.getfixturevalue("page").set_default_timeout(10_000)

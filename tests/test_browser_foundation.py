@@ -1,32 +1,11 @@
 """User journey in a real Chromium: the demo member logs in; axe-core checks the pages."""
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from django.core.management import call_command
 from playwright.sync_api import expect
 
+from tests.browser import assert_accessible, log_in
+
 pytestmark = pytest.mark.browser
-
-WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-
-
-def assert_accessible(page):
-    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}})
-    assert results.violations_count == 0, results.generate_report()
-
-
-@pytest.fixture
-def demo_network(transactional_db, settings):
-    settings.DEBUG = True  # the demo accounts exist only with DEBUG on
-    call_command("seed_demo", verbosity=0)
-    settings.DEBUG = False
-
-
-def log_in(page, live_server, email):
-    page.goto(live_server.url + "/account/login/")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Wachtwoord").fill("demo-wachtwoord")
-    page.get_by_role("button", name="Inloggen").click()
 
 
 def test_the_demo_member_logs_in_and_pages_pass_axe(page, live_server, demo_network):

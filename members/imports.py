@@ -1,0 +1,261 @@
+"""CSV import and export of institutions and people (bureau staff).
+
+Files may be UTF-8 (with or without BOM) or what Dutch Excel saves: semicolon-separated,
+often in Windows-1252. Every row is validated with the same forms the pages use; an import
+applies all rows or none, and re-importing the same file changes nothing (rows are matched on
+BRIN code or name for institutions, on e-mail address for people).
+"""
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from .forms import InstitutionForm, PersonForm
+from .models import Institution, Person
+
+MAX_BYTES = 2 * 1024 * 1024
+
+INSTITUTION_COLUMNS = [
+    "naam",
+    "korte_naam",
+    "plaats",
+    "type",
+    "brin",
+    "website",
+    "domeinen",
+    "lid_sinds",
+    "lid_tot",
+    "opmerkingen",
+]
+PERSON_COLUMNS = [
+    "voornaam",
+    "tussenvoegsel",
+    "achternaam",
+    "email",
+    "instelling",
+    "functie",
+    "bureaumedewerker",
+    "ambassadeur",
+]
+REQUIRED = {"institutions": {"naam"}, "people": {"voornaam", "achternaam", "email", "instelling"}}
+COLUMNS = {"institutions": INSTITUTION_COLUMNS, "people": PERSON_COLUMNS}
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be read (encoding, missing columns, too big)."""
+
+
+@dataclass
+class RowResult:
+    number: int
+    values: dict
+    errors: list[str] = field(default_factory=list)
+    action: str = ""  # "new", "update" or "unchanged"
+
+
+def decode(raw: bytes) -> str:
+    if len(raw) > MAX_BYTES:
+        raise ImportFileError(_("The file is larger than 2 MB."))
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ImportFileError(_("The file is neither UTF-8 nor Windows-1252 text."))
+
+
+def read_rows(raw: bytes, kind: str) -> list[dict]:
+    text = decode(raw)
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";" if first_line.count(";") >= first_line.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    if not reader.fieldnames:
+        raise ImportFileError(_("The file is empty."))
+    headers = [h.strip().lower() for h in reader.fieldnames]
+    missing = REQUIRED[kind] - set(headers)
+    if missing:
+        raise ImportFileError(
+            _("Missing columns: %(missing)s. Expected: %(expected)s.")
+            % {"missing": ", ".join(sorted(missing)), "expected": "; ".join(COLUMNS[kind])}
+        )
+    rows = []
+    for raw_row in reader:
+        row = {(k or "").strip().lower(): _cell(v) for k, v in raw_row.items() if k is not None}
+        if any(row.values()):
+            rows.append({col: row.get(col, "") for col in COLUMNS[kind]})
+    if not rows:
+        raise ImportFileError(_("The file has no rows below the header."))
+    return rows
+
+
+def _cell(value) -> str:
+    text = (value or "").strip() if isinstance(value, str) else ""
+    # Our export guards formula-like cells with a leading quote; take it off again.
+    if text[:1] == "'" and text[1:2] in {"=", "+", "-", "@"}:
+        text = text[1:]
+    return text
+
+
+def _yes(value: str) -> bool:
+    return value.strip().lower() in {"1", "ja", "j", "yes", "y", "true", "waar", "x"}
+
+
+def _kind_value(value: str) -> str:
+    value = value.strip().lower()
+    for code, label in Institution.Kind.choices:
+        if value in {code, str(label).lower()}:
+            return code
+    return value or Institution.Kind.OTHER
+
+
+def _form_errors(form) -> list[str]:
+    errors = []
+    for name, messages in form.errors.items():
+        label = form.fields[name].label if name in form.fields else ""
+        errors.extend(f"{label}: {m}" if label else m for m in messages)
+    return errors
+
+
+def _institution_form(values: dict):
+    brin = values["brin"].upper()
+    instance = None
+    if brin:
+        instance = Institution.objects.filter(brin=brin).first()
+    if instance is None:
+        instance = Institution.objects.filter(name__iexact=values["naam"]).first()
+    data = {
+        "name": values["naam"],
+        "short_name": values["korte_naam"],
+        "city": values["plaats"],
+        "kind": _kind_value(values["type"]),
+        "brin": brin,
+        "website": values["website"],
+        "domains": values["domeinen"],
+        "member_since": values["lid_sinds"],
+        "member_until": values["lid_tot"],
+        "notes": values["opmerkingen"],
+    }
+    return InstitutionForm(data=data, instance=instance)
+
+
+def _find_institution(value: str) -> Institution | None:
+    value = value.strip()
+    if not value:
+        return None
+    return (
+        Institution.objects.filter(brin=value.upper()).first()
+        or Institution.objects.filter(name__iexact=value).first()
+        or Institution.objects.filter(short_name__iexact=value).first()
+    )
+
+
+def _person_form(values: dict):
+    instance = (
+        Person.objects.filter(email__iexact=values["email"]).first() if values["email"] else None
+    )
+    institution = _find_institution(values["instelling"])
+    data = {
+        "first_name": values["voornaam"],
+        "infix": values["tussenvoegsel"],
+        "last_name": values["achternaam"],
+        "email": values["email"],
+        "institution": institution.pk if institution else "",
+        "function": values["functie"],
+        "is_bureau_staff": _yes(values["bureaumedewerker"]),
+        "is_ambassador": _yes(values["ambassadeur"]),
+        "notes": instance.notes if instance else "",
+    }
+    form = PersonForm(data=data, instance=instance)
+    if institution is None and values["instelling"]:
+        form.institution_missing = values["instelling"]
+    return form
+
+
+def _changed(form) -> bool:
+    if form.instance.pk is None:
+        return True
+    changed = set(form.changed_data) - {"domains"}
+    if isinstance(form, InstitutionForm) and form.domains_changed:
+        return True
+    return bool(changed)
+
+
+def check_rows(rows: list[dict], kind: str) -> tuple[list[RowResult], list]:
+    """Validate every row; returns the results and the forms (valid ones are ready to save)."""
+    make_form = _institution_form if kind == "institutions" else _person_form
+    key = "naam" if kind == "institutions" else "email"
+    seen: dict[str, int] = {}
+    results, forms = [], []
+    for number, values in enumerate(rows, start=2):  # row 1 is the header
+        form = make_form(values)
+        result = RowResult(number=number, values=values)
+        if not form.is_valid():
+            result.errors = _form_errors(form)
+        if getattr(form, "institution_missing", None):
+            result.errors.append(
+                _("Unknown institution: %(name)s") % {"name": form.institution_missing}
+            )
+        ident = values[key].strip().lower()
+        if ident in seen:
+            result.errors.append(_("Same as row %(row)s.") % {"row": seen[ident]})
+        seen.setdefault(ident, number)
+        if not result.errors:
+            result.action = (
+                "unchanged" if not _changed(form) else ("update" if form.instance.pk else "new")
+            )
+        results.append(result)
+        forms.append(form)
+    return results, forms
+
+
+@transaction.atomic
+def apply_rows(rows: list[dict], kind: str) -> dict[str, int]:
+    """Import all rows or none. Raises ImportFileError when any row is invalid now."""
+    results, forms = check_rows(rows, kind)
+    if any(r.errors for r in results):
+        raise ImportFileError(_("The file has rows with problems; nothing was imported."))
+    counts = {"new": 0, "update": 0, "unchanged": 0}
+    for result, form in zip(results, forms, strict=True):
+        counts[result.action] += 1
+        if result.action != "unchanged":
+            form.save()
+    return counts
+
+
+def export_rows(kind: str):
+    """Rows for the CSV export, in the import's columns (so an export can be imported again)."""
+    if kind == "institutions":
+        yield INSTITUTION_COLUMNS
+        for i in Institution.objects.prefetch_related("email_domains").order_by("name"):
+            yield [
+                i.name,
+                i.short_name,
+                i.city,
+                i.kind,
+                i.brin,
+                i.website,
+                ", ".join(d.domain for d in i.email_domains.all()),
+                i.member_since.isoformat() if i.member_since else "",
+                i.member_until.isoformat() if i.member_until else "",
+                i.notes,
+            ]
+    else:
+        yield PERSON_COLUMNS
+        for p in (
+            Person.objects.filter(erased_at__isnull=True)
+            .select_related("institution")
+            .dutch_order()
+        ):
+            yield [
+                p.first_name,
+                p.infix,
+                p.last_name,
+                p.email,
+                p.institution.brin or p.institution.name,
+                p.function,
+                "ja" if p.is_bureau_staff else "nee",
+                "ja" if p.is_ambassador else "nee",
+            ]

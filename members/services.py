@@ -1,0 +1,201 @@
+"""Workflows of the members app: invitations, accepting them, the person's own data and erasure."""
+
+import datetime as dt
+import hashlib
+import secrets
+
+from allauth.account.models import EmailAddress
+from django.core import serializers
+from django.db import models, transaction
+from django.utils import timezone
+
+from .models import Institution, Invitation, Person, User
+
+
+class InvitationError(Exception):
+    """An invitation link that cannot be used; `reason` is one of the class constants."""
+
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    USED = "used"
+    REPLACED = "replaced"
+
+    def __init__(self, reason: str, invitation: Invitation | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.invitation = invitation
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def invite(
+    person: Person, *, invited_by: Person | None, message: str = ""
+) -> tuple[Invitation, str]:
+    """Invite a person to make an account. Replaces any open invitation (its link stops working)
+    and sends the e-mail once the transaction has committed. Returns the invitation and the raw token."""
+    from .tasks import send_invitation_email
+
+    token = secrets.token_urlsafe(32)
+    now = timezone.now()
+    # Atomic: revoking the old link and creating the new one happen together, under a lock on
+    # the person so two bureau staff inviting at once leave exactly one open invitation.
+    with transaction.atomic():
+        Person.objects.select_for_update().get(pk=person.pk)
+        Invitation.objects.open().filter(person=person).update(revoked_at=now)
+        invitation = Invitation.objects.create(
+            person=person,
+            token_hash=hash_token(token),
+            invited_by=invited_by,
+            message=message,
+            created_at=now,
+            expires_at=now + dt.timedelta(days=Invitation.VALID_FOR_DAYS),
+        )
+        send_invitation_email.delay_on_commit(invitation.pk, token)
+    return invitation, token
+
+
+def check_invitation(token: str) -> Invitation:
+    """The invitation behind a link, or InvitationError saying why it cannot be used."""
+    invitation = (
+        Invitation.objects.select_related("person__institution")
+        .filter(token_hash=hash_token(token))
+        .first()
+    )
+    _raise_unless_usable(invitation)
+    return invitation
+
+
+def _raise_unless_usable(invitation: Invitation | None) -> None:
+    if invitation is None:
+        raise InvitationError(InvitationError.UNKNOWN)
+    if invitation.used_at is not None:
+        raise InvitationError(InvitationError.USED, invitation)
+    if invitation.revoked_at is not None:
+        raise InvitationError(InvitationError.REPLACED, invitation)
+    if invitation.is_expired:
+        raise InvitationError(InvitationError.EXPIRED, invitation)
+
+
+def accept_invitation(token: str, *, password: str) -> User:
+    """Use an invitation: make (or reuse) the account, verify the address, link the Person."""
+    # Atomic with a row lock: the link is single-use even when it is submitted twice at once.
+    with transaction.atomic():
+        invitation = (
+            Invitation.objects.select_for_update()
+            .select_related("person")
+            .filter(token_hash=hash_token(token))
+            .first()
+        )
+        _raise_unless_usable(invitation)
+        person = invitation.person
+        user = person.user or User.objects.filter(email__iexact=person.email).first()
+        if user is None:
+            user = User.objects.create_user(email=person.email, password=password)
+        else:
+            user.set_password(password)
+            user.is_active = True
+            user.save(update_fields=["password", "is_active"])
+        EmailAddress.objects.filter(user=user).update(primary=False)
+        EmailAddress.objects.update_or_create(
+            user=user,
+            email__iexact=person.email,
+            defaults={"email": person.email, "verified": True, "primary": True},
+        )
+        if person.user_id != user.pk:
+            person.user = user
+            person.save(update_fields=["user"])
+        invitation.used_at = timezone.now()
+        invitation.save(update_fields=["used_at"])
+    return user
+
+
+def request_new_invitation(invitation: Invitation) -> Invitation | None:
+    """From an expired or replaced link: send a fresh link to the same address (never another one)."""
+    person = invitation.person
+    if person.user_id is not None or person.erased_at is not None:
+        return None
+    new, _token = invite(person, invited_by=invitation.invited_by, message=invitation.message)
+    return new
+
+
+# The person's own data ---------------------------------------------------------------------------
+
+
+def _related_querysets(obj: models.Model):
+    """Every queryset of rows that point at this object (any app, any model, now or later)."""
+    for rel in obj._meta.related_objects:
+        model = rel.related_model
+        if rel.many_to_many:
+            through = rel.through if hasattr(rel, "through") else rel.field.remote_field.through
+            field_name = rel.field.m2m_reverse_field_name()
+            yield f"{through._meta.label}", through.objects.filter(**{field_name: obj.pk})
+        else:
+            yield (
+                f"{model._meta.label} ({rel.field.name})",
+                model._default_manager.filter(**{rel.field.name: obj.pk}),
+            )
+
+
+def export_person_data(person: Person) -> dict:
+    """Everything held about a person (and their account) as plain data, for a JSON download."""
+    data: dict = {
+        "exported_at": timezone.now().isoformat(),
+        "person": serializers.serialize("python", [person])[0],
+    }
+    related: dict[str, list] = {}
+    for label, queryset in _related_querysets(person):
+        fields = None
+        if queryset.model is Invitation:
+            # The link's hash is a credential, not data about the person.
+            fields = [f.name for f in Invitation._meta.concrete_fields if f.name != "token_hash"]
+        related[label] = serializers.serialize("python", queryset, fields=fields)
+    if person.user_id:
+        user = person.user
+        account = serializers.serialize(
+            "python", [user], fields=["email", "language", "date_joined", "last_login"]
+        )[0]
+        data["account"] = account
+        for label, queryset in _related_querysets(user):
+            if label.startswith("members.Person"):
+                continue
+            if label.startswith(("mfa.Authenticator", "allauth.mfa.Authenticator")):
+                # Secrets stay secret: say which kinds of second factor exist, not their keys.
+                related[label] = list(queryset.values("type", "created_at", "last_used_at"))
+                continue
+            if label.startswith("usersessions.UserSession"):
+                related[label] = list(
+                    queryset.values("ip", "created_at", "last_seen_at", "user_agent")
+                )
+                continue
+            related[label] = serializers.serialize("python", queryset)
+    data["related"] = related
+    return data
+
+
+def erase_person(person: Person) -> None:
+    """Anonymise a person on request: name, e-mail and remarks go, the account is removed so no
+    one can log in as them; the row stays so attendance and participation counts keep adding up."""
+    with transaction.atomic():
+        person = Person.objects.select_for_update().get(pk=person.pk)
+        user = person.user
+        person.first_name = ""
+        person.infix = ""
+        person.last_name = ""
+        person.email = f"verwijderd-{person.pk}@invalid.invalid"
+        person.function = ""
+        person.notes = ""
+        person.is_ambassador = False
+        person.is_bureau_staff = False
+        person.user = None
+        person.erased_at = timezone.now()
+        person.save()
+        person.invitations.all().delete()
+        if user is not None:
+            # Deleting the account removes its e-mail addresses, login sessions and second factors.
+            user.delete()
+
+
+def institution_for_new_people() -> Institution | None:
+    return Institution.objects.filter(kind=Institution.Kind.BUREAU).first()

@@ -1,0 +1,36 @@
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import translation
+
+from .models import Invitation
+
+
+@shared_task(bind=True, max_retries=5, default_retry_delay=60)
+def send_invitation_email(self, invitation_id: int, token: str) -> bool:
+    """Mail the invitation link. Skips an invitation that was replaced or used in the meantime."""
+    invitation = (
+        Invitation.objects.select_related("person__institution", "invited_by")
+        .filter(pk=invitation_id)
+        .first()
+    )
+    if invitation is None or not invitation.is_usable:
+        return False
+    person = invitation.person
+    language = person.user.language if person.user_id else settings.LANGUAGE_CODE
+    with translation.override(language):
+        context = {
+            "person": person,
+            "invitation": invitation,
+            "url": settings.SITE_URL + reverse("members:accept_invitation", args=[token]),
+            "valid_days": Invitation.VALID_FOR_DAYS,
+        }
+        subject = render_to_string("members/email/invitation_subject.txt", context).strip()
+        body = render_to_string("members/email/invitation_body.txt", context)
+    try:
+        send_mail(subject, body, None, [person.email])
+    except OSError as exc:  # SMTP trouble: try again later, the link stays valid
+        raise self.retry(exc=exc) from exc
+    return True
