@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from members.models import Person
 
-from .models import Coalition, school_year_of
+from . import services
+from .models import Coalition, Input, Output, RingMembership, school_year_of
 
 # (name, theme, assignment, intended output, first year of the school year; None = current year)
 COALITIONS = [
@@ -152,10 +153,50 @@ REGIONS = [
 ]
 
 
-def _status_for(first_year: int, current_first: int) -> str:
-    if first_year < current_first:
-        return Coalition.Status.CLOSED
-    return Coalition.Status.ACTIVE
+OUTPUT_KINDS = ["handreiking", "toolbox", "praatplaat", "checklist", "instrument", "verslag"]
+INPUTS = [
+    (
+        "vraag",
+        "Hoe betrekken we studenten bij de evaluatie?",
+        "Bij ons lukt het niet om studenten structureel aan tafel te krijgen. Hoe doen andere instellingen dat?",
+    ),
+    (
+        "idee",
+        "Koppel aan de instellingsdialoog",
+        "Kunnen we de opbrengst meenemen in de volgende instellingsdialoog als gespreksonderwerp?",
+    ),
+    (
+        "casus",
+        "Team Zorg & Welzijn wil aansluiten",
+        "Een onderwijsteam wil de aanpak dit voorjaar uitproberen en zoekt een meedenker.",
+    ),
+]
+
+
+def _seed_people(
+    coalition: Coalition, people: list[Person], rng: random.Random, demo: dict
+) -> None:
+    """Leads and a believable core and flexible ring, through the same services the pages use."""
+    rings = {r.order: r for r in services.create_default_rings(coalition)}
+    if coalition.memberships.exists():
+        return
+    leads = list(coalition.leads.all())
+    chosen = [p for p in rng.sample(people, min(len(people), 30)) if p not in leads]
+    core, flexible = chosen[: rng.randint(3, 5)], chosen[8 : 8 + rng.randint(10, 20)]
+    for person in leads + core:
+        services.invite_to_ring(person, rings[1], by=leads[0] if leads else None)
+        membership = coalition.memberships.get(person=person, status=RingMembership.Status.INVITED)
+        services.accept_invitation(membership, person=person)
+    for person in flexible:
+        services.join_ring(person, rings[2])
+    if coalition.status != Coalition.Status.CLOSED:
+        requester = chosen[6]
+        services.join_ring(
+            requester, rings[1], motivation="Ik wil graag actief meebouwen aan de opbrengst."
+        )
+    member = demo.get("lid")
+    if member is not None and coalition.name == "Peer review in teams":
+        services.join_ring(member, rings[2])
 
 
 def seed_coalitions(*, scale: int = 1, rng: random.Random, demo: dict) -> list[Coalition]:
@@ -172,7 +213,7 @@ def seed_coalitions(*, scale: int = 1, rng: random.Random, demo: dict) -> list[C
         rows.append(
             (name, theme, assignment, output, first if first is not None else current_first)
         )
-    # Bigger data sets (benchmarks): regional variants of the current themes, about 40 per scale step.
+    # Bigger data sets (benchmarks): regional variants of the themes, about 40 per scale step.
     for copy in range(2, scale + 1):
         for i in range(40):
             name, theme, assignment, output, first = COALITIONS[i % len(COALITIONS)]
@@ -182,6 +223,7 @@ def seed_coalitions(*, scale: int = 1, rng: random.Random, demo: dict) -> list[C
 
     coalitions = []
     for name, theme, assignment, output, first in rows:
+        closed = first < current_first
         coalition, created = Coalition.objects.get_or_create(
             name=name,
             school_year=f"{first}-{first + 1}",
@@ -192,16 +234,40 @@ def seed_coalitions(*, scale: int = 1, rng: random.Random, demo: dict) -> list[C
                 "goal": assignment,
                 "start": dt.date(first, 9, 1),
                 "planned_end": dt.date(first + 1, 6, 30),
-                "status": _status_for(first, current_first),
+                "status": Coalition.Status.ACTIVE,
                 "bureau_contact": rng.choice(bureau_staff) if bureau_staff else None,
             },
         )
-        if created and people:
-            coalition.leads.add(*rng.sample(people, 2))
+        if created:
+            leads = rng.sample(people, 2) if people else []
+            if name == "Peer review in teams" and demo.get("trekker"):
+                leads = [demo["trekker"]]
+            coalition.leads.add(*leads)
+            _seed_people(coalition, people, rng, demo)
+            if closed:
+                Output.objects.create(
+                    coalition=coalition,
+                    title=output,
+                    kind=rng.choice(OUTPUT_KINDS),
+                    description=f"Opbrengst van de coalitie {name} ({first}-{first + 1}).",
+                    url="https://wegwijsinkwaliteit.nl/",
+                    visibility=Output.Visibility.PUBLIC,
+                    created_by=leads[0] if leads else None,
+                )
+                for status in (Coalition.Status.EVALUATING, Coalition.Status.CLOSED):
+                    services.transition(coalition, status, by=coalition.bureau_contact)
+                coalition.refresh_from_db()
+            else:
+                kind, title, body = INPUTS[len(coalitions) % len(INPUTS)]
+                author = coalition.memberships.active().order_by("pk").last()
+                Input.objects.create(
+                    coalition=coalition,
+                    kind=kind,
+                    title=title,
+                    body=body,
+                    author=author.person if author else None,
+                )
+        elif demo.get("trekker") and name == "Peer review in teams":
+            coalition.leads.add(demo["trekker"])
         coalitions.append(coalition)
-    lead = demo.get("trekker")
-    if lead is not None:
-        current = [c for c in coalitions if c.name == "Peer review in teams"]
-        for coalition in current:
-            coalition.leads.add(lead)
     return coalitions

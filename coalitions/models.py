@@ -1,4 +1,7 @@
+import datetime as dt
+
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -26,6 +29,14 @@ class CoalitionQuerySet(models.QuerySet):
             ]
         )
 
+    def with_member(self, person: Person | None):
+        """Coalitions where the person has an active ring membership."""
+        if person is None:
+            return self.none()
+        return self.filter(
+            memberships__person=person, memberships__status=RingMembership.Status.ACTIVE
+        ).distinct()
+
 
 class Coalition(models.Model):
     class Status(models.TextChoices):
@@ -35,15 +46,32 @@ class Coalition(models.Model):
         EVALUATING = "evaluatie", _("Evaluating")
         CLOSED = "afgerond", _("Closed")
 
+    # The lifecycle moves forward one step at a time.
+    TRANSITIONS = {
+        Status.PREPARING: [Status.RECRUITING],
+        Status.RECRUITING: [Status.ACTIVE],
+        Status.ACTIVE: [Status.EVALUATING],
+        Status.EVALUATING: [Status.CLOSED],
+        Status.CLOSED: [],
+    }
+    MAX_TERM = dt.timedelta(days=366)  # at most one school year, unless the bureau extends it
+
     name = models.CharField(_("name"), max_length=200)
     theme = models.CharField(_("theme"), max_length=100)
     assignment = models.TextField(_("assignment"))
     goal = models.TextField(_("goal"), blank=True)
     intended_output = models.TextField(_("intended output"), blank=True)
     needs = models.TextField(_("what it needs"), blank=True)
-    school_year = models.CharField(_("school year"), max_length=9)
+    school_year = models.CharField(
+        _("school year"), max_length=9, help_text=_("For example 2026-2027")
+    )
     start = models.DateField(_("start"))
     planned_end = models.DateField(_("planned end"))
+    extension_reason = models.TextField(
+        _("reason for a longer term"),
+        blank=True,
+        help_text=_("Only the bureau extends a coalition beyond one school year, with a reason."),
+    )
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.PREPARING
     )
@@ -71,14 +99,329 @@ class Coalition(models.Model):
                 fields=["name", "school_year"], name="coalition_name_unique_per_year"
             ),
             models.CheckConstraint(
-                condition=models.Q(planned_end__gt=models.F("start")),
-                name="coalition_ends_after_start",
+                condition=Q(planned_end__gt=models.F("start")), name="coalition_ends_after_start"
             ),
             models.CheckConstraint(
-                condition=models.Q(school_year__regex=r"^[0-9]{4}-[0-9]{4}$"),
+                condition=Q(school_year__regex=r"^[0-9]{4}-[0-9]{4}$"),
                 name="coalition_school_year_format",
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.school_year})"
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status == self.Status.CLOSED
+
+    def allowed_transitions(self) -> list[str]:
+        return list(self.TRANSITIONS[self.Status(self.status)])
+
+    @property
+    def next_status(self):
+        """The one status this coalition may move to next (or None when closed)."""
+        allowed = self.allowed_transitions()
+        return self.Status(allowed[0]) if allowed else None
+
+    def exceeds_term(self) -> bool:
+        return self.planned_end - self.start > self.MAX_TERM
+
+
+class Ring(models.Model):
+    """A ring of involvement with its own rules: how to join, how many, what is expected."""
+
+    class JoinPolicy(models.TextChoices):
+        OPEN = "open", _("Open: join directly")
+        REQUEST = "verzoek", _("On request: a lead decides")
+        INVITATION = "uitnodiging", _("By invitation only")
+
+    class Level(models.TextChoices):
+        DECIDE = "meebepalen", _("Co-decide (meebepalen)")
+        DO = "meedoen", _("Take part (meedoen)")
+        THINK = "meedenken", _("Think along (meedenken)")
+        KNOW = "weten", _("Be informed (weten)")
+
+    coalition = models.ForeignKey(
+        Coalition, on_delete=models.CASCADE, related_name="rings", verbose_name=_("coalition")
+    )
+    name = models.CharField(_("name"), max_length=100)
+    order = models.PositiveSmallIntegerField(
+        _("order"), help_text=_("1 is the core; higher numbers lie further out.")
+    )
+    level = models.CharField(
+        _("level of involvement"), max_length=20, choices=Level.choices, default=Level.THINK
+    )
+    join_policy = models.CharField(
+        _("how to join"), max_length=20, choices=JoinPolicy.choices, default=JoinPolicy.OPEN
+    )
+    capacity = models.PositiveIntegerField(
+        _("maximum size"), null=True, blank=True, help_text=_("Empty: no maximum.")
+    )
+    minimum_size = models.PositiveIntegerField(_("minimum size"), null=True, blank=True)
+    sessions_expected = models.PositiveSmallIntegerField(
+        _("sessions expected per school year"), null=True, blank=True
+    )
+    can_see_workspace = models.BooleanField(_("sees the coalition workspace"), default=True)
+    can_post_input = models.BooleanField(_("may bring in input"), default=True)
+    can_post_outputs = models.BooleanField(_("may add outputs"), default=False)
+    agreements_process = models.TextField(_("agreements on the process"), blank=True)
+    agreements_behaviour = models.TextField(_("agreements on behaviour"), blank=True)
+
+    class Meta:
+        ordering = ["coalition", "order"]
+        verbose_name = _("ring")
+        verbose_name_plural = _("rings")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["coalition", "order"], name="ring_order_unique_per_coalition"
+            ),
+            models.UniqueConstraint(
+                fields=["coalition", "name"], name="ring_name_unique_per_coalition"
+            ),
+            models.CheckConstraint(
+                condition=Q(capacity__isnull=True) | Q(capacity__gte=1),
+                name="ring_capacity_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(capacity__isnull=True)
+                | Q(minimum_size__isnull=True)
+                | Q(minimum_size__lte=models.F("capacity")),
+                name="ring_minimum_within_capacity",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.coalition.name})"
+
+    @property
+    def is_core(self) -> bool:
+        return self.order == 1
+
+
+class RingMembershipQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(status__in=RingMembership.OPEN_STATUSES)
+
+    def active(self):
+        return self.filter(status=RingMembership.Status.ACTIVE)
+
+
+class RingMembership(models.Model):
+    """A person in a ring. Never overwritten: a move or an end closes this row and, for a move,
+    opens a new one, so the history of who was where, and who changed it, stays."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "aangevraagd", _("Requested")
+        INVITED = "uitgenodigd", _("Invited")
+        ACTIVE = "actief", _("Active")
+        ENDED = "beeindigd", _("Ended")
+
+    class EndReason(models.TextChoices):
+        LEFT = "vertrokken", _("Left")
+        REMOVED = "beeindigd", _("Ended by a lead")
+        MOVED = "verplaatst", _("Moved to another ring")
+        DECLINED = "afgewezen", _("Request declined")
+        INVITATION_DECLINED = "uitnodiging_afgeslagen", _("Invitation declined")
+        WITHDRAWN = "ingetrokken", _("Withdrawn")
+
+    OPEN_STATUSES = [Status.REQUESTED, Status.INVITED, Status.ACTIVE]
+
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="ring_memberships", verbose_name=_("person")
+    )
+    ring = models.ForeignKey(
+        Ring, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("ring")
+    )
+    # The ring's coalition, kept on the row so the database can hold "one open membership per
+    # person per coalition" (services always set it from the ring).
+    coalition = models.ForeignKey(
+        Coalition, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("coalition")
+    )
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices)
+    motivation = models.TextField(_("motivation"), blank=True)
+    response = models.TextField(_("message from the lead"), blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
+    end_reason = models.CharField(
+        _("reason for ending"), max_length=30, choices=EndReason.choices, blank=True
+    )
+    changed_by = models.ForeignKey(
+        Person,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("changed by"),
+    )
+    changed_at = models.DateTimeField(_("changed"), default=timezone.now)
+
+    objects = RingMembershipQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["ring__order", "person__last_name"]
+        verbose_name = _("ring membership")
+        verbose_name_plural = _("ring memberships")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person", "coalition"],
+                condition=Q(status__in=["aangevraagd", "uitgenodigd", "actief"]),
+                name="membership_one_open_per_person_per_coalition",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="beeindigd", ended_at__isnull=False)
+                | (~Q(status="beeindigd") & Q(ended_at__isnull=True)),
+                name="membership_ended_has_end_date",
+            ),
+        ]
+        indexes = [models.Index(fields=["ring", "status"], name="membership_ring_status")]
+
+    def __str__(self) -> str:
+        return f"{self.person} – {self.ring.name} ({self.get_status_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+
+class Input(models.Model):
+    """Inbreng: a question, idea or case someone in a ring brings in; leads triage it."""
+
+    class Kind(models.TextChoices):
+        QUESTION = "vraag", _("Question")
+        IDEA = "idee", _("Idea")
+        CASE = "casus", _("Case")
+
+    class Status(models.TextChoices):
+        NEW = "nieuw", _("New")
+        TAKEN_UP = "opgepakt", _("Taken up")
+        PARKED = "geparkeerd", _("Parked")
+        ANSWERED = "beantwoord", _("Answered")
+
+    coalition = models.ForeignKey(
+        Coalition, on_delete=models.CASCADE, related_name="inputs", verbose_name=_("coalition")
+    )
+    author = models.ForeignKey(
+        Person,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="inputs",
+        verbose_name=_("brought in by"),
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.QUESTION)
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("description"))
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.NEW
+    )
+    reply = models.TextField(_("reply"), blank=True)
+    replied_by = models.ForeignKey(
+        Person,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("replied by"),
+    )
+    replied_at = models.DateTimeField(_("replied"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("input")
+        verbose_name_plural = _("input")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+def output_upload_to(instance, filename: str) -> str:
+    return f"opbrengsten/{instance.coalition_id}/{timezone.now():%Y%m}/{filename}"
+
+
+class OutputQuerySet(models.QuerySet):
+    def visible_to(self, person: Person | None, *, is_bureau: bool = False):
+        """Outputs this person may see: public always, network when logged in, coalition and
+        ring outputs for those inside (a ring's outputs also for the rings inside it)."""
+        if is_bureau:
+            return self
+        if person is None:
+            return self.filter(visibility=Output.Visibility.PUBLIC)
+        active = RingMembership.objects.active().filter(person=person)
+        in_coalition = Q(coalition__memberships__in=active) | Q(coalition__leads=person)
+        inside_ring = Q(
+            ring__coalition__rings__memberships__in=active,
+            ring__coalition__rings__order__lte=models.F("ring__order"),
+        )
+        return self.filter(
+            Q(visibility__in=[Output.Visibility.PUBLIC, Output.Visibility.NETWORK])
+            | (Q(visibility=Output.Visibility.COALITION) & in_coalition)
+            | (Q(visibility=Output.Visibility.RING) & (inside_ring | Q(coalition__leads=person)))
+        ).distinct()
+
+
+class Output(models.Model):
+    """Opbrengst: a product of a coalition, shared with a chosen visibility."""
+
+    class Kind(models.TextChoices):
+        GUIDE = "handreiking", _("Practical guide")
+        TOOLBOX = "toolbox", _("Toolbox")
+        POSTER = "praatplaat", _("Discussion poster")
+        CHECKLIST = "checklist", _("Checklist")
+        INSTRUMENT = "instrument", _("Instrument")
+        REPORT = "verslag", _("Report")
+        OTHER = "anders", _("Other")
+
+    class Visibility(models.TextChoices):
+        RING = "ring", _("This ring (and the rings inside it)")
+        COALITION = "coalitie", _("The coalition")
+        NETWORK = "netwerk", _("The whole network")
+        PUBLIC = "openbaar", _("Public")
+
+    coalition = models.ForeignKey(
+        Coalition, on_delete=models.CASCADE, related_name="outputs", verbose_name=_("coalition")
+    )
+    ring = models.ForeignKey(
+        Ring,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="outputs",
+        verbose_name=_("ring"),
+        help_text=_("Only for visibility 'this ring'."),
+    )
+    title = models.CharField(_("title"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.GUIDE)
+    description = models.TextField(_("description"), blank=True)
+    url = models.URLField(_("link"), blank=True)
+    file = models.FileField(_("file"), upload_to=output_upload_to, blank=True)
+    visibility = models.CharField(
+        _("visible to"), max_length=10, choices=Visibility.choices, default=Visibility.NETWORK
+    )
+    created_by = models.ForeignKey(
+        Person,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="outputs",
+        verbose_name=_("added by"),
+    )
+    created_at = models.DateTimeField(_("added"), default=timezone.now)
+
+    objects = OutputQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("output")
+        verbose_name_plural = _("outputs")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(url="") | ~Q(file=""), name="output_has_link_or_file"
+            ),
+            models.CheckConstraint(
+                condition=~Q(visibility="ring") | Q(ring__isnull=False),
+                name="output_ring_visibility_names_ring",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

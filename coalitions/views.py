@@ -1,40 +1,597 @@
+import mimetypes
+from collections import defaultdict
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
-from django.shortcuts import get_object_or_404, render
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Count, Prefetch, Q
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
-from members.access import person_of
+from members import services as member_services
+from members.access import bureau_required, is_bureau, person_of
+from members.adapter import institution_for_email
+from members.models import Institution, Person
 
-from .models import Coalition
+from . import services
+from .access import (
+    active_membership,
+    can_manage,
+    get_coalition_for_user,
+    get_membership_for_user,
+    sees_workspace,
+)
+from .forms import (
+    CoalitionContentForm,
+    CoalitionForm,
+    DecisionForm,
+    InputForm,
+    InputReplyForm,
+    InviteToRingForm,
+    JoinForm,
+    MoveForm,
+    OutputForm,
+    RingForm,
+)
+from .models import Coalition, Input, Output, Ring, RingMembership
+
+PAGE_SIZE = 24
+
+
+# Directory ---------------------------------------------------------------------------------------
 
 
 @login_required
 def coalition_list(request):
-    coalitions = Coalition.objects.prefetch_related("leads__institution")
-    query = request.GET.get("q", "").strip()
-    if query:
-        coalitions = coalitions.filter(
-            Q(name__icontains=query) | Q(theme__icontains=query) | Q(assignment__icontains=query)
-        )
-    status = request.GET.get("status", "")
-    if status in Coalition.Status.values:
-        coalitions = coalitions.filter(status=status)
-    mine = request.GET.get("mine") == "1"
-    if mine:
-        coalitions = coalitions.led_by(person_of(request))
-    context = {
-        "coalitions": coalitions,
-        "query": query,
-        "status": status,
-        "mine": mine,
-        "statuses": Coalition.Status.choices,
+    person = person_of(request)
+    params = {
+        key: request.GET.get(key, "").strip()
+        for key in ("q", "school_year", "theme", "status", "institution", "mine")
     }
-    return render(request, "coalitions/coalition_list.html", context)
+    coalitions = Coalition.objects.annotate(
+        member_count=Count(
+            "memberships", filter=Q(memberships__status=RingMembership.Status.ACTIVE), distinct=True
+        )
+    ).prefetch_related(
+        Prefetch("leads", queryset=Person.objects.select_related("institution").dutch_order())
+    )
+    if params["q"]:
+        q = params["q"]
+        coalitions = coalitions.filter(
+            Q(name__icontains=q)
+            | Q(theme__icontains=q)
+            | Q(assignment__icontains=q)
+            | Q(intended_output__icontains=q)
+        )
+    if params["school_year"]:
+        coalitions = coalitions.filter(school_year=params["school_year"])
+    if params["theme"]:
+        coalitions = coalitions.filter(theme=params["theme"])
+    if params["status"] in Coalition.Status.values:
+        coalitions = coalitions.filter(status=params["status"])
+    if params["institution"].isdigit():
+        institution_id = int(params["institution"])
+        coalitions = coalitions.filter(
+            Q(leads__institution_id=institution_id)
+            | Q(
+                memberships__person__institution_id=institution_id,
+                memberships__status=RingMembership.Status.ACTIVE,
+            )
+        ).distinct()
+    if params["mine"] == "1":
+        coalitions = coalitions.filter(
+            Q(leads=person)
+            | Q(memberships__person=person, memberships__status__in=RingMembership.OPEN_STATUSES)
+        ).distinct()
+    page = Paginator(coalitions.order_by("-school_year", "name"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    years = (
+        Coalition.objects.order_by("-school_year").values_list("school_year", flat=True).distinct()
+    )
+    themes = Coalition.objects.order_by("theme").values_list("theme", flat=True).distinct()
+    context = {
+        "page": page,
+        "params": params,
+        "years": years,
+        "themes": themes,
+        "statuses": Coalition.Status.choices,
+        "institutions": Institution.objects.exclude(kind=Institution.Kind.BUREAU)
+        .order_by("name")
+        .only("pk", "name"),
+        "is_bureau": is_bureau(request),
+    }
+    template = "coalitions/coalition_list.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#results"
+    return render(request, template, context)
+
+
+# One coalition -----------------------------------------------------------------------------------
+
+
+def _rings_with_counts(coalition: Coalition):
+    return coalition.rings.annotate(
+        active_count=Count(
+            "memberships", filter=Q(memberships__status=RingMembership.Status.ACTIVE)
+        )
+    ).order_by("order")
 
 
 @login_required
 def coalition_detail(request, pk: int):
-    coalition = get_object_or_404(
-        Coalition.objects.select_related("bureau_contact").prefetch_related("leads__institution"),
-        pk=pk,
+    coalition = get_coalition_for_user(
+        request,
+        pk,
+        queryset=Coalition.objects.select_related("bureau_contact").prefetch_related(
+            Prefetch("leads", queryset=Person.objects.select_related("institution").dutch_order())
+        ),
     )
-    return render(request, "coalitions/coalition_detail.html", {"coalition": coalition})
+    person = person_of(request)
+    manage = can_manage(request, coalition)
+    membership = active_membership(request, coalition)
+    workspace = sees_workspace(request, coalition, membership)
+    rings = list(_rings_with_counts(coalition))
+    members_by_ring: dict[int, list] = defaultdict(list)
+    inputs = []
+    if workspace:
+        for m in (
+            RingMembership.objects.active()
+            .filter(coalition=coalition)
+            .select_related("person__institution")
+            .order_by("person__last_name")
+        ):
+            members_by_ring[m.ring_id].append(m.person)
+        inputs = list(
+            Input.objects.filter(coalition=coalition).select_related(
+                "author__institution", "replied_by"
+            )
+        )
+    for ring in rings:
+        ring.people = members_by_ring.get(ring.pk, [])
+        ring.is_full = ring.capacity is not None and ring.active_count >= ring.capacity
+    outputs = (
+        Output.objects.filter(coalition=coalition)
+        .visible_to(person, is_bureau=is_bureau(request))
+        .select_related("ring")
+    )
+    may_post_input = manage or bool(
+        membership
+        and membership.status == RingMembership.Status.ACTIVE
+        and membership.ring.can_post_input
+    )
+    may_post_outputs = manage or bool(
+        membership
+        and membership.status == RingMembership.Status.ACTIVE
+        and membership.ring.can_post_outputs
+    )
+    context = {
+        "coalition": coalition,
+        "rings": rings,
+        "membership": membership,
+        "manage": manage,
+        "workspace": workspace,
+        "inputs": inputs,
+        "outputs": outputs,
+        "join_form": JoinForm(),
+        "input_form": InputForm() if may_post_input and not coalition.is_closed else None,
+        "may_post_outputs": may_post_outputs,
+        "is_bureau": is_bureau(request),
+    }
+    return render(request, "coalitions/coalition_detail.html", context)
+
+
+@bureau_required
+def coalition_create(request):
+    form = CoalitionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            coalition = form.save()
+            services.create_default_rings(
+                coalition, followers=request.POST.get("followers_ring") == "on"
+            )
+        messages.success(
+            request,
+            _("%(name)s is created with the rings Kern and Flexibele ring.")
+            % {"name": coalition.name},
+        )
+        return redirect("coalitions:detail", coalition.pk)
+    return render(request, "coalitions/coalition_form.html", {"form": form, "coalition": None})
+
+
+@login_required
+def coalition_edit(request, pk: int):
+    coalition = get_coalition_for_user(request, pk, manage=True)
+    form_class = CoalitionForm if is_bureau(request) else CoalitionContentForm
+    form = form_class(request.POST or None, instance=coalition)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("%(name)s is saved.") % {"name": coalition.name})
+        return redirect("coalitions:detail", coalition.pk)
+    return render(request, "coalitions/coalition_form.html", {"form": form, "coalition": coalition})
+
+
+@bureau_required
+@require_POST
+def coalition_transition(request, pk: int):
+    coalition = get_object_or_404(Coalition, pk=pk)
+    try:
+        services.transition(coalition, request.POST.get("status", ""), by=person_of(request))
+    except (services.TransitionError, ValueError) as error:
+        messages.error(
+            request,
+            str(error) if isinstance(error, services.TransitionError) else _("Unknown status."),
+        )
+    else:
+        coalition.refresh_from_db()
+        messages.success(
+            request,
+            _("The coalition is now %(status)s.")
+            % {"status": coalition.get_status_display().lower()},
+        )
+    return redirect("coalitions:detail", coalition.pk)
+
+
+# Rings -------------------------------------------------------------------------------------------
+
+
+@login_required
+def ring_edit(request, pk: int, ring_pk: int | None = None):
+    coalition = get_coalition_for_user(request, pk, manage=True)
+    ring = get_object_or_404(Ring, pk=ring_pk, coalition=coalition) if ring_pk else None
+    initial = (
+        {}
+        if ring
+        else {
+            "order": (
+                coalition.rings.order_by("-order").values_list("order", flat=True).first() or 0
+            )
+            + 1
+        }
+    )
+    form = RingForm(request.POST or None, instance=ring, coalition=coalition, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        ring = form.save()
+        messages.success(request, _("%(ring)s is saved.") % {"ring": ring.name})
+        return redirect("coalitions:board", coalition.pk)
+    return render(
+        request, "coalitions/ring_form.html", {"form": form, "coalition": coalition, "ring": ring}
+    )
+
+
+def _board_context(request, coalition: Coalition) -> dict:
+    rings = list(_rings_with_counts(coalition))
+    memberships = list(
+        RingMembership.objects.open()
+        .filter(coalition=coalition)
+        .select_related("person__institution")
+        .order_by("person__last_name", "person__first_name")
+    )
+    by_ring = {ring.pk: {"active": [], "requested": [], "invited": []} for ring in rings}
+    for m in memberships:
+        key = {"actief": "active", "aangevraagd": "requested", "uitgenodigd": "invited"}[m.status]
+        m.move_form = (
+            MoveForm(membership=m, rings=rings, prefix=f"m{m.pk}") if key == "active" else None
+        )
+        by_ring[m.ring_id][key].append(m)
+    for ring in rings:
+        ring.groups = by_ring[ring.pk]
+        ring.institution_count = len({m.person.institution_id for m in ring.groups["active"]})
+        ring.is_full = ring.capacity is not None and ring.active_count >= ring.capacity
+        ring.below_minimum = ring.minimum_size is not None and ring.active_count < ring.minimum_size
+    lead_ids = set(coalition.leads.values_list("pk", flat=True))
+    return {
+        "coalition": coalition,
+        "rings": rings,
+        "lead_ids": lead_ids,
+        "invite_form": InviteToRingForm(coalition=coalition),
+        "decision_form": DecisionForm(),
+    }
+
+
+def _board_response(request, coalition: Coalition):
+    """After a change: the updated board for htmx, a redirect for a plain form."""
+    if request.htmx:
+        return render(
+            request, "coalitions/ring_board.html#board", _board_context(request, coalition)
+        )
+    return redirect("coalitions:board", coalition.pk)
+
+
+@login_required
+def ring_board(request, pk: int):
+    coalition = get_coalition_for_user(request, pk, manage=True)
+    return render(request, "coalitions/ring_board.html", _board_context(request, coalition))
+
+
+def _run(request, action, *args, **kwargs) -> bool:
+    try:
+        action(*args, **kwargs)
+    except services.MembershipError as error:
+        messages.error(request, str(error))
+        return False
+    return True
+
+
+@login_required
+@require_POST
+def request_accept(request, membership_pk: int):
+    membership = get_membership_for_user(request, membership_pk, manage=True)
+    form = DecisionForm(request.POST)
+    message = form.cleaned_data["message"] if form.is_valid() else ""
+    if _run(request, services.accept_request, membership, by=person_of(request), message=message):
+        messages.success(
+            request,
+            _("%(name)s is now in %(ring)s.")
+            % {"name": membership.person.full_name, "ring": membership.ring.name},
+        )
+    return _board_response(request, membership.coalition)
+
+
+@login_required
+@require_POST
+def request_decline(request, membership_pk: int):
+    membership = get_membership_for_user(request, membership_pk, manage=True)
+    form = DecisionForm(request.POST)
+    message = form.cleaned_data["message"] if form.is_valid() else ""
+    if _run(request, services.decline_request, membership, by=person_of(request), message=message):
+        messages.success(
+            request,
+            _("The request of %(name)s is declined.") % {"name": membership.person.full_name},
+        )
+    return _board_response(request, membership.coalition)
+
+
+@login_required
+@require_POST
+def membership_move(request, membership_pk: int):
+    membership = get_membership_for_user(request, membership_pk, manage=True)
+    form = MoveForm(request.POST, membership=membership, prefix=f"m{membership.pk}")
+    if not form.is_valid():
+        messages.error(request, _("Choose a ring of this coalition."))
+    elif _run(
+        request, services.move_member, membership, form.cleaned_data["ring"], by=person_of(request)
+    ):
+        messages.success(
+            request,
+            _("%(name)s moved to %(ring)s.")
+            % {"name": membership.person.full_name, "ring": form.cleaned_data["ring"].name},
+        )
+    return _board_response(request, membership.coalition)
+
+
+@login_required
+@require_POST
+def membership_end(request, membership_pk: int):
+    membership = get_membership_for_user(request, membership_pk, manage=True)
+    if _run(request, services.end_membership, membership, by=person_of(request)):
+        messages.success(
+            request,
+            _("The place of %(name)s in %(ring)s has ended.")
+            % {"name": membership.person.full_name, "ring": membership.ring.name},
+        )
+    return _board_response(request, membership.coalition)
+
+
+@login_required
+@require_POST
+def ring_invite(request, pk: int):
+    coalition = get_coalition_for_user(request, pk, manage=True)
+    form = InviteToRingForm(request.POST, coalition=coalition)
+    if not form.is_valid():
+        messages.error(request, _("Give an e-mail address and a ring."))
+        return _board_response(request, coalition)
+    data = form.cleaned_data
+    lead = person_of(request)
+    person = Person.objects.filter(email__iexact=data["email"], erased_at__isnull=True).first()
+    if person is None:
+        institution = institution_for_email(data["email"])
+        if institution is None or not (data["first_name"] and data["last_name"]):
+            messages.error(
+                request,
+                _(
+                    "Nobody is registered with %(email)s. Give a first and last name and an address of a member institution, or ask the bureau."
+                )
+                % {"email": data["email"]},
+            )
+            return _board_response(request, coalition)
+        person = Person.objects.create(
+            email=data["email"].lower(),
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            institution=institution,
+        )
+    if _run(request, services.invite_to_ring, person, data["ring"], by=lead):
+        if person.user_id is None:
+            member_services.invite(
+                person,
+                invited_by=lead,
+                message=_("You are invited to %(ring)s of the coalition %(coalition)s.")
+                % {"ring": data["ring"].name, "coalition": coalition.name},
+            )
+        messages.success(
+            request,
+            _("%(name)s is invited to %(ring)s.")
+            % {"name": person.full_name, "ring": data["ring"].name},
+        )
+    return _board_response(request, coalition)
+
+
+# The member's own steps --------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def ring_join(request, ring_pk: int):
+    ring = get_object_or_404(Ring.objects.select_related("coalition"), pk=ring_pk)
+    person = person_of(request)
+    if person is None:
+        raise PermissionDenied
+    form = JoinForm(request.POST)
+    motivation = form.cleaned_data["motivation"] if form.is_valid() else ""
+    try:
+        membership = services.join_ring(person, ring, motivation=motivation)
+    except services.MembershipError as error:
+        messages.error(request, str(error))
+    else:
+        if membership.status == RingMembership.Status.ACTIVE:
+            messages.success(
+                request,
+                _("Welcome to %(ring)s of %(coalition)s.")
+                % {"ring": ring.name, "coalition": ring.coalition.name},
+            )
+        else:
+            messages.success(
+                request,
+                _("Your request to join %(ring)s is sent to the leads. You will hear from them.")
+                % {"ring": ring.name},
+            )
+    return redirect(reverse("coalitions:detail", args=[ring.coalition_id]) + "#ringen")
+
+
+@login_required
+@require_POST
+def membership_leave(request, membership_pk: int):
+    membership = get_membership_for_user(request, membership_pk)
+    if _run(request, services.leave, membership, person=person_of(request)):
+        messages.success(
+            request, _("You are no longer in %(ring)s.") % {"ring": membership.ring.name}
+        )
+    return redirect("coalitions:detail", membership.coalition_id)
+
+
+@login_required
+@require_POST
+def invitation_respond(request, membership_pk: int):
+    membership = get_membership_for_user(request, membership_pk)
+    person = person_of(request)
+    if request.POST.get("answer") == "accept":
+        if _run(request, services.accept_invitation, membership, person=person):
+            messages.success(request, _("Welcome to %(ring)s.") % {"ring": membership.ring.name})
+    elif _run(request, services.decline_invitation, membership, person=person):
+        messages.success(request, _("You declined the invitation."))
+    return redirect("coalitions:detail", membership.coalition_id)
+
+
+# Input and outputs -------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def input_create(request, pk: int):
+    coalition = get_coalition_for_user(request, pk)
+    membership = active_membership(request, coalition)
+    allowed = can_manage(request, coalition) or bool(
+        membership
+        and membership.status == RingMembership.Status.ACTIVE
+        and membership.ring.can_post_input
+    )
+    if not allowed or coalition.is_closed:
+        raise PermissionDenied
+    form = InputForm(request.POST)
+    if form.is_valid():
+        item = form.save(commit=False)
+        item.coalition = coalition
+        item.author = person_of(request)
+        item.save()
+        messages.success(request, _("Thank you: the leads will look at your input."))
+        return redirect(reverse("coalitions:detail", args=[coalition.pk]) + "#inbreng")
+    return render(
+        request, "coalitions/input_form.html", {"coalition": coalition, "form": form}, status=400
+    )
+
+
+@login_required
+def input_reply(request, pk: int):
+    item = get_object_or_404(Input.objects.select_related("coalition"), pk=pk)
+    if not can_manage(request, item.coalition):
+        raise PermissionDenied
+    form = InputReplyForm(request.POST or None, instance=item)
+    if request.method == "POST" and form.is_valid():
+        services.answer_input(
+            item,
+            by=person_of(request),
+            status=form.cleaned_data["status"],
+            reply=form.cleaned_data["reply"],
+        )
+        messages.success(
+            request,
+            _("The input is marked %(status)s.") % {"status": item.get_status_display().lower()},
+        )
+        return redirect(reverse("coalitions:detail", args=[item.coalition_id]) + "#inbreng")
+    return render(
+        request,
+        "coalitions/input_reply.html",
+        {"item": item, "form": form, "coalition": item.coalition},
+    )
+
+
+@login_required
+def output_create(request, pk: int):
+    coalition = get_coalition_for_user(request, pk)
+    membership = active_membership(request, coalition)
+    allowed = can_manage(request, coalition) or bool(
+        membership
+        and membership.status == RingMembership.Status.ACTIVE
+        and membership.ring.can_post_outputs
+    )
+    if not allowed:
+        raise PermissionDenied
+    form = OutputForm(request.POST or None, request.FILES or None, coalition=coalition)
+    if request.method == "POST" and form.is_valid():
+        output = form.save(commit=False)
+        output.created_by = person_of(request)
+        output.save()
+        messages.success(request, _("%(title)s is added.") % {"title": output.title})
+        return redirect(reverse("coalitions:detail", args=[coalition.pk]) + "#opbrengsten")
+    return render(request, "coalitions/output_form.html", {"coalition": coalition, "form": form})
+
+
+def output_download(request, pk: int):
+    """Serve an uploaded output to those who may see it, always as a download."""
+    person = person_of(request) if request.user.is_authenticated else None
+    output = get_object_or_404(
+        Output.objects.visible_to(person, is_bureau=is_bureau(request)), pk=pk
+    )
+    if not output.file:
+        raise Http404
+    filename = output.file.name.rsplit("/", 1)[-1]
+    content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    response = FileResponse(
+        output.file.open("rb"), as_attachment=True, filename=filename, content_type=content_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def output_library(request):
+    """Outputs across all coalitions and years; the public ones also for visitors without login."""
+    person = person_of(request) if request.user.is_authenticated else None
+    outputs = Output.objects.visible_to(person, is_bureau=is_bureau(request)).select_related(
+        "coalition"
+    )
+    query = request.GET.get("q", "").strip()
+    kind = request.GET.get("kind", "")
+    if query:
+        outputs = outputs.filter(
+            Q(title__icontains=query)
+            | Q(description__icontains=query)
+            | Q(coalition__name__icontains=query)
+            | Q(coalition__theme__icontains=query)
+        )
+    if kind in Output.Kind.values:
+        outputs = outputs.filter(kind=kind)
+    page = Paginator(outputs.order_by("-created_at", "pk"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    context = {"page": page, "query": query, "kind": kind, "kinds": Output.Kind.choices}
+    template = "coalitions/output_library.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#results"
+    return render(request, template, context)

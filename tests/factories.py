@@ -52,8 +52,16 @@ def make_person(
 
 
 def make_coalition(
-    name: str | None = None, *, leads=(), school_year: str = "2026-2027", **extra
+    name: str | None = None,
+    *,
+    leads=(),
+    school_year: str = "2026-2027",
+    rings: bool = True,
+    **extra,
 ) -> Coalition:
+    """A coalition with the default rings Kern (on request, 8 places) and Flexibele ring (open)."""
+    from coalitions.services import create_default_rings
+
     n = next(_counter)
     first = int(school_year[:4])
     coalition = Coalition.objects.create(
@@ -68,4 +76,21 @@ def make_coalition(
     )
     if leads:
         coalition.leads.add(*leads)
+    if rings:
+        create_default_rings(coalition)
     return coalition
+
+
+def make_membership(person, ring, status: str = "actief"):
+    from django.utils import timezone
+
+    from coalitions.models import RingMembership
+
+    return RingMembership.objects.create(
+        person=person,
+        ring=ring,
+        coalition=ring.coalition,
+        status=status,
+        started_at=timezone.now() if status == "actief" else None,
+        ended_at=timezone.now() if status == "beeindigd" else None,
+    )

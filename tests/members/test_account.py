@@ -24,8 +24,23 @@ def models_referring_to(model) -> set[str]:
 
 def fill_everything_about(person, bureau):
     """A row in every model that refers to this person or their account."""
-    make_coalition("Data 4.0", leads=[person])
+    from coalitions.models import Input, Output, RingMembership
+
+    coalition = make_coalition("Data 4.0", leads=[person])
     make_coalition("Kansengelijkheid", bureau_contact=person)
+    RingMembership.objects.create(
+        person=person,
+        ring=coalition.rings.get(order=1),
+        coalition=coalition,
+        status="actief",
+        changed_by=person,
+    )
+    Input.objects.create(
+        coalition=coalition, author=person, title="Vraag", body="?", replied_by=person
+    )
+    Output.objects.create(
+        coalition=coalition, title="Handreiking", url="https://example.org/", created_by=person
+    )
     services.invite(person, invited_by=bureau)
     from allauth.mfa.models import Authenticator
     from allauth.usersessions.models import UserSession
@@ -104,6 +119,9 @@ class TestMyData:
         known = {
             "coalitions.Coalition",
             "coalitions.Coalition_leads",
+            "coalitions.RingMembership",
+            "coalitions.Input",
+            "coalitions.Output",
             "members.Invitation",
             "members.Person",
             "account.EmailAddress",

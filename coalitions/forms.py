@@ -1,0 +1,272 @@
+import re
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from members.models import Person
+
+from .models import Coalition, Input, Output, Ring, RingMembership
+from .uploads import validate_output_file
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class PeopleByEmailField(forms.CharField):
+    """People named by their e-mail addresses (comma or line separated); all must be registered."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 2}))
+        super().__init__(*args, **kwargs)
+
+    def prepare_value(self, value):
+        if isinstance(value, list | tuple):
+            return ", ".join(p.email if isinstance(p, Person) else str(p) for p in value)
+        return value
+
+    def clean(self, value):
+        value = super().clean(value)
+        emails = [e.lower() for e in re.split(r"[\s,;]+", value or "") if e]
+        people = {
+            p.email.lower(): p
+            for p in Person.objects.filter(email__in=emails, erased_at__isnull=True)
+        }
+        unknown = [e for e in emails if e not in people]
+        if unknown:
+            raise forms.ValidationError(
+                _("Nobody is registered with: %(emails)s. Ask the bureau to add them first."),
+                params={"emails": ", ".join(unknown)},
+            )
+        return [people[e] for e in dict.fromkeys(emails)]
+
+
+class CoalitionForm(forms.ModelForm):
+    """Everything about a coalition, for bureau staff."""
+
+    leads = PeopleByEmailField(label=_("Leads (e-mail addresses)"), required=False)
+
+    class Meta:
+        model = Coalition
+        fields = [
+            "name",
+            "theme",
+            "school_year",
+            "assignment",
+            "goal",
+            "intended_output",
+            "needs",
+            "start",
+            "planned_end",
+            "extension_reason",
+            "bureau_contact",
+        ]
+        widgets = {"start": DATE, "planned_end": DATE}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["bureau_contact"].queryset = Person.objects.filter(
+            is_bureau_staff=True, erased_at__isnull=True
+        ).dutch_order()
+        if self.instance.pk and "leads" not in self.initial:
+            self.initial["leads"] = list(self.instance.leads.all())
+
+    def clean_school_year(self) -> str:
+        value = self.cleaned_data["school_year"].strip()
+        match = re.fullmatch(r"(\d{4})-(\d{4})", value)
+        if not match or int(match.group(2)) != int(match.group(1)) + 1:
+            raise forms.ValidationError(_("Write the school year as 2026-2027."))
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("planned_end")
+        if start and end:
+            if end <= start:
+                self.add_error("planned_end", _("The planned end lies after the start."))
+            elif (
+                end - start > Coalition.MAX_TERM and not cleaned.get("extension_reason", "").strip()
+            ):
+                self.add_error(
+                    "extension_reason",
+                    _("A coalition runs at most one school year. Give a reason to extend it."),
+                )
+        if (
+            self.instance.status == Coalition.Status.ACTIVE
+            and "leads" in cleaned
+            and not cleaned["leads"]
+        ):
+            self.add_error("leads", _("An active coalition needs at least one lead."))
+        return cleaned
+
+    def save(self, commit: bool = True) -> Coalition:
+        coalition = super().save(commit=True)
+        coalition.leads.set(self.cleaned_data["leads"])
+        return coalition
+
+
+class CoalitionContentForm(forms.ModelForm):
+    """What a lead may change: the content, not the dates, status or leads."""
+
+    class Meta:
+        model = Coalition
+        fields = ["theme", "assignment", "goal", "intended_output", "needs"]
+
+
+class RingForm(forms.ModelForm):
+    class Meta:
+        model = Ring
+        fields = [
+            "name",
+            "order",
+            "level",
+            "join_policy",
+            "capacity",
+            "minimum_size",
+            "sessions_expected",
+            "can_see_workspace",
+            "can_post_input",
+            "can_post_outputs",
+            "agreements_process",
+            "agreements_behaviour",
+        ]
+        widgets = {
+            "agreements_process": forms.Textarea(attrs={"rows": 3}),
+            "agreements_behaviour": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args, coalition: Coalition, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.coalition = coalition
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if self.coalition.rings.filter(name__iexact=name).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(_("This coalition already has a ring with this name."))
+        return name
+
+    def clean_order(self) -> int:
+        order = self.cleaned_data["order"]
+        if self.coalition.rings.filter(order=order).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(_("Another ring already has this place in the order."))
+        return order
+
+    def clean(self):
+        cleaned = super().clean()
+        capacity, minimum = cleaned.get("capacity"), cleaned.get("minimum_size")
+        if capacity is not None and capacity < 1:
+            self.add_error("capacity", _("A maximum is at least 1; leave it empty for no maximum."))
+        if capacity and minimum and minimum > capacity:
+            self.add_error("minimum_size", _("The minimum cannot be larger than the maximum."))
+        if capacity and self.instance.pk:
+            active = self.instance.memberships.active().count()
+            if capacity < active:
+                self.add_error(
+                    "capacity",
+                    _(
+                        "The ring has %(count)s members now; move or end members before lowering the maximum."
+                    )
+                    % {"count": active},
+                )
+        return cleaned
+
+    def save(self, commit: bool = True) -> Ring:
+        self.instance.coalition = self.coalition
+        return super().save(commit)
+
+
+class JoinForm(forms.Form):
+    motivation = forms.CharField(
+        label=_("Why do you want to join? (optional)"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class DecisionForm(forms.Form):
+    message = forms.CharField(
+        label=_("Message (optional)"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class MoveForm(forms.Form):
+    ring = forms.ModelChoiceField(
+        label=_("Move to"), queryset=Ring.objects.none(), empty_label=None
+    )
+
+    def __init__(self, *args, membership: RingMembership, rings=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        queryset = Ring.objects.filter(coalition_id=membership.coalition_id).exclude(
+            pk=membership.ring_id
+        )
+        self.fields["ring"].queryset = queryset
+        if rings is not None:
+            # Reuse the rings already loaded for the board: no query per person.
+            self.fields["ring"].choices = [
+                (r.pk, r.name) for r in rings if r.pk != membership.ring_id
+            ]
+
+
+class InviteToRingForm(forms.Form):
+    email = forms.EmailField(label=_("E-mail address"))
+    first_name = forms.CharField(
+        label=_("First name"),
+        required=False,
+        help_text=_("Only needed for someone not yet registered."),
+    )
+    last_name = forms.CharField(label=_("Last name"), required=False)
+    ring = forms.ModelChoiceField(label=_("Ring"), queryset=Ring.objects.none(), empty_label=None)
+
+    def __init__(self, *args, coalition: Coalition, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["ring"].queryset = coalition.rings.all()
+        self.fields["ring"].label_from_instance = lambda ring: ring.name
+
+
+class InputForm(forms.ModelForm):
+    class Meta:
+        model = Input
+        fields = ["kind", "title", "body"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 4})}
+
+
+class InputReplyForm(forms.ModelForm):
+    class Meta:
+        model = Input
+        fields = ["status", "reply"]
+        widgets = {"reply": forms.Textarea(attrs={"rows": 2})}
+
+
+class OutputForm(forms.ModelForm):
+    class Meta:
+        model = Output
+        fields = ["title", "kind", "description", "url", "file", "visibility", "ring"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, coalition: Coalition, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.coalition = coalition
+        self.fields["ring"].queryset = coalition.rings.all()
+        self.fields["ring"].label_from_instance = lambda ring: ring.name
+
+    def clean_file(self):
+        upload = self.cleaned_data.get("file")
+        if upload and hasattr(upload, "size") and not getattr(upload, "_committed", False):
+            validate_output_file(upload)
+        return upload
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("url") and not cleaned.get("file") and "file" not in self.errors:
+            self.add_error("url", _("Give a link or upload a file."))
+        if cleaned.get("visibility") == Output.Visibility.RING and not cleaned.get("ring"):
+            self.add_error("ring", _("Choose the ring that may see this output."))
+        if cleaned.get("visibility") != Output.Visibility.RING:
+            cleaned["ring"] = None
+        return cleaned
+
+    def save(self, commit: bool = True) -> Output:
+        self.instance.coalition = self.coalition
+        return super().save(commit)

@@ -1,0 +1,80 @@
+"""Checks on uploaded output files: size, and type by content (never by name or browser claim)."""
+
+import zipfile
+
+from django import forms
+from django.utils.translation import gettext as _
+
+MAX_BYTES = 20 * 1024 * 1024
+
+# extension -> what the content must be
+ALLOWED = {
+    "pdf": "pdf",
+    "png": "png",
+    "jpg": "jpeg",
+    "jpeg": "jpeg",
+    "docx": "ooxml",
+    "xlsx": "ooxml",
+    "pptx": "ooxml",
+    "odt": "odf",
+    "ods": "odf",
+    "odp": "odf",
+    "txt": "text",
+    "csv": "text",
+    "md": "text",
+}
+
+
+def sniff(head: bytes, upload) -> str | None:
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"PK\x03\x04"):
+        upload.seek(0)
+        try:
+            with zipfile.ZipFile(upload) as archive:
+                names = set(archive.namelist())
+                if "[Content_Types].xml" in names:
+                    return "ooxml"
+                if "mimetype" in names and archive.read("mimetype").startswith(
+                    b"application/vnd.oasis.opendocument"
+                ):
+                    return "odf"
+        except zipfile.BadZipFile:
+            return None
+        return None
+    if b"\x00" not in head:
+        try:
+            head.decode("utf-8")
+            return "text"
+        except UnicodeDecodeError:
+            # A multi-byte character may be cut at the end of the sample.
+            try:
+                head[:-3].decode("utf-8")
+                return "text"
+            except UnicodeDecodeError:
+                return None
+    return None
+
+
+def validate_output_file(upload) -> None:
+    if upload.size > MAX_BYTES:
+        raise forms.ValidationError(_("The file is larger than 20 MB."))
+    extension = upload.name.rsplit(".", 1)[-1].lower() if "." in upload.name else ""
+    expected = ALLOWED.get(extension)
+    if expected is None:
+        raise forms.ValidationError(
+            _("This type of file is not allowed. Allowed: %(types)s.")
+            % {"types": ", ".join(sorted(ALLOWED))}
+        )
+    upload.seek(0)
+    head = upload.read(8192)
+    found = sniff(head, upload)
+    upload.seek(0)
+    if found != expected:
+        raise forms.ValidationError(
+            _("The content of the file does not match its name (.%(ext)s).") % {"ext": extension}
+        )
