@@ -225,6 +225,7 @@ class RingMembership(models.Model):
         WITHDRAWN = "ingetrokken", _("Withdrawn")
 
     OPEN_STATUSES = [Status.REQUESTED, Status.INVITED, Status.ACTIVE]
+    ERASE_FIELDS = ("motivation",)  # see members.services.erase_person
 
     person = models.ForeignKey(
         Person, on_delete=models.CASCADE, related_name="ring_memberships", verbose_name=_("person")

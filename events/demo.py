@@ -1,4 +1,5 @@
-"""Demo sessions: joint network sessions through the school year and the annual conference."""
+"""Demo sessions: joint network sessions through the school year with a programme built from the
+coalitions taking part, coalition meetings, sign-ups and (for past sessions) attendance."""
 
 import datetime as dt
 import random
@@ -6,10 +7,11 @@ import zoneinfo
 
 from django.utils import timezone
 
-from coalitions.models import Coalition, school_year_of
-from members.models import Institution
+from coalitions.models import Coalition, RingMembership, school_year_of
+from members.models import Institution, Person
 
-from .models import Session
+from . import services
+from .models import Registration, Session, SessionPart
 
 AMS = zoneinfo.ZoneInfo("Europe/Amsterdam")
 HOSTS = [
@@ -31,6 +33,83 @@ def _first_thursday(year: int, month: int) -> dt.date:
     return day + dt.timedelta(days=(3 - day.weekday()) % 7)
 
 
+def _programme(
+    session: Session, coalitions: list[Coalition], rng: random.Random, index: int
+) -> None:
+    """Plenary, the coalitions' own parts (core only, or core and flexible ring), exchange."""
+    start, end = session.start, session.end
+    middle = start + (end - start) / 3
+    late = start + (end - start) * 2 / 3
+    SessionPart.objects.create(
+        session=session,
+        kind=SessionPart.Kind.PLENARY,
+        title="Opening en plenair deel",
+        start=start,
+        end=middle,
+        room="Aula",
+    )
+    parts = services.add_coalitions(session, coalitions, by=None)
+    for n, part in enumerate(parts):
+        part.start, part.end = middle, late
+        part.room = f"Lokaal {n + 1:02d}"
+        part.capacity = 25
+        part.save(update_fields=["start", "end", "room", "capacity"])
+        if index % 2 == 1:  # every other session the flexible ring is invited too
+            part.invited_rings.add(*part.coalition.rings.filter(order=2))
+    SessionPart.objects.create(
+        session=session,
+        kind=SessionPart.Kind.EXCHANGE,
+        title="Markt: coalities delen hun opbrengsten",
+        start=late,
+        end=end,
+        room="Aula",
+    )
+
+
+def _sign_up(session: Session, rng: random.Random, *, past: bool) -> None:
+    """Members of the invited rings sign up through the same service; past sessions get attendance."""
+    if session.registrations.exists():
+        return
+    work_parts = list(
+        session.parts.filter(kind=SessionPart.Kind.WORK).prefetch_related("invited_rings")
+    )
+    open_parts = list(session.parts.exclude(kind=SessionPart.Kind.WORK))
+    seen: set[int] = set()
+    for part in work_parts:
+        members = (
+            RingMembership.objects.active()
+            .filter(ring__in=part.invited_rings.all())
+            .select_related("person")
+        )
+        for membership in members:
+            if rng.random() < 0.7 and membership.person_id not in seen:
+                seen.add(membership.person_id)
+                person = membership.person
+                try:
+                    registration = _register_any_time(
+                        person, session, parts=[*open_parts, part], past=past
+                    )
+                except services.RegistrationError:
+                    continue
+                if past:
+                    services.mark_attendance(registration, attended=rng.random() < 0.85, by=None)
+
+
+def _register_any_time(person: Person, session: Session, *, parts, past: bool) -> Registration:
+    if not past:
+        return services.register(person, session, parts=parts)
+    # History: sign-up happened before the session; the rules checked then are the same.
+    registration = Registration.objects.create(
+        person=person,
+        session=session,
+        status=Registration.Status.CONFIRMED,
+        queued_at=session.start - dt.timedelta(days=14),
+    )
+    for part in parts:
+        registration.choices.create(part=part, status=Registration.Status.CONFIRMED)
+    return registration
+
+
 def seed_sessions(*, scale: int = 1, rng: random.Random) -> list[Session]:
     today = timezone.localdate()
     current_first = int(school_year_of(today)[:4])
@@ -38,9 +117,10 @@ def seed_sessions(*, scale: int = 1, rng: random.Random) -> list[Session]:
     sessions = []
     for first in range(current_first - scale, current_first + 1):
         year_label = f"{first}-{first + 1}"
-        coalitions = list(Coalition.objects.filter(school_year=year_label))
+        coalitions = list(
+            Coalition.objects.filter(school_year=year_label).order_by("name")[: 12 * scale]
+        )
         plan = [
-            ("Jaarconferentie", Session.Kind.CONFERENCE, _first_thursday(first, 10), 9, 30, 16, 30),
             (
                 "Netwerkbijeenkomst coalities: aftrap",
                 Session.Kind.NETWORK,
@@ -50,6 +130,7 @@ def seed_sessions(*, scale: int = 1, rng: random.Random) -> list[Session]:
                 16,
                 30,
             ),
+            ("Jaarconferentie", Session.Kind.CONFERENCE, _first_thursday(first, 10), 9, 30, 16, 30),
             (
                 "Netwerkbijeenkomst coalities: tussenstand",
                 Session.Kind.NETWORK,
@@ -80,21 +161,54 @@ def seed_sessions(*, scale: int = 1, rng: random.Random) -> list[Session]:
         ]
         for n, (title, kind, day, sh, sm, eh, em) in enumerate(plan):
             host = hosts.get(HOSTS[(n + first) % len(HOSTS)])
+            start, end = _at(day, sh, sm), _at(day, eh, em)
+            past = end < timezone.now()
             session, created = Session.objects.get_or_create(
                 title=f"{title} {year_label}",
                 defaults={
                     "kind": kind,
-                    "description": "Coalities delen hun tussenopbrengsten met elkaar en werken in de eigen coalitie.",
-                    "start": _at(day, sh, sm),
-                    "end": _at(day, eh, em),
+                    "description": "Coalities delen hun tussenopbrengsten met elkaar en werken in de eigen coalitie: "
+                    "de ene keer met de vaste kern, de andere keer met de bredere flexibele ring.",
+                    "start": start,
+                    "end": end,
                     "host_institution": host,
-                    "address": f"te gast bij {host.name}, {host.city}" if host else "",
-                    "capacity": 300 if kind == Session.Kind.CONFERENCE else 120,
+                    "address": host.city if host else "",
+                    "capacity": 300 if kind == Session.Kind.CONFERENCE else 150,
                     "signup_deadline": _at(day - dt.timedelta(days=7), 23, 59),
                     "status": Session.Status.PUBLISHED,
                 },
             )
-            if created and coalitions:
-                session.coalitions.add(*coalitions)
+            if created:
+                if kind == Session.Kind.NETWORK and coalitions:
+                    _programme(session, coalitions, rng, n)
+                elif coalitions:
+                    session.coalitions.add(*coalitions)
+                if past or session.signup_deadline > timezone.now():
+                    _sign_up(session, rng, past=past)
             sessions.append(session)
+    # A coalition meeting of the demo lead's coalition, small and nearly full, for the waiting list.
+    peer = Coalition.objects.filter(name="Peer review in teams").first()
+    if peer is not None:
+        day = today + dt.timedelta(days=21)
+        meeting, created = Session.objects.get_or_create(
+            title="Coalitiebijeenkomst Peer review in teams",
+            defaults={
+                "kind": Session.Kind.COALITION,
+                "organiser_coalition": peer,
+                "description": "Werksessie van de kern en de flexibele ring: we testen de eerste versie van het draaiboek.",
+                "start": _at(day, 13, 30),
+                "end": _at(day, 16, 0),
+                "form": Session.Form.HYBRID,
+                "online_link": "https://meet.example/peer-review",
+                "host_institution": hosts.get("Deltion College"),
+                "address": "Mondriaanlaan 4, Zwolle",
+                "room": "B2.14",
+                "capacity": 12,
+                "signup_deadline": _at(day - dt.timedelta(days=2), 17, 0),
+                "status": Session.Status.PUBLISHED,
+            },
+        )
+        if created:
+            meeting.coalitions.add(peer)
+        sessions.append(meeting)
     return sessions

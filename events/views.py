@@ -1,28 +1,591 @@
+import csv
+from collections import defaultdict
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, render
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, Prefetch, Q
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
-from members.access import is_bureau
+from coalitions.models import Coalition
+from members.access import is_bureau, person_of
 
-from .models import Session
+from . import services
+from .access import can_edit, can_see_registrations, get_session_for_user
+from .calendar import feed_ics, session_ics
+from .forms import CoalitionsForm, PartForm, PersonByEmailForm, SessionForm, SignupForm
+from .models import CalendarFeed, PartChoice, Registration, Session, SessionPart, new_feed_token
+
+PAGE_SIZE = 20
 
 
-def _sessions_for(request):
-    """Bureau staff see drafts too; everyone else sees published and cancelled sessions."""
-    sessions = Session.objects.select_related("host_institution")
-    if not is_bureau(request):
-        sessions = sessions.exclude(status=Session.Status.DRAFT)
-    return sessions
+def _registration_of(person, session):
+    if person is None:
+        return None
+    return (
+        session.registrations.active()
+        .filter(person=person)
+        .prefetch_related("choices__part")
+        .first()
+    )
+
+
+# Lists and the session page ---------------------------------------------------------------------
 
 
 @login_required
 def session_list(request):
-    past = request.GET.get("when") == "past"
-    sessions = _sessions_for(request)
-    sessions = sessions.past() if past else sessions.upcoming()
-    return render(request, "events/session_list.html", {"sessions": sessions, "past": past})
+    person = person_of(request)
+    when = request.GET.get("when", "upcoming")
+    kind = request.GET.get("kind", "")
+    sessions = Session.objects.visible_to(person, is_bureau=is_bureau(request)).select_related(
+        "host_institution"
+    )
+    sessions = sessions.past() if when == "past" else sessions.upcoming()
+    if kind in Session.Kind.values:
+        sessions = sessions.filter(kind=kind)
+    if request.GET.get("mine") == "1":
+        sessions = sessions.filter(
+            pk__in=Registration.objects.active().filter(person=person).values("session")
+        )
+    sessions = sessions.annotate(
+        confirmed_count=Count(
+            "registrations",
+            filter=Q(registrations__status=Registration.Status.CONFIRMED),
+            distinct=True,
+        )
+    )
+    page = Paginator(sessions, PAGE_SIZE).get_page(request.GET.get("page"))
+    mine = (
+        {
+            r.session_id: r
+            for r in Registration.objects.active().filter(
+                person=person, session__in=[s.pk for s in page]
+            )
+        }
+        if person
+        else {}
+    )
+    invited = set(
+        Session.objects.invited(person)
+        .filter(pk__in=[s.pk for s in page])
+        .values_list("pk", flat=True)
+    )
+    for session in page:
+        session.my_registration = mine.get(session.pk)
+        session.invited = session.pk in invited
+    context = {
+        "page": page,
+        "when": when,
+        "kind": kind,
+        "kinds": Session.Kind.choices,
+        "mine": request.GET.get("mine") == "1",
+        "may_create": is_bureau(request) or Coalition.objects.led_by(person).exists(),
+    }
+    template = "events/session_list.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#results"
+    return render(request, template, context)
+
+
+def _detail_context(request, session: Session) -> dict:
+    person = person_of(request)
+    parts = list(
+        session.parts.select_related("coalition")
+        .prefetch_related("invited_rings")
+        .annotate(
+            confirmed_count=Count(
+                "choices", filter=Q(choices__status=Registration.Status.CONFIRMED)
+            ),
+            waitlist_count=Count(
+                "choices", filter=Q(choices__status=Registration.Status.WAITLISTED)
+            ),
+        )
+    )
+    registration = _registration_of(person, session)
+    invited_parts = services.invited_parts(session, person, parts) if person else []
+    invited = person is not None and services.is_invited(session, person, parts)
+    choices = {c.part_id: c for c in registration.choices.all()} if registration else {}
+    for part in parts:
+        part.my_choice = choices.get(part.pk)
+        part.is_full = part.capacity is not None and part.confirmed_count >= part.capacity
+    counts = session.registrations.aggregate(
+        confirmed=Count("pk", filter=Q(status=Registration.Status.CONFIRMED)),
+        waitlisted=Count("pk", filter=Q(status=Registration.Status.WAITLISTED)),
+    )
+    signup_error = None
+    try:
+        services.check_open_for_signup(session)
+    except services.RegistrationError as error:
+        signup_error = str(error)
+    return {
+        "session": session,
+        "parts": parts,
+        "registration": registration,
+        "position": services.waitlist_position(registration) if registration else None,
+        "part_positions": {
+            c.part_id: services.part_waitlist_position(c)
+            for c in choices.values()
+            if c.status == Registration.Status.WAITLISTED
+        },
+        "invited": invited,
+        "signup_form": SignupForm(parts=invited_parts)
+        if invited and not registration and not signup_error
+        else None,
+        "signup_error": signup_error,
+        "counts": counts,
+        "is_full": session.capacity is not None and counts["confirmed"] >= session.capacity,
+        "can_edit": can_edit(request, session),
+        "can_organise": can_see_registrations(request, session),
+    }
 
 
 @login_required
 def session_detail(request, pk: int):
-    session = get_object_or_404(_sessions_for(request).prefetch_related("coalitions"), pk=pk)
-    return render(request, "events/session_detail.html", {"session": session})
+    session = get_session_for_user(
+        request,
+        pk,
+        queryset=Session.objects.select_related(
+            "host_institution", "organiser_coalition"
+        ).prefetch_related("coalitions"),
+    )
+    return render(request, "events/session_detail.html", _detail_context(request, session))
+
+
+def _signup_response(request, session):
+    if request.htmx:
+        return render(
+            request, "events/session_detail.html#signup", _detail_context(request, session)
+        )
+    return redirect("events:detail", session.pk)
+
+
+@login_required
+@require_POST
+def signup(request, pk: int):
+    session = get_session_for_user(request, pk)
+    person = person_of(request)
+    if person is None:
+        raise PermissionDenied
+    parts = services.invited_parts(session, person)
+    form = SignupForm(request.POST, parts=parts)
+    if not form.is_valid():
+        messages.error(request, _("Check your choices."))
+        return _signup_response(request, session)
+    try:
+        registration = services.register(
+            person, session, parts=form.chosen_parts(), remarks=form.cleaned_data["remarks"]
+        )
+    except services.RegistrationError as error:
+        messages.error(request, str(error))
+    else:
+        if registration.status == Registration.Status.CONFIRMED:
+            messages.success(
+                request,
+                _("You are signed up. A confirmation is on its way to %(email)s.")
+                % {"email": person.email},
+            )
+        else:
+            messages.warning(
+                request,
+                _("The session is full: you are on the waiting list, place %(position)s.")
+                % {"position": services.waitlist_position(registration)},
+            )
+    return _signup_response(request, session)
+
+
+@login_required
+@require_POST
+def cancel_registration(request, pk: int):
+    registration = get_object_or_404(
+        Registration.objects.select_related("session", "person"), pk=pk
+    )
+    person = person_of(request)
+    own = person is not None and registration.person_id == person.pk
+    if not own and not can_see_registrations(request, registration.session):
+        raise PermissionDenied
+    try:
+        services.cancel(registration, by=person)
+    except services.RegistrationError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request,
+            _("You are no longer signed up.")
+            if own
+            else _("%(name)s is no longer signed up.") % {"name": registration.person.full_name},
+        )
+    if own:
+        return _signup_response(request, registration.session)
+    return redirect("events:registrations", registration.session_id)
+
+
+# Organising ---------------------------------------------------------------------------------------
+
+
+def _lead_coalitions(request):
+    return Coalition.objects.led_by(person_of(request)).running().order_by("name")
+
+
+@login_required
+def session_edit(request, pk: int | None = None):
+    session = get_session_for_user(request, pk, edit=True) if pk else None
+    bureau = is_bureau(request)
+    lead_coalitions = None if bureau else _lead_coalitions(request)
+    if not bureau and not lead_coalitions.exists():
+        raise PermissionDenied
+    initial = {}
+    if session is None and request.GET.get("coalition", "").isdigit():
+        initial = {
+            "organiser_coalition": int(request.GET["coalition"]),
+            "kind": Session.Kind.COALITION,
+        }
+    form = SessionForm(
+        request.POST or None, instance=session, lead_coalitions=lead_coalitions, initial=initial
+    )
+    if request.method == "POST" and form.is_valid():
+        saved = form.save(commit=False)
+        if session is None:
+            saved.created_by = person_of(request)
+        saved.save()
+        if saved.organiser_coalition_id:
+            saved.coalitions.add(saved.organiser_coalition_id)
+        if session is not None:
+            services.touch(saved)
+        messages.success(request, _("%(title)s is saved.") % {"title": saved.title})
+        return redirect("events:programme", saved.pk)
+    return render(request, "events/session_form.html", {"form": form, "session": session})
+
+
+@login_required
+def programme(request, pk: int):
+    session = get_session_for_user(request, pk, edit=True)
+    parts = session.parts.select_related("coalition").prefetch_related("invited_rings")
+    context = {
+        "session": session,
+        "parts": parts,
+        "coalitions_form": CoalitionsForm(session=session),
+        "part_form": PartForm(session=session),
+    }
+    return render(request, "events/programme.html", context)
+
+
+@login_required
+@require_POST
+def programme_coalitions(request, pk: int):
+    session = get_session_for_user(request, pk, edit=True)
+    form = CoalitionsForm(request.POST, session=session)
+    if form.is_valid() and form.cleaned_data["coalitions"]:
+        created = services.add_coalitions(
+            session, form.cleaned_data["coalitions"], by=person_of(request)
+        )
+        messages.success(
+            request,
+            _("%(count)s coalition parts added; each invites its core ring for now.")
+            % {"count": len(created)},
+        )
+    return redirect("events:programme", session.pk)
+
+
+@login_required
+def part_edit(request, pk: int, part_pk: int | None = None):
+    session = get_session_for_user(request, pk, edit=True)
+    part = get_object_or_404(SessionPart, pk=part_pk, session=session) if part_pk else None
+    form = PartForm(request.POST or None, instance=part, session=session)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        services.touch(session)
+        messages.success(request, _("The programme is saved."))
+        return redirect("events:programme", session.pk)
+    return render(
+        request, "events/part_form.html", {"form": form, "session": session, "part": part}
+    )
+
+
+@login_required
+@require_POST
+def session_publish(request, pk: int):
+    session = get_session_for_user(request, pk, edit=True)
+    try:
+        services.publish(session, by=person_of(request))
+    except services.RegistrationError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request, _("The session is published and the invitations are on their way.")
+        )
+    return redirect("events:detail", session.pk)
+
+
+@login_required
+@require_POST
+def session_cancel(request, pk: int):
+    session = get_session_for_user(request, pk, edit=True)
+    try:
+        services.cancel_session(session, by=person_of(request))
+    except services.RegistrationError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("The session is cancelled; everyone signed up is told."))
+    return redirect("events:detail", session.pk)
+
+
+@login_required
+def registrations(request, pk: int):
+    session = get_session_for_user(
+        request, pk, organise=True, queryset=Session.objects.select_related("host_institution")
+    )
+    regs = list(
+        session.registrations.active()
+        .select_related("person__institution")
+        .prefetch_related(
+            Prefetch(
+                "choices",
+                queryset=PartChoice.objects.exclude(
+                    status=Registration.Status.CANCELLED
+                ).select_related("part"),
+            )
+        )
+        .order_by("queued_at", "pk")
+    )
+    by_part = defaultdict(lambda: {"confirmed": [], "waitlisted": []})
+    for reg in regs:
+        for choice in reg.choices.all():
+            by_part[choice.part_id][
+                "confirmed" if choice.status == Registration.Status.CONFIRMED else "waitlisted"
+            ].append(reg)
+    parts = list(session.parts.select_related("coalition"))
+    for part in parts:
+        part.lists = by_part[part.pk]
+    if request.GET.get("format") == "csv":
+        return _registrations_csv(session, regs)
+    form = PersonByEmailForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if not is_bureau(request) and not _in_my_coalitions(request, session, form.person):
+            raise PermissionDenied
+        try:
+            services.register(form.person, session, by=person_of(request))
+        except services.RegistrationError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, _("%(name)s is signed up.") % {"name": form.person.full_name})
+        return redirect("events:registrations", session.pk)
+    context = {
+        "session": session,
+        "confirmed": [r for r in regs if r.status == Registration.Status.CONFIRMED],
+        "waitlisted": [r for r in regs if r.status == Registration.Status.WAITLISTED],
+        "parts": parts,
+        "form": form,
+    }
+    return render(request, "events/registrations.html", context)
+
+
+def _in_my_coalitions(request, session: Session, person) -> bool:
+    """A lead signs up only people of the coalitions they lead that take part in this session."""
+    from coalitions.models import RingMembership
+
+    involved = set(session.coalitions.values_list("pk", flat=True)) | {
+        session.organiser_coalition_id
+    }
+    led = Coalition.objects.led_by(person_of(request)).filter(pk__in=involved - {None})
+    return RingMembership.objects.active().filter(person=person, coalition__in=led).exists()
+
+
+def _csv_response(filename: str, header: list[str], rows) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.write("\ufeff")
+    writer = csv.writer(response, delimiter=";")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["'" + str(v) if str(v)[:1] in {"=", "+", "-", "@"} else v for v in row])
+    return response
+
+
+def _registrations_csv(session, regs):
+    rows = (
+        [
+            r.person.last_name,
+            r.person.infix,
+            r.person.first_name,
+            r.person.institution.name,
+            r.person.email,
+            r.get_status_display(),
+            "; ".join(f"{c.part.title} ({c.get_status_display()})" for c in r.choices.all()),
+            r.remarks,
+            timezone.localtime(r.queued_at).strftime("%d-%m-%Y %H:%M"),
+        ]
+        for r in regs
+    )
+    return _csv_response(
+        f"aanmeldingen-{session.pk}.csv",
+        [
+            _("Last name"),
+            _("Infix"),
+            _("First name"),
+            _("Institution"),
+            _("E-mail address"),
+            _("Status"),
+            _("Parts"),
+            _("Remarks"),
+            _("Signed up"),
+        ],
+        rows,
+    )
+
+
+# Attendance -------------------------------------------------------------------------------------
+
+
+@login_required
+def checkin(request, pk: int):
+    session = get_session_for_user(request, pk, organise=True)
+    query = request.GET.get("q", "").strip()
+    regs = (
+        session.registrations.active()
+        .select_related("person__institution")
+        .order_by("person__last_name", "person__first_name")
+    )
+    if query:
+        for word in query.split():
+            regs = regs.filter(
+                Q(person__first_name__icontains=word)
+                | Q(person__last_name__icontains=word)
+                | Q(person__institution__name__icontains=word)
+            )
+    counts = session.registrations.active().aggregate(
+        present=Count("pk", filter=Q(attended=True)), total=Count("pk")
+    )
+    context = {
+        "session": session,
+        "registrations": regs[:200],
+        "query": query,
+        "counts": counts,
+        "walk_in_form": PersonByEmailForm(),
+    }
+    template = "events/checkin.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#rows"
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+def mark(request, pk: int):
+    registration = get_object_or_404(
+        Registration.objects.select_related("session", "person__institution"), pk=pk
+    )
+    if not can_see_registrations(request, registration.session):
+        raise PermissionDenied
+    attended = request.POST.get("attended") == "1"
+    services.mark_attendance(registration, attended=attended, by=person_of(request))
+    if request.htmx:
+        return render(
+            request,
+            "events/checkin.html#row",
+            {"registration": registration, "session": registration.session},
+        )
+    return redirect(
+        reverse("events:checkin", args=[registration.session_id])
+        + f"?q={request.POST.get('q', '')}"
+    )
+
+
+@login_required
+@require_POST
+def walk_in(request, pk: int):
+    session = get_session_for_user(request, pk, organise=True)
+    form = PersonByEmailForm(request.POST)
+    if form.is_valid():
+        services.walk_in(session, form.person, by=person_of(request))
+        messages.success(
+            request, _("%(name)s is marked present.") % {"name": form.person.full_name}
+        )
+    else:
+        messages.error(request, form.errors["email"][0])
+    return redirect("events:checkin", session.pk)
+
+
+@login_required
+def presence_list(request, pk: int):
+    session = get_session_for_user(
+        request, pk, organise=True, queryset=Session.objects.select_related("host_institution")
+    )
+    regs = (
+        session.registrations.confirmed()
+        .select_related("person__institution")
+        .order_by("person__last_name", "person__first_name")
+    )
+    if request.GET.get("format") == "csv":
+        rows = (
+            [
+                r.person.last_name,
+                r.person.infix,
+                r.person.first_name,
+                r.person.institution.name,
+                {True: _("present"), False: _("absent")}.get(r.attended, ""),
+                _("yes") if r.walk_in else "",
+            ]
+            for r in regs
+        )
+        return _csv_response(
+            f"presentielijst-{session.pk}.csv",
+            [
+                _("Last name"),
+                _("Infix"),
+                _("First name"),
+                _("Institution"),
+                _("Attendance"),
+                _("Walk-in"),
+            ],
+            rows,
+        )
+    return render(request, "events/presence_list.html", {"session": session, "registrations": regs})
+
+
+# Calendar -----------------------------------------------------------------------------------------
+
+
+def _ics_response(content: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_required
+def session_calendar(request, pk: int):
+    session = get_session_for_user(
+        request, pk, queryset=Session.objects.select_related("host_institution")
+    )
+    return _ics_response(session_ics(session), f"bijeenkomst-{session.pk}.ics")
+
+
+def personal_feed(request, token: str):
+    """The secret feed: no login (calendar apps cannot log in), the token is the key."""
+    feed = (
+        CalendarFeed.objects.select_related("person")
+        .filter(token=token, person__erased_at__isnull=True)
+        .first()
+    )
+    if feed is None:
+        raise Http404
+    response = HttpResponse(feed_ics(feed.person), content_type="text/calendar; charset=utf-8")
+    response["Cache-Control"] = "private, max-age=900"
+    return response
+
+
+@login_required
+@require_POST
+def renew_feed(request):
+    person = person_of(request)
+    if person is None:
+        raise Http404
+    CalendarFeed.objects.update_or_create(person=person, defaults={"token": new_feed_token()})
+    messages.success(request, _("Your calendar address is renewed; the old one no longer works."))
+    return redirect("members:my_account")

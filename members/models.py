@@ -220,6 +220,7 @@ class Invitation(models.Model):
     """
 
     VALID_FOR_DAYS = 14
+    ERASE_DELETE = True  # see members.services.erase_person
 
     person = models.ForeignKey(
         Person, on_delete=models.CASCADE, related_name="invitations", verbose_name=_("person")
@@ -263,3 +264,47 @@ class Invitation(models.Model):
     @property
     def is_usable(self) -> bool:
         return self.used_at is None and self.revoked_at is None and not self.is_expired
+
+
+class Notification(models.Model):
+    """The outbox: one row per (kind, person, occasion), so nothing is ever sent twice.
+
+    A row is claimed with a conditional update (`sent_at` from empty to now) before its mail
+    goes out, so a retried task or a scheduler that fires twice finds nothing left to send.
+    """
+
+    ERASE_DELETE = True  # see members.services.erase_person
+
+    kind = models.CharField(_("kind"), max_length=50)
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("person")
+    )
+    occasion = models.CharField(
+        _("occasion"), max_length=100, help_text=_("What it is about, e.g. events.session:12")
+    )
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("message"))
+    attachment_name = models.CharField(max_length=100, blank=True)
+    attachment = models.TextField(blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "person", "occasion"], name="notification_once_per_occasion"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["sent_at"],
+                name="notification_unsent",
+                condition=models.Q(sent_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.person} ({self.occasion})"

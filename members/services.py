@@ -124,18 +124,26 @@ def request_new_invitation(invitation: Invitation) -> Invitation | None:
 
 
 def _related_querysets(obj: models.Model):
-    """Every queryset of rows that point at this object (any app, any model, now or later)."""
-    for rel in obj._meta.related_objects:
-        model = rel.related_model
+    """Every queryset of rows that point at this object (any app, any model, now or later),
+    hidden reverse relations (related_name="+") included, as (label, field name, queryset)."""
+    seen = set()
+    for rel in obj._meta.get_fields(include_hidden=True):
+        if not (rel.auto_created and not rel.concrete and rel.is_relation):
+            continue
         if rel.many_to_many:
             through = rel.through if hasattr(rel, "through") else rel.field.remote_field.through
             field_name = rel.field.m2m_reverse_field_name()
-            yield f"{through._meta.label}", through.objects.filter(**{field_name: obj.pk})
+            model, queryset = through, through.objects.filter(**{field_name: obj.pk})
         else:
-            yield (
-                f"{model._meta.label} ({rel.field.name})",
-                model._default_manager.filter(**{rel.field.name: obj.pk}),
+            field_name = rel.field.name
+            model, queryset = (
+                rel.related_model,
+                rel.related_model._default_manager.filter(**{field_name: obj.pk}),
             )
+        label = f"{model._meta.label} ({field_name})"
+        if label not in seen:
+            seen.add(label)
+            yield label, field_name, queryset
 
 
 def export_person_data(person: Person) -> dict:
@@ -145,7 +153,7 @@ def export_person_data(person: Person) -> dict:
         "person": serializers.serialize("python", [person])[0],
     }
     related: dict[str, list] = {}
-    for label, queryset in _related_querysets(person):
+    for label, _field, queryset in _related_querysets(person):
         fields = None
         if queryset.model is Invitation:
             # The link's hash is a credential, not data about the person.
@@ -157,7 +165,7 @@ def export_person_data(person: Person) -> dict:
             "python", [user], fields=["email", "language", "date_joined", "last_login"]
         )[0]
         data["account"] = account
-        for label, queryset in _related_querysets(user):
+        for label, _field, queryset in _related_querysets(user):
             if label.startswith("members.Person"):
                 continue
             if label.startswith(("mfa.Authenticator", "allauth.mfa.Authenticator")):
@@ -191,7 +199,16 @@ def erase_person(person: Person) -> None:
         person.user = None
         person.erased_at = timezone.now()
         person.save()
-        person.invitations.all().delete()
+        # Rows elsewhere that point at the person say themselves what erasure means for them:
+        # ERASE_DELETE = True (the row is about the person only) or ERASE_FIELDS (texts to blank).
+        for _label, field, queryset in _related_querysets(person):
+            model = queryset.model
+            if field != "person":
+                continue  # e.g. invitations this person sent to others stay
+            if getattr(model, "ERASE_DELETE", False):
+                queryset.delete()
+            elif getattr(model, "ERASE_FIELDS", ()):
+                queryset.update(**dict.fromkeys(model.ERASE_FIELDS, ""))
         if user is not None:
             # Deleting the account removes its e-mail addresses, login sessions and second factors.
             user.delete()

@@ -34,3 +34,26 @@ def send_invitation_email(self, invitation_id: int, token: str) -> bool:
     except OSError as exc:  # SMTP trouble: try again later, the link stays valid
         raise self.retry(exc=exc) from exc
     return True
+
+
+@shared_task(bind=True, max_retries=5, default_retry_delay=60)
+def send_notifications(
+    self, notification_ids: list[int] | None, *, occasion: str = "", kind: str = ""
+) -> int:
+    """Send queued notifications: the given ids, or every unsent one of a kind and occasion."""
+    from .models import Notification
+    from .notify import send_one
+
+    if notification_ids is None:
+        notification_ids = list(
+            Notification.objects.filter(
+                kind=kind, occasion=occasion, sent_at__isnull=True
+            ).values_list("pk", flat=True)
+        )
+    sent = 0
+    try:
+        for notification_id in notification_ids:
+            sent += send_one(notification_id)
+    except OSError as exc:
+        raise self.retry(exc=exc) from exc
+    return sent

@@ -332,7 +332,9 @@ def test_control_without_the_row_lock_the_ring_overfills(institution, lead, monk
         original_check(r)
         time.sleep(0.05)  # widen the window between counting and writing
 
-    monkeypatch.setattr(services, "_locked_ring", lambda r: Ring.objects.select_related("coalition").get(pk=r.pk))
+    monkeypatch.setattr(
+        services, "_locked_ring", lambda r: Ring.objects.select_related("coalition").get(pk=r.pk)
+    )
     monkeypatch.setattr(services, "_check_room", slow_check)
     barrier = threading.Barrier(len(people))
 

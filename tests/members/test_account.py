@@ -1,12 +1,15 @@
+import datetime as dt
 import json
 
 from allauth.account.models import EmailAddress
 from django.apps import apps
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
+from events.models import CalendarFeed, Registration, Session
 from members import services
-from members.models import Person, User
+from members.models import Notification, Person, User
 from tests.conftest import login
 from tests.factories import PASSWORD, make_coalition, make_person
 
@@ -40,6 +43,21 @@ def fill_everything_about(person, bureau):
     )
     Output.objects.create(
         coalition=coalition, title="Handreiking", url="https://example.org/", created_by=person
+    )
+    start = timezone.now() + dt.timedelta(days=3)
+    session = Session.objects.create(
+        title="Bijeenkomst", start=start, end=start + dt.timedelta(hours=2), created_by=person
+    )
+    Registration.objects.create(
+        person=person,
+        session=session,
+        status="bevestigd",
+        remarks="Vegetarisch",
+        registered_by=person,
+    )
+    CalendarFeed.objects.create(person=person)
+    Notification.objects.create(
+        kind="test", person=person, occasion="x", subject="Hallo", body="Hallo"
     )
     services.invite(person, invited_by=bureau)
     from allauth.mfa.models import Authenticator
@@ -122,6 +140,10 @@ class TestMyData:
             "coalitions.RingMembership",
             "coalitions.Input",
             "coalitions.Output",
+            "events.Registration",
+            "events.CalendarFeed",
+            "events.Session",
+            "members.Notification",
             "members.Invitation",
             "members.Person",
             "account.EmailAddress",
@@ -152,6 +174,9 @@ class TestErasure:
         assert not User.objects.filter(pk=user_pk).exists()
         assert not EmailAddress.objects.filter(email__iexact=email).exists()
         assert not member.invitations.exists()
+        assert not member.notifications.exists()
+        assert not CalendarFeed.objects.filter(person=member).exists()
+        assert member.registrations.get().remarks == ""  # the attendance row stays, the diet goes
         # The row stays so counts keep adding up; the coalition still has its lead slot.
         assert member.led_coalitions.count() == 1
         assert not client.login(email=email, password=PASSWORD)

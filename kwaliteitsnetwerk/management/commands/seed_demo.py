@@ -2,6 +2,7 @@ import random
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import translation
 
 from coalitions.demo import seed_coalitions
 from events.demo import seed_sessions
@@ -22,7 +23,7 @@ class Command(BaseCommand):
         # A fixed seed: the same network every time, so re-runs change nothing.
         rng = random.Random(2013)
         # One transaction: a failed run leaves no half-built network behind.
-        with transaction.atomic():
+        with transaction.atomic(), translation.override("nl"):
             members = seed_members(scale=scale, rng=rng)
             coalitions = seed_coalitions(scale=scale, rng=rng, demo=members["demo"])
             sessions = seed_sessions(scale=scale, rng=rng)

@@ -1,0 +1,84 @@
+"""Journeys: sign up, cancel, waiting list and moving up; check-in at the door on a phone."""
+
+import pytest
+from playwright.sync_api import expect
+
+from events.models import Registration
+from tests.browser import assert_accessible, log_in
+from tests.events.conftest import make_session
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def small_session(demo_network):
+    return make_session(
+        capacity=1, title="Themabijeenkomst kwaliteitscultuur", kind="themabijeenkomst"
+    )
+
+
+def test_sign_up_cancel_and_the_waiting_list_moving_up(page, browser, live_server, small_session):
+    url = f"{live_server.url}/bijeenkomsten/{small_session.pk}/"
+    log_in(page, live_server, "lid@albeda.example")
+    page.goto(url)
+    expect(page.get_by_role("heading", name="Themabijeenkomst kwaliteitscultuur")).to_be_visible()
+    assert_accessible(page)
+
+    page.get_by_label("Opmerkingen (dieet, toegankelijkheid)").fill("Glutenvrij")
+    page.get_by_role("button", name="Aanmelden voor bijeenkomst").click()
+    expect(page.get_by_text("Je bent aangemeld voor deze bijeenkomst.")).to_be_visible()
+    expect(page.get_by_text("Je bent aangemeld. Een bevestiging is onderweg")).to_be_visible()
+    assert_accessible(page)
+
+    page.get_by_role("button", name="Afmelden voor bijeenkomst").click()
+    expect(page.get_by_text("Je bent afgemeld.")).to_be_visible()
+    expect(page.get_by_role("button", name="Aanmelden voor bijeenkomst")).to_be_visible()
+
+    # The member takes the only place again; the next person lands on the waiting list.
+    page.get_by_role("button", name="Aanmelden voor bijeenkomst").click()
+    expect(page.get_by_text("Je bent aangemeld voor deze bijeenkomst.")).to_be_visible()
+
+    other = browser.new_context(locale="nl-NL").new_page()
+    log_in(other, live_server, "trekker@deltion.example")
+    other.goto(url)
+    expect(
+        other.get_by_text("Deze bijeenkomst zit vol: als je je aanmeldt, kom je op de wachtlijst.")
+    ).to_be_visible()
+    other.get_by_role("button", name="Aanmelden voor bijeenkomst").click()
+    expect(
+        other.get_by_text("De bijeenkomst zit vol: je staat op de wachtlijst, plek 1.")
+    ).to_be_visible()
+    assert_accessible(other)
+
+    page.get_by_role("button", name="Afmelden voor bijeenkomst").click()
+    expect(page.get_by_text("Je bent afgemeld.")).to_be_visible()
+    other.reload()
+    expect(other.get_by_text("Je bent aangemeld voor deze bijeenkomst.")).to_be_visible()
+    assert (
+        Registration.objects.get(
+            session=small_session, person__email="trekker@deltion.example"
+        ).promoted_at
+        is not None
+    )
+
+
+def test_check_in_at_the_door_on_a_phone(page, live_server, small_session):
+    from events import services
+    from members.models import Person
+
+    member = Person.objects.get(email="lid@albeda.example")
+    services.register(member, small_session)
+    page.set_viewport_size({"width": 375, "height": 740})
+    log_in(page, live_server, "bureau@kwaliteitsnetwerk.example")
+    page.goto(f"{live_server.url}/bijeenkomsten/{small_session.pk}/inchecken/")
+    expect(page.get_by_role("heading", name="Inchecken")).to_be_visible()
+    page.get_by_label("Zoeken op naam").fill("Albers")
+    row = page.locator(".checkin-row", has_text="Lieke Albers")
+    expect(row).to_be_visible()
+    row.get_by_role("button", name="Aanwezig Lieke Albers").click()
+    expect(
+        page.locator(".checkin-row", has_text="Lieke Albers").get_by_text("aanwezig", exact=True)
+    ).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert_accessible(page)
+    assert Registration.objects.get(session=small_session, person=member).attended is True

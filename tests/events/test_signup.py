@@ -1,0 +1,411 @@
+import datetime as dt
+import threading
+import time
+
+import pytest
+import time_machine
+from django.core import mail
+from django.db import IntegrityError, connection, transaction
+from django.urls import reverse
+
+from events import services
+from events.models import PartChoice, Registration, Session, SessionPart
+from tests.conftest import login
+from tests.events.conftest import make_session, people
+from tests.factories import make_membership, make_person
+
+
+class TestSignup:
+    def test_a_member_signs_up_and_cancels(
+        self, client, member, session, django_capture_on_commit_callbacks
+    ):
+        login(client, member)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                reverse("events:signup", args=[session.pk]), {"remarks": "vegetarisch"}
+            )
+        assert response.status_code == 302
+        registration = Registration.objects.get(person=member)
+        assert registration.status == "bevestigd"
+        assert registration.remarks == "vegetarisch"
+        assert (
+            mail.outbox[-1].attachments[0][0] == "bijeenkomst.ics"
+        )  # confirmation with calendar file
+        body = client.get(reverse("events:detail", args=[session.pk])).content.decode()
+        assert "Je bent aangemeld voor deze bijeenkomst." in body
+        client.post(reverse("events:cancel_registration", args=[registration.pk]))
+        registration.refresh_from_db()
+        assert registration.status == "afgemeld"
+
+    def test_htmx_gets_the_sign_up_block_only(self, client, member, session):
+        response = login(client, member).post(
+            reverse("events:signup", args=[session.pk]), {}, headers={"HX-Request": "true"}
+        )
+        body = response.content.decode()
+        assert "<html" not in body
+        assert 'id="signup"' in body
+
+    def test_a_full_session_puts_people_on_the_waiting_list_with_their_position(
+        self, client, institution
+    ):
+        session = make_session(capacity=1)
+        first, second = people(institution, 2)
+        third = make_person("Derde", "Wachter", institution, account=True)
+        services.register(first, session)
+        services.register(second, session)
+        third_reg = services.register(third, session)
+        assert third_reg.status == "wachtlijst"
+        assert services.waitlist_position(third_reg) == 2
+        body = (
+            login(client, third).get(reverse("events:detail", args=[session.pk])).content.decode()
+        )
+        assert "Je staat op de wachtlijst, plek 2." in body
+
+    def test_cancelling_promotes_the_first_on_the_waiting_list_and_tells_them(
+        self, institution, django_capture_on_commit_callbacks
+    ):
+        session = make_session(capacity=1)
+        first, second, third = people(institution, 3)
+        a = services.register(first, session)
+        b = services.register(second, session)
+        services.register(third, session)
+        mail.outbox.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            promoted = services.cancel(a, by=first)
+        assert promoted == [b]
+        b.refresh_from_db()
+        assert b.status == "bevestigd"
+        assert b.promoted_at is not None
+        assert [m.to for m in mail.outbox] == [[second.email]]
+        assert "Er is een plek vrijgekomen" in mail.outbox[0].subject
+        assert session.registrations.waitlisted().get().person == third
+
+    def test_one_active_registration_per_person(self, member, session):
+        services.register(member, session)
+        with pytest.raises(services.RegistrationError):
+            services.register(member, session)
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Registration.objects.create(person=member, session=session, status="wachtlijst")
+
+    def test_no_sign_up_after_the_deadline(self, member, session):
+        with (
+            time_machine.travel(session.signup_deadline + dt.timedelta(minutes=1)),
+            pytest.raises(services.RegistrationError, match="gesloten"),
+        ):
+            services.register(member, session)
+
+    def test_the_deadline_is_checked_by_the_server_on_the_page_too(self, client, member, session):
+        with time_machine.travel(session.signup_deadline + dt.timedelta(minutes=1)):
+            response = login(client, member).post(
+                reverse("events:signup", args=[session.pk]), follow=True
+            )
+        assert "Aanmelden voor deze bijeenkomst kon tot" in response.content.decode()
+        assert not Registration.objects.exists()
+
+    def test_no_sign_up_for_a_cancelled_draft_or_past_session(self, member, institution):
+        cancelled = make_session(status=Session.Status.CANCELLED)
+        draft = make_session(status=Session.Status.DRAFT)
+        past = make_session(days=-3, signup_deadline=None)
+        for session, words in [
+            (cancelled, "geannuleerd"),
+            (draft, "nog niet open"),
+            (past, "al plaatsgevonden"),
+        ]:
+            with pytest.raises(services.RegistrationError, match=words):
+                services.register(member, session)
+
+    def test_a_lead_signs_someone_up_after_the_deadline(self, lead, flex_member_of_lead, session):
+        session.coalitions.add(lead.led_coalitions.get())
+        with time_machine.travel(session.signup_deadline + dt.timedelta(hours=1)):
+            registration = services.register(flex_member_of_lead, session, by=lead)
+        assert registration.registered_by == lead
+
+    def test_one_part_per_time_slot(self, member, joint_session, institution):
+        coalition = joint_session.parts.get(kind="werken").coalition
+        make_membership(member, coalition.rings.get(order=1))
+        plenary, work = joint_session.parts.order_by("start")
+        clash = SessionPart.objects.create(
+            session=joint_session,
+            kind="uitwisseling",
+            title="Markt",
+            start=work.start,
+            end=work.end,
+        )
+        with pytest.raises(services.RegistrationError, match="tegelijk"):
+            services.register(member, joint_session, parts=[work, clash])
+        registration = services.register(member, joint_session, parts=[plenary, work])
+        assert registration.choices.count() == 2
+
+
+class TestInvitations:
+    """Who may sign up follows from the programme and the rings invited to each part."""
+
+    def test_plenary_and_exchange_parts_are_for_every_member(self, outsider, joint_session):
+        parts = services.invited_parts(joint_session, outsider)
+        assert [p.title for p in parts] == ["Plenair"]
+
+    def test_the_core_only_when_only_the_core_is_invited(
+        self, joint_session, coalition, institution
+    ):
+        core_member, flex_member = people(institution, 2)
+        make_membership(core_member, coalition.rings.get(order=1))
+        make_membership(flex_member, coalition.rings.get(order=2))
+        work = joint_session.parts.get(kind="werken")
+        assert work in services.invited_parts(joint_session, core_member)
+        assert work not in services.invited_parts(joint_session, flex_member)
+        with pytest.raises(services.RegistrationError):
+            services.register(flex_member, joint_session, parts=[work])
+
+    def test_the_flexible_ring_too_when_it_is_invited(self, joint_session, coalition, institution):
+        flex_member = people(institution, 1)[0]
+        make_membership(flex_member, coalition.rings.get(order=2))
+        work = joint_session.parts.get(kind="werken")
+        work.invited_rings.add(coalition.rings.get(order=2))
+        assert work in services.invited_parts(joint_session, flex_member)
+
+    def test_a_coalition_meeting_is_only_for_its_rings(self, coalition, outsider, institution):
+        meeting = make_session(kind=Session.Kind.COALITION, organiser_coalition=coalition)
+        insider = people(institution, 1)[0]
+        make_membership(insider, coalition.rings.get(order=2))
+        assert services.is_invited(meeting, insider)
+        assert not services.is_invited(meeting, outsider)
+        with pytest.raises(services.RegistrationError, match="niet uitgenodigd"):
+            services.register(outsider, meeting)
+
+    def test_invited_people_see_the_session_on_their_overview(
+        self, client, member, coalition, lead
+    ):
+        meeting = make_session(
+            kind=Session.Kind.COALITION, organiser_coalition=coalition, title="Werksessie kern"
+        )
+        make_membership(member, coalition.rings.get(order=1))
+        body = login(client, member).get(reverse("home")).content.decode()
+        assert "Werksessie kern" in body
+        assert meeting in Session.objects.invited(member)
+
+    def test_publishing_sends_the_invitation_once(
+        self, coalition, institution, bureau, django_capture_on_commit_callbacks
+    ):
+        meeting = make_session(
+            kind=Session.Kind.COALITION, organiser_coalition=coalition, status=Session.Status.DRAFT
+        )
+        insider = make_person("In", "Genodigd", institution, account=True)
+        make_membership(insider, coalition.rings.get(order=2))
+        with django_capture_on_commit_callbacks(execute=True):
+            services.publish(meeting, by=bureau)
+        recipients = sorted(m.to[0] for m in mail.outbox)
+        assert insider.email in recipients
+        assert bureau.email not in recipients
+        # Running the sender again (a retry, a double beat) sends nothing more.
+        from members.tasks import send_notifications
+
+        assert (
+            send_notifications(
+                None, occasion=f"events.session:{meeting.pk}", kind="session_invitation"
+            )
+            == 0
+        )
+
+
+class TestPermissions:
+    def test_a_lead_of_another_coalition_cannot_see_or_change_registrations(
+        self, client, other_lead, joint_session, member
+    ):
+        registration = services.register(member, joint_session)
+        login(client, other_lead)
+        for url in (
+            reverse("events:registrations", args=[joint_session.pk]),
+            reverse("events:checkin", args=[joint_session.pk]),
+            reverse("events:presence_list", args=[joint_session.pk]),
+            reverse("events:programme", args=[joint_session.pk]),
+            reverse("events:edit", args=[joint_session.pk]),
+        ):
+            assert client.get(url).status_code == 403, url
+        assert (
+            client.post(reverse("events:cancel_registration", args=[registration.pk])).status_code
+            == 403
+        )
+        assert (
+            client.post(
+                reverse("events:mark", args=[registration.pk]), {"attended": "1"}
+            ).status_code
+            == 403
+        )
+        assert client.post(reverse("events:publish", args=[joint_session.pk])).status_code == 403
+        registration.refresh_from_db()
+        assert registration.status == "bevestigd"
+        assert registration.attended is None
+
+    def test_the_lead_of_a_participating_coalition_sees_the_registrations(
+        self, client, lead, joint_session, member
+    ):
+        services.register(member, joint_session)
+        response = login(client, lead).get(reverse("events:registrations", args=[joint_session.pk]))
+        assert response.status_code == 200
+        assert member.last_name in response.content.decode()
+
+    def test_a_member_cannot_cancel_someone_elses_registration(
+        self, client, member, outsider, session
+    ):
+        registration = services.register(outsider, session)
+        assert (
+            login(client, member)
+            .post(reverse("events:cancel_registration", args=[registration.pk]))
+            .status_code
+            == 403
+        )
+
+    def test_a_lead_makes_meetings_only_for_their_own_coalition(self, client, lead, other_lead):
+        theirs = other_lead.led_coalitions.get()
+        login(client, lead)
+        response = client.post(
+            reverse("events:create"),
+            {
+                "title": "Kaping",
+                "kind": "coalitiebijeenkomst",
+                "organiser_coalition": theirs.pk,
+                "form": "fysiek",
+                "start": "2027-01-10T13:00",
+                "end": "2027-01-10T15:00",
+            },
+        )
+        assert 'id="id_organiser_coalition_error"' in response.content.decode()
+        assert not Session.objects.filter(title="Kaping").exists()
+
+    def test_a_member_cannot_create_sessions(self, client, member):
+        assert login(client, member).get(reverse("events:create")).status_code == 403
+
+
+def _race(people_, action):
+    barrier = threading.Barrier(len(people_))
+    errors = []
+
+    def run(person):
+        try:
+            barrier.wait()
+            action(person)
+        except Exception as exc:  # noqa: BLE001 - recorded and asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(p,)) for p in people_]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+class TestConcurrency:
+    def test_fifty_sign_ups_for_ten_places_give_ten_confirmed_and_forty_waitlisted_in_order(
+        self, institution
+    ):
+        session = make_session(capacity=10)
+        crowd = people(institution, 50)
+        errors = _race(crowd, lambda person: services.register(person, session))
+        assert errors == []
+        assert session.registrations.confirmed().count() == 10
+        waitlist = list(session.registrations.waitlisted())
+        assert len(waitlist) == 40
+        # Arrival order: the waiting list is ordered by the moment each sign-up got the lock.
+        confirmed_last = max(r.queued_at for r in session.registrations.confirmed())
+        assert all(r.queued_at >= confirmed_last for r in waitlist)
+        # Cancellations promote in order, never overselling.
+        expected = [r.pk for r in waitlist[:5]]
+        for registration in list(session.registrations.confirmed())[:5]:
+            services.cancel(registration, by=None)
+        promoted = list(
+            session.registrations.confirmed()
+            .filter(promoted_at__isnull=False)
+            .order_by("promoted_at")
+        )
+        assert [r.pk for r in promoted] == expected
+        assert session.registrations.confirmed().count() == 10
+
+    def test_concurrent_cancels_promote_without_overselling(self, institution):
+        session = make_session(capacity=10)
+        crowd = people(institution, 30)
+        for person in crowd:
+            services.register(person, session)
+        confirmed = list(session.registrations.confirmed())
+        errors = _race(confirmed, lambda registration: services.cancel(registration, by=None))
+        assert errors == []
+        assert session.registrations.confirmed().count() == 10
+        assert session.registrations.waitlisted().count() == 10
+
+    def test_a_part_is_never_oversold(self, institution):
+        session = make_session(capacity=None)
+        start = session.start
+        part = SessionPart.objects.create(
+            session=session,
+            kind="plenair",
+            title="Workshop",
+            start=start,
+            end=start + dt.timedelta(hours=1),
+            capacity=5,
+        )
+        crowd = people(institution, 30)
+        errors = _race(crowd, lambda person: services.register(person, session, parts=[part]))
+        assert errors == []
+        assert part.choices.filter(status="bevestigd").count() == 5
+        assert part.choices.filter(status="wachtlijst").count() == 25
+        first_waiting = part.choices.filter(status="wachtlijst").order_by("queued_at", "pk").first()
+        services.cancel(part.choices.filter(status="bevestigd").first().registration, by=None)
+        first_waiting.refresh_from_db()
+        assert first_waiting.status == "bevestigd"
+        assert part.choices.filter(status="bevestigd").count() == 5
+
+    def test_control_without_the_lock_the_same_race_oversells(self, institution, monkeypatch):
+        session = make_session(capacity=10)
+        crowd = people(institution, 50)
+        original = services._session_has_room
+
+        def slow_room(s):
+            answer = original(s)
+            time.sleep(0.05)  # widen the window between counting and writing
+            return answer
+
+        monkeypatch.setattr(services, "_lock_session", lambda s: Session.objects.get(pk=s.pk))
+        monkeypatch.setattr(services, "_session_has_room", slow_room)
+        _race(crowd, lambda person: services.register(person, session))
+        assert session.registrations.confirmed().count() > 10
+
+
+def test_every_promotion_sends_one_mail_even_when_the_sender_runs_twice(
+    institution, django_capture_on_commit_callbacks
+):
+    from members.models import Notification
+    from members.notify import send_one
+
+    session = make_session(capacity=1)
+    first, second = people(institution, 2)
+    a = services.register(first, session)
+    services.register(second, session)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.cancel(a, by=first)
+    notification = Notification.objects.get(kind="promotion")
+    assert send_one(notification.pk) is False  # already claimed and sent
+    assert len(mail.outbox) == 1
+
+
+def test_part_choices_follow_the_session_waiting_list(institution):
+    session = make_session(capacity=1)
+    start = session.start
+    part = SessionPart.objects.create(
+        session=session,
+        kind="plenair",
+        title="Workshop",
+        start=start,
+        end=start + dt.timedelta(hours=1),
+        capacity=1,
+    )
+    first, second = people(institution, 2)
+    a = services.register(first, session, parts=[part])
+    b = services.register(second, session, parts=[part])
+    assert PartChoice.objects.get(registration=b).status == "wachtlijst"
+    services.cancel(a, by=None)
+    assert PartChoice.objects.get(registration=b).status == "bevestigd"
