@@ -1,0 +1,136 @@
+"""Measure page speed and sign-up load on the ten-fold demo data (make bench).
+
+Never part of the test suite: timings on shared machines are noisy. Run it on a quiet machine,
+against PostgreSQL for numbers that mean something:
+    DATABASE_URL=postgres://... make bench
+"""
+
+import datetime as dt
+import logging
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import connection, reset_queries
+from django.test import Client
+from django.test.utils import override_settings
+from django.urls import reverse
+from django.utils import timezone
+
+from coalitions.models import Coalition
+from events import services as event_services
+from events.models import Session
+from members.models import Institution, Person, User
+
+
+class Command(BaseCommand):
+    help = "Page timings and a concurrent sign-up load on the --scale 10 demo data."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--requests", type=int, default=20, help="Requests per page (default 20).")
+        parser.add_argument("--scale", type=int, default=10, help="Demo data scale to seed first (default 10).")
+        parser.add_argument("--crowd", type=int, default=200, help="People signing up at once in the load test.")
+
+    def handle(self, *args, requests: int, scale: int, crowd: int, **options):
+        logging.getLogger("celery").setLevel(logging.WARNING)
+        if Person.objects.count() < 4000 * scale:
+            self.stdout.write(f"Seeding the demo data at scale {scale} (a few minutes, once)…")
+            with override_settings(DEBUG=True):
+                call_command("seed_demo", scale=scale, verbosity=0)
+        self.stdout.write(
+            f"Data: {Institution.objects.count()} institutions, {Person.objects.count()} people, "
+            f"{Coalition.objects.count()} coalitions, {Session.objects.count()} sessions; database: {connection.vendor}"
+        )
+        self.pages(requests)
+        if connection.vendor == "postgresql":
+            with override_settings(MAILERS={"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}):
+                self.load(crowd)
+        else:
+            self.stdout.write("Load test skipped: it needs PostgreSQL (row locks).")
+
+    def client_for(self, email: str) -> Client:
+        client = Client()
+        client.force_login(User.objects.get(email=email))
+        client.get("/")
+        return client
+
+    def pages(self, requests: int) -> None:
+        peer = Coalition.objects.filter(name="Peer review in teams").first()
+        busy = Session.objects.order_by("-start").first()
+        institution = Institution.objects.get(name="Deltion College")
+        targets = [
+            ("lid@albeda.example", reverse("home")),
+            ("lid@albeda.example", reverse("coalitions:list")),
+            ("lid@albeda.example", reverse("coalitions:library")),
+            ("lid@albeda.example", reverse("events:list")),
+            ("lid@albeda.example", reverse("events:detail", args=[busy.pk])),
+            ("trekker@deltion.example", reverse("coalitions:detail", args=[peer.pk])),
+            ("trekker@deltion.example", reverse("coalitions:board", args=[peer.pk])),
+            ("bureau@kwaliteitsnetwerk.example", reverse("members:institution_list")),
+            ("bureau@kwaliteitsnetwerk.example", reverse("members:person_list")),
+            ("bureau@kwaliteitsnetwerk.example", reverse("members:institution_detail", args=[institution.pk])),
+            ("bureau@kwaliteitsnetwerk.example", reverse("events:registrations", args=[busy.pk])),
+            ("bureau@kwaliteitsnetwerk.example", reverse("events:checkin", args=[busy.pk])),
+        ]
+        self.stdout.write(f"\n{'page':<45} {'median ms':>10} {'p95 ms':>8} {'queries':>8}")
+        clients: dict[str, Client] = {}
+        with override_settings(DEBUG=True, ALLOWED_HOSTS=["testserver"]):
+            for email, url in targets:
+                client = clients.setdefault(email, self.client_for(email))
+                client.get(url)  # warm up
+                times = []
+                for _ in range(requests):
+                    reset_queries()
+                    started = time.perf_counter()
+                    response = client.get(url)
+                    times.append((time.perf_counter() - started) * 1000)
+                    assert response.status_code == 200, (url, response.status_code)
+                queries = len(connection.queries)
+                p95 = sorted(times)[max(0, int(len(times) * 0.95) - 1)]
+                self.stdout.write(f"{url:<45} {statistics.median(times):>10.1f} {p95:>8.1f} {queries:>8}")
+
+    def load(self, crowd: int) -> None:
+        start = timezone.now() + dt.timedelta(days=30)
+        session = Session.objects.create(
+            title=f"Benchmark {timezone.now():%H%M%S}", start=start, end=start + dt.timedelta(hours=3),
+            capacity=crowd // 2, status=Session.Status.PUBLISHED,
+        )
+        people = list(Person.objects.filter(erased_at__isnull=True).order_by("?")[:crowd])
+        # As many at once as a deployment has database connections for (web workers), not more.
+        workers = min(len(people), 40)
+        barrier = threading.Barrier(workers)
+        durations: list[float] = []
+        errors: list[str] = []
+
+        def sign_up(person):
+            try:
+                if threading.current_thread().name not in started:
+                    started.add(threading.current_thread().name)
+                    barrier.wait()
+                began = time.perf_counter()
+                event_services.register(person, session)
+                durations.append((time.perf_counter() - began) * 1000)
+            except Exception as exc:  # noqa: BLE001 - counted and reported
+                errors.append(f"{type(exc).__name__}: {exc}")
+
+
+        started: set[str] = set()
+        began = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(sign_up, people))
+        total = time.perf_counter() - began
+        confirmed = session.registrations.confirmed().count()
+        waiting = session.registrations.waitlisted().count()
+        self.stdout.write(
+            f"\nLoad: {len(people)} people sign up through {workers} connections at once for {session.capacity} places: "
+            f"{confirmed} confirmed, {waiting} waiting, {len(people) / total:.0f} sign-ups/s, "
+            f"median {statistics.median(durations):.0f} ms, max {max(durations):.0f} ms"
+        )
+        if errors:
+            self.stderr.write(f"{len(errors)} sign-ups failed, e.g. {errors[0]}")
+        if confirmed > session.capacity:
+            self.stderr.write("OVERSOLD: the capacity did not hold.")
+        session.delete()
