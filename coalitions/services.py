@@ -6,10 +6,14 @@ never overfill it. The partial unique constraint on RingMembership backs up "one
 per person per coalition" in the database.
 """
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, override
 
+from members import notify
 from members.models import Person
 
 from .models import Coalition, Input, Ring, RingMembership
@@ -98,16 +102,28 @@ def join_ring(person: Person, ring: Ring, *, motivation: str = "") -> RingMember
         if ring.join_policy == Ring.JoinPolicy.OPEN:
             _check_room(ring)
             return _create(person, ring, status=RingMembership.Status.ACTIVE, by=person)
-        return _create(
+        membership = _create(
             person, ring, status=RingMembership.Status.REQUESTED, by=person, motivation=motivation
         )
+        _tell_leads_of_request(membership)
+        return membership
 
 
 def invite_to_ring(person: Person, ring: Ring, *, by: Person | None) -> RingMembership:
     with transaction.atomic():
         ring = _locked_ring(ring)
         _check_open_coalition(ring.coalition)
-        return _create(person, ring, status=RingMembership.Status.INVITED, by=by)
+        membership = _create(person, ring, status=RingMembership.Status.INVITED, by=by)
+        _tell(
+            membership,
+            "ring_invitation",
+            gettext_noop("Invitation: %(ring)s of %(coalition)s"),
+            gettext_noop(
+                "%(by)s invites you to %(ring)s of the coalition %(coalition)s. Accept or decline the invitation on the coalition page:"
+            ),
+            by=by,
+        )
+        return membership
 
 
 def _locked_membership(membership: RingMembership) -> RingMembership:
@@ -142,7 +158,18 @@ def _activate(
 
 
 def accept_request(membership: RingMembership, *, by: Person, message: str = "") -> RingMembership:
-    return _activate(membership, by=by, expected=RingMembership.Status.REQUESTED, response=message)
+    membership = _activate(
+        membership, by=by, expected=RingMembership.Status.REQUESTED, response=message
+    )
+    _tell(
+        membership,
+        "membership_decision",
+        gettext_noop("Welcome to %(ring)s of %(coalition)s"),
+        gettext_noop("Your request to join %(ring)s of the coalition %(coalition)s is accepted."),
+        by=by,
+        message=message,
+    )
+    return membership
 
 
 def accept_invitation(membership: RingMembership, *, person: Person) -> RingMembership:
@@ -184,13 +211,24 @@ def _end(
 
 
 def decline_request(membership: RingMembership, *, by: Person, message: str = "") -> RingMembership:
-    return _end(
+    membership = _end(
         membership,
         by=by,
         reason=RingMembership.EndReason.DECLINED,
         expected=[RingMembership.Status.REQUESTED],
         message=message,
     )
+    _tell(
+        membership,
+        "membership_decision",
+        gettext_noop("Your request for %(ring)s of %(coalition)s"),
+        gettext_noop(
+            "The leads of %(coalition)s have not taken up your request to join %(ring)s this time."
+        ),
+        by=by,
+        message=message,
+    )
+    return membership
 
 
 def decline_invitation(membership: RingMembership, *, person: Person) -> RingMembership:
@@ -261,6 +299,66 @@ def move_member(membership: RingMembership, ring: Ring, *, by: Person) -> RingMe
             changed_by=by,
             changed_at=now,
         )
+
+
+def _coalition_url(coalition: Coalition) -> str:
+    return settings.SITE_URL + reverse("coalitions:detail", args=[coalition.pk])
+
+
+def _language(person: Person) -> str:
+    return person.user.language if person.user_id else settings.LANGUAGE_CODE
+
+
+def _tell(
+    membership: RingMembership,
+    kind: str,
+    subject: str,
+    text: str,
+    *,
+    by: Person | None,
+    message: str = "",
+) -> None:
+    """Tell the person about a change to their membership, once (through the outbox)."""
+    person = membership.person
+    values = {
+        "ring": membership.ring.name,
+        "coalition": membership.coalition.name,
+        "by": by.full_name if by else "",
+    }
+    with override(_language(person)):
+        body = _(text) % values
+        if message:
+            body += "\n\n" + _("Message from %(by)s:") % values + f"\n{message}"
+        body += f"\n\n{_coalition_url(membership.coalition)}\n"
+        notify.queue(
+            kind,
+            person,
+            f"coalitions.membership:{membership.pk}",
+            subject=_(subject) % values,
+            body=body,
+        )
+
+
+def _tell_leads_of_request(membership: RingMembership) -> None:
+    values = {
+        "name": membership.person.full_name,
+        "ring": membership.ring.name,
+        "coalition": membership.coalition.name,
+    }
+    url = settings.SITE_URL + reverse("coalitions:board", args=[membership.coalition_id])
+    for lead in membership.coalition.leads.all():
+        with override(_language(lead)):
+            body = _("%(name)s asks to join %(ring)s of %(coalition)s.") % values
+            if membership.motivation:
+                body += f"\n\n{membership.motivation}"
+            body += "\n\n" + _("Accept or decline on the ring board:") + f"\n{url}\n"
+            notify.queue(
+                "membership_request",
+                lead,
+                f"coalitions.membership:{membership.pk}",
+                subject=_("Request for %(ring)s of %(coalition)s") % values,
+                body=body,
+            )
 
 
 def transition(coalition: Coalition, status: str, *, by: Person | None) -> Coalition:

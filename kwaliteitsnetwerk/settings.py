@@ -216,7 +216,13 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    # The outbox's safety net; sending is claimed per row, so a double beat sends nothing twice.
+    "send-pending-notifications": {
+        "task": "members.tasks.send_pending_notifications",
+        "schedule": 300.0,
+    },
+}
 
 _email_backend = env(
     "EMAIL_BACKEND",

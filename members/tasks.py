@@ -57,3 +57,21 @@ def send_notifications(
     except OSError as exc:
         raise self.retry(exc=exc) from exc
     return sent
+
+
+@shared_task
+def send_pending_notifications(older_than_seconds: int = 120) -> int:
+    """The beat's safety net: send outbox rows whose task got lost (broker down at commit, a
+    worker killed). Claiming each row first keeps this from sending anything twice."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from .models import Notification
+    from .notify import send_one
+
+    cutoff = timezone.now() - dt.timedelta(seconds=older_than_seconds)
+    ids = Notification.objects.filter(sent_at__isnull=True, created_at__lt=cutoff).values_list(
+        "pk", flat=True
+    )[:500]
+    return sum(send_one(pk) for pk in list(ids))

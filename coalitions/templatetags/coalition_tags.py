@@ -2,27 +2,35 @@
 
 from django import template
 
-from coalitions.models import Coalition
+from coalitions.models import Coalition, RingMembership
 
 register = template.Library()
 
 
 @register.simple_tag
 def people_with_coalitions(people) -> list[tuple]:
-    """Pairs of (person, coalitions they lead), with one query for all people."""
+    """Pairs of (person, [(coalition, role)]): where each person leads or is in a ring.
+    Two queries for all people together."""
     people = list(people)
-    led: dict[int, list[Coalition]] = {p.pk: [] for p in people}
+    taking_part: dict[int, list] = {p.pk: [] for p in people}
     through = Coalition.leads.through
-    rows = (
-        through.objects.filter(person_id__in=led)
+    for row in (
+        through.objects.filter(person_id__in=taking_part)
         .select_related("coalition")
         .order_by("-coalition__school_year", "coalition__name")
-    )
-    for row in rows:
-        led[row.person_id].append(row.coalition)
-    return [(p, led[p.pk]) for p in people]
+    ):
+        taking_part[row.person_id].append((row.coalition, None))
+    for membership in (
+        RingMembership.objects.active()
+        .filter(person_id__in=taking_part)
+        .select_related("coalition", "ring")
+        .order_by("-coalition__school_year", "coalition__name")
+    ):
+        taking_part[membership.person_id].append((membership.coalition, membership.ring.name))
+    return [(p, taking_part[p.pk]) for p in people]
 
 
 @register.simple_tag
-def coalitions_led_by(person) -> list[Coalition]:
-    return list(Coalition.objects.led_by(person).order_by("-school_year", "name"))
+def coalitions_of(person) -> list[tuple]:
+    """[(coalition, role)] for one person: role None for a lead, else the ring's name."""
+    return people_with_coalitions([person])[0][1]

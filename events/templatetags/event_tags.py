@@ -69,3 +69,22 @@ def ring_attendance(coalition, rings) -> dict:
 @register.filter
 def lookup(mapping, key):
     return mapping.get(key) if mapping else None
+
+
+@register.simple_tag
+def sessions_attended(people) -> dict:
+    """Number of sessions each person attended (one query for all)."""
+    from django.db.models import Count
+
+    rows = (
+        Registration.objects.filter(person__in=list(people), attended=True)
+        .values("person_id")
+        .annotate(n=Count("pk"))
+        .values_list("person_id", "n")
+    )
+    return dict(rows)
+
+
+@register.simple_tag
+def attended_count(person) -> int:
+    return Registration.objects.filter(person=person, attended=True).count()

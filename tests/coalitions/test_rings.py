@@ -353,3 +353,19 @@ def test_control_without_the_row_lock_the_ring_overfills(institution, lead, monk
     for thread in threads:
         thread.join()
     assert ring.memberships.active().count() > 10
+
+
+def test_leads_hear_of_a_request_and_the_member_of_the_decision(
+    lead, member, kern, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    with django_capture_on_commit_callbacks(execute=True):
+        request = services.join_ring(member, kern, motivation="Ik wil meebouwen")
+    assert [m.to for m in mail.outbox] == [[lead.email]]
+    assert "Ik wil meebouwen" in mail.outbox[0].body
+    assert "Verzoek voor Kern" in mail.outbox[0].subject
+    with django_capture_on_commit_callbacks(execute=True):
+        services.decline_request(request, by=lead, message="Volgend jaar graag!")
+    assert mail.outbox[-1].to == [member.email]
+    assert "Volgend jaar graag!" in mail.outbox[-1].body

@@ -246,3 +246,31 @@ class TestQueryBudget:
         with django_assert_max_num_queries(len(small.captured_queries)):
             response = client.get(reverse("members:institution_detail", args=[institution.pk]))
         assert response.status_code == 200
+
+
+def test_the_institution_page_shows_where_its_people_take_part(client, bureau, institution):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from events.models import Registration, Session
+    from tests.factories import make_coalition, make_membership
+
+    person = make_person("Dirk", "Deelnemer", institution)
+    coalition = make_coalition("Data 5.0")
+    make_membership(person, coalition.rings.get(order=2))
+    start = timezone.now() - dt.timedelta(days=7)
+    session = Session.objects.create(
+        title="Terugblik", start=start, end=start + dt.timedelta(hours=2), status="gepubliceerd"
+    )
+    Registration.objects.create(person=person, session=session, status="bevestigd", attended=True)
+    body = (
+        login(client, bureau)
+        .get(reverse("members:institution_detail", args=[institution.pk]))
+        .content.decode()
+    )
+    assert "Data 5.0</a> (Flexibele ring, 2026-2027)" in body
+    row = body[body.index("Deelnemer, Dirk") :]
+    assert "<td>1</td>" in row[: row.index("</tr>")]
+    body = client.get(reverse("members:person_detail", args=[person.pk])).content.decode()
+    assert "1 bijeenkomst bijgewoond." in body

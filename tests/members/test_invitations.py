@@ -202,3 +202,27 @@ def test_a_real_worker_on_redis_sends_the_invitation(
             worker.wait(timeout=15)
         except subprocess.TimeoutExpired:
             worker.kill()
+
+
+def test_the_beat_sweep_sends_a_lost_notification_once(contact):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from members.models import Notification
+    from members.tasks import send_pending_notifications
+
+    Notification.objects.create(
+        kind="test",
+        person=contact,
+        occasion="x",
+        subject="Onderwerp",
+        body="Tekst",
+        created_at=timezone.now() - dt.timedelta(minutes=10),
+    )
+    Notification.objects.create(
+        kind="test", person=contact, occasion="y", subject="Te nieuw", body="Tekst"
+    )
+    assert send_pending_notifications() == 1
+    assert send_pending_notifications() == 0  # a second beat finds nothing left
+    assert [m.subject for m in mail.outbox] == ["Onderwerp"]

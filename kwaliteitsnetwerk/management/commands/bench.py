@@ -30,9 +30,15 @@ class Command(BaseCommand):
     help = "Page timings and a concurrent sign-up load on the --scale 10 demo data."
 
     def add_arguments(self, parser):
-        parser.add_argument("--requests", type=int, default=20, help="Requests per page (default 20).")
-        parser.add_argument("--scale", type=int, default=10, help="Demo data scale to seed first (default 10).")
-        parser.add_argument("--crowd", type=int, default=200, help="People signing up at once in the load test.")
+        parser.add_argument(
+            "--requests", type=int, default=20, help="Requests per page (default 20)."
+        )
+        parser.add_argument(
+            "--scale", type=int, default=10, help="Demo data scale to seed first (default 10)."
+        )
+        parser.add_argument(
+            "--crowd", type=int, default=200, help="People signing up at once in the load test."
+        )
 
     def handle(self, *args, requests: int, scale: int, crowd: int, **options):
         logging.getLogger("celery").setLevel(logging.WARNING)
@@ -46,7 +52,9 @@ class Command(BaseCommand):
         )
         self.pages(requests)
         if connection.vendor == "postgresql":
-            with override_settings(MAILERS={"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}):
+            with override_settings(
+                MAILERS={"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+            ):
                 self.load(crowd)
         else:
             self.stdout.write("Load test skipped: it needs PostgreSQL (row locks).")
@@ -71,7 +79,10 @@ class Command(BaseCommand):
             ("trekker@deltion.example", reverse("coalitions:board", args=[peer.pk])),
             ("bureau@kwaliteitsnetwerk.example", reverse("members:institution_list")),
             ("bureau@kwaliteitsnetwerk.example", reverse("members:person_list")),
-            ("bureau@kwaliteitsnetwerk.example", reverse("members:institution_detail", args=[institution.pk])),
+            (
+                "bureau@kwaliteitsnetwerk.example",
+                reverse("members:institution_detail", args=[institution.pk]),
+            ),
             ("bureau@kwaliteitsnetwerk.example", reverse("events:registrations", args=[busy.pk])),
             ("bureau@kwaliteitsnetwerk.example", reverse("events:checkin", args=[busy.pk])),
         ]
@@ -90,13 +101,18 @@ class Command(BaseCommand):
                     assert response.status_code == 200, (url, response.status_code)
                 queries = len(connection.queries)
                 p95 = sorted(times)[max(0, int(len(times) * 0.95) - 1)]
-                self.stdout.write(f"{url:<45} {statistics.median(times):>10.1f} {p95:>8.1f} {queries:>8}")
+                self.stdout.write(
+                    f"{url:<45} {statistics.median(times):>10.1f} {p95:>8.1f} {queries:>8}"
+                )
 
     def load(self, crowd: int) -> None:
         start = timezone.now() + dt.timedelta(days=30)
         session = Session.objects.create(
-            title=f"Benchmark {timezone.now():%H%M%S}", start=start, end=start + dt.timedelta(hours=3),
-            capacity=crowd // 2, status=Session.Status.PUBLISHED,
+            title=f"Benchmark {timezone.now():%H%M%S}",
+            start=start,
+            end=start + dt.timedelta(hours=3),
+            capacity=crowd // 2,
+            status=Session.Status.PUBLISHED,
         )
         people = list(Person.objects.filter(erased_at__isnull=True).order_by("?")[:crowd])
         # As many at once as a deployment has database connections for (web workers), not more.
@@ -115,7 +131,6 @@ class Command(BaseCommand):
                 durations.append((time.perf_counter() - began) * 1000)
             except Exception as exc:  # noqa: BLE001 - counted and reported
                 errors.append(f"{type(exc).__name__}: {exc}")
-
 
         started: set[str] = set()
         began = time.perf_counter()

@@ -2,6 +2,7 @@ import random
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.test.utils import override_settings
 from django.utils import translation
 
 from coalitions.demo import seed_coalitions
@@ -23,7 +24,11 @@ class Command(BaseCommand):
         # A fixed seed: the same network every time, so re-runs change nothing.
         rng = random.Random(2013)
         # One transaction: a failed run leaves no half-built network behind.
-        with transaction.atomic(), translation.override("nl"):
+        # No mail for the made-up history (confirmations, requests): the outbox records it as sent.
+        quiet = override_settings(
+            MAILERS={"default": {"BACKEND": "django.core.mail.backends.dummy.EmailBackend"}}
+        )
+        with quiet, transaction.atomic(), translation.override("nl"):
             members = seed_members(scale=scale, rng=rng)
             coalitions = seed_coalitions(scale=scale, rng=rng, demo=members["demo"])
             sessions = seed_sessions(scale=scale, rng=rng)
