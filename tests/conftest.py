@@ -155,6 +155,13 @@ def demo_network(transactional_db, settings):
 
 @pytest.fixture(autouse=True)
 def _quick_browser_timeouts(request):
-    """Fail a browser step in 10 s, not Playwright's 30 s default."""
-    if "page" in request.fixturenames:
-        request.getfixturevalue("page").set_default_timeout(10_000)
+    """Fail a browser step in 10 s, not Playwright's 30 s default; and let the page finish its
+    last requests before the test database goes away underneath the live server."""
+    if "page" not in request.fixturenames:
+        yield
+        return
+    page = request.getfixturevalue("page")
+    page.set_default_timeout(10_000)
+    yield
+    page.wait_for_load_state("networkidle")
+    page.goto("about:blank")

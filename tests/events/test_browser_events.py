@@ -38,7 +38,8 @@ def test_sign_up_cancel_and_the_waiting_list_moving_up(page, browser, live_serve
     page.get_by_role("button", name="Aanmelden voor bijeenkomst").click()
     expect(page.get_by_text("Je bent aangemeld voor deze bijeenkomst.")).to_be_visible()
 
-    other = browser.new_context(locale="nl-NL").new_page()
+    other_context = browser.new_context(locale="nl-NL")
+    other = other_context.new_page()
     log_in(other, live_server, "trekker@deltion.example")
     other.goto(url)
     expect(

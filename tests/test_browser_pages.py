@@ -1,0 +1,68 @@
+"""Every main page, for each role, in Chromium: it renders and axe-core finds no WCAG 2.1 A/AA
+violation. A broad net under the journeys."""
+
+import pytest
+from playwright.sync_api import expect
+
+from coalitions.models import Coalition
+from events.models import Session
+from tests.browser import assert_accessible, log_in
+
+pytestmark = pytest.mark.browser
+
+
+def test_pages_for_visitors(page, live_server, demo_network):
+    for path in [
+        "/account/login/",
+        "/account/signup/",
+        "/account/password/reset/",
+        "/coalities/opbrengsten/",
+    ]:
+        page.goto(live_server.url + path)
+        expect(page.locator("h1")).to_be_visible()
+        assert_accessible(page)
+
+
+def test_pages_for_the_member(page, live_server, demo_network):
+    session = Session.objects.filter(status="gepubliceerd").order_by("-start").first()
+    coalition = Coalition.objects.get(name="Peer review in teams")
+    log_in(page, live_server, "lid@albeda.example")
+    for path in [
+        "/mijn-account/",
+        "/account/email/",
+        "/account/password/change/",
+        "/account/2fa/",
+        "/account/2fa/totp/activate",
+        "/account/sessions/",
+        "/coalities/",
+        f"/coalities/{coalition.pk}/",
+        "/bijeenkomsten/",
+        f"/bijeenkomsten/{session.pk}/",
+    ]:
+        page.goto(live_server.url + path)
+        expect(page.locator("h1")).to_be_visible()
+        assert_accessible(page)
+
+
+def test_pages_for_the_bureau(page, live_server, demo_network):
+    session = Session.objects.filter(status="gepubliceerd").order_by("-start").first()
+    coalition = Coalition.objects.get(name="Peer review in teams")
+    log_in(page, live_server, "bureau@kwaliteitsnetwerk.example")
+    for path in [
+        "/beheer/",
+        "/personen/",
+        "/personen/nieuw/",
+        "/importeren/institutions/",
+        "/coalities/nieuw/",
+        f"/coalities/{coalition.pk}/ringen/",
+        f"/coalities/{coalition.pk}/ringen/nieuw/",
+        f"/coalities/{coalition.pk}/opbrengsten/nieuw/",
+        "/bijeenkomsten/nieuw/",
+        f"/bijeenkomsten/{session.pk}/programma/",
+        f"/bijeenkomsten/{session.pk}/programma/onderdeel/",
+        f"/bijeenkomsten/{session.pk}/aanmeldingen/",
+        f"/bijeenkomsten/{session.pk}/presentielijst/",
+    ]:
+        page.goto(live_server.url + path)
+        expect(page.locator("h1")).to_be_visible()
+        assert_accessible(page)
