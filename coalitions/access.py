@@ -73,3 +73,17 @@ def sees_workspace(
         and membership.status == RingMembership.Status.ACTIVE
         and membership.ring.can_see_workspace
     )
+
+
+def has_right(
+    request: HttpRequest, coalition: Coalition, membership: RingMembership | None, right: str
+) -> bool:
+    """May this person use a ring right here ("can_post_input", "can_post_outputs")? Leads and
+    the bureau always may; a member through the rules of the ring they are active in."""
+    if can_manage(request, coalition):
+        return True
+    return bool(
+        membership
+        and membership.status == RingMembership.Status.ACTIVE
+        and getattr(membership.ring, right)
+    )

@@ -24,6 +24,7 @@ from .access import (
     can_manage,
     get_coalition_for_user,
     get_membership_for_user,
+    has_right,
     sees_workspace,
 )
 from .forms import (
@@ -160,16 +161,8 @@ def coalition_detail(request, pk: int):
         .visible_to(person, is_bureau=is_bureau(request))
         .select_related("ring")
     )
-    may_post_input = manage or bool(
-        membership
-        and membership.status == RingMembership.Status.ACTIVE
-        and membership.ring.can_post_input
-    )
-    may_post_outputs = manage or bool(
-        membership
-        and membership.status == RingMembership.Status.ACTIVE
-        and membership.ring.can_post_outputs
-    )
+    may_post_input = has_right(request, coalition, membership, "can_post_input")
+    may_post_outputs = has_right(request, coalition, membership, "can_post_outputs")
     context = {
         "coalition": coalition,
         "rings": rings,
@@ -486,11 +479,7 @@ def invitation_respond(request, membership_pk: int):
 def input_create(request, pk: int):
     coalition = get_coalition_for_user(request, pk)
     membership = active_membership(request, coalition)
-    allowed = can_manage(request, coalition) or bool(
-        membership
-        and membership.status == RingMembership.Status.ACTIVE
-        and membership.ring.can_post_input
-    )
+    allowed = has_right(request, coalition, membership, "can_post_input")
     if not allowed or coalition.is_closed:
         raise PermissionDenied
     form = InputForm(request.POST)
@@ -535,11 +524,7 @@ def input_reply(request, pk: int):
 def output_create(request, pk: int):
     coalition = get_coalition_for_user(request, pk)
     membership = active_membership(request, coalition)
-    allowed = can_manage(request, coalition) or bool(
-        membership
-        and membership.status == RingMembership.Status.ACTIVE
-        and membership.ring.can_post_outputs
-    )
+    allowed = has_right(request, coalition, membership, "can_post_outputs")
     if not allowed:
         raise PermissionDenied
     form = OutputForm(request.POST or None, request.FILES or None, coalition=coalition)

@@ -1,11 +1,10 @@
-import threading
-
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from coalitions import services
 from coalitions.models import Coalition, Ring, RingMembership
+from tests.concurrency import race
 from tests.conftest import login
 from tests.factories import make_coalition, make_membership, make_person
 
@@ -264,25 +263,9 @@ def test_twenty_people_ask_for_the_last_two_places_and_exactly_two_get_them(inst
     for i in range(8):
         make_membership(make_person("Al", f"Binnen{i}", institution), ring)
     people = [make_person("Nu", f"Wil{i}", institution) for i in range(20)]
-    barrier = threading.Barrier(len(people))
-    outcomes = []
-
-    def attempt(person):
-        try:
-            barrier.wait()
-            services.join_ring(person, ring)
-            outcomes.append("in")
-        except services.RingFull:
-            outcomes.append("full")
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=attempt, args=(p,)) for p in people]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(outcomes) == ["full"] * 18 + ["in"] * 2
+    errors = race(people, lambda person: services.join_ring(person, ring))
+    assert len(errors) == 18
+    assert all(isinstance(error, services.RingFull) for error in errors)
     assert ring.memberships.active().count() == 10
 
 
@@ -295,22 +278,9 @@ def test_concurrent_accepts_never_overfill_the_core(institution, lead):
     requests = [
         services.join_ring(make_person("Vr", f"Aag{i}", institution), kern) for i in range(12)
     ]
-    barrier = threading.Barrier(len(requests))
-
-    def accept(membership):
-        try:
-            barrier.wait()
-            services.accept_request(membership, by=lead)
-        except services.MembershipError:
-            pass
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=accept, args=(m,)) for m in requests]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = race(requests, lambda membership: services.accept_request(membership, by=lead))
+    assert len(errors) == 9
+    assert all(isinstance(error, services.MembershipError) for error in errors)
     assert kern.memberships.active().count() == 3
 
 
@@ -336,22 +306,7 @@ def test_control_without_the_row_lock_the_ring_overfills(institution, lead, monk
         services, "_locked_ring", lambda r: Ring.objects.select_related("coalition").get(pk=r.pk)
     )
     monkeypatch.setattr(services, "_check_room", slow_check)
-    barrier = threading.Barrier(len(people))
-
-    def attempt(person):
-        try:
-            barrier.wait()
-            services.join_ring(person, ring)
-        except services.MembershipError:
-            pass
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=attempt, args=(p,)) for p in people]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    race(people, lambda person: services.join_ring(person, ring))
     assert ring.memberships.active().count() > 10
 
 

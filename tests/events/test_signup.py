@@ -1,15 +1,15 @@
 import datetime as dt
-import threading
 import time
 
 import pytest
 import time_machine
 from django.core import mail
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from events import services
 from events.models import PartChoice, Registration, Session, SessionPart
+from tests.concurrency import race
 from tests.conftest import login
 from tests.events.conftest import make_session, people
 from tests.factories import make_membership, make_person
@@ -276,27 +276,6 @@ class TestPermissions:
         assert login(client, member).get(reverse("events:create")).status_code == 403
 
 
-def _race(people_, action):
-    barrier = threading.Barrier(len(people_))
-    errors = []
-
-    def run(person):
-        try:
-            barrier.wait()
-            action(person)
-        except Exception as exc:  # noqa: BLE001 - recorded and asserted below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(p,)) for p in people_]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
-
-
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
 class TestConcurrency:
@@ -305,7 +284,7 @@ class TestConcurrency:
     ):
         session = make_session(capacity=10)
         crowd = people(institution, 50)
-        errors = _race(crowd, lambda person: services.register(person, session))
+        errors = race(crowd, lambda person: services.register(person, session))
         assert errors == []
         assert session.registrations.confirmed().count() == 10
         waitlist = list(session.registrations.waitlisted())
@@ -331,7 +310,7 @@ class TestConcurrency:
         for person in crowd:
             services.register(person, session)
         confirmed = list(session.registrations.confirmed())
-        errors = _race(confirmed, lambda registration: services.cancel(registration, by=None))
+        errors = race(confirmed, lambda registration: services.cancel(registration, by=None))
         assert errors == []
         assert session.registrations.confirmed().count() == 10
         assert session.registrations.waitlisted().count() == 10
@@ -348,7 +327,7 @@ class TestConcurrency:
             capacity=5,
         )
         crowd = people(institution, 30)
-        errors = _race(crowd, lambda person: services.register(person, session, parts=[part]))
+        errors = race(crowd, lambda person: services.register(person, session, parts=[part]))
         assert errors == []
         assert part.choices.filter(status="bevestigd").count() == 5
         assert part.choices.filter(status="wachtlijst").count() == 25
@@ -370,7 +349,7 @@ class TestConcurrency:
 
         monkeypatch.setattr(services, "_lock_session", lambda s: Session.objects.get(pk=s.pk))
         monkeypatch.setattr(services, "_session_has_room", slow_room)
-        _race(crowd, lambda person: services.register(person, session))
+        race(crowd, lambda person: services.register(person, session))
         assert session.registrations.confirmed().count() > 10
 
 
