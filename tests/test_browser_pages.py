@@ -66,3 +66,23 @@ def test_pages_for_the_bureau(page, live_server, demo_network):
         page.goto(live_server.url + path)
         expect(page.locator("h1")).to_be_visible()
         assert_accessible(page)
+
+
+def test_pages_fit_a_phone_screen(page, live_server, demo_network):
+    """No sideways scrolling at 375 px: wide tables scroll inside their own box."""
+    coalition = Coalition.objects.get(name="Peer review in teams")
+    session = Session.objects.filter(status="gepubliceerd").order_by("-start").first()
+    page.set_viewport_size({"width": 375, "height": 740})
+    log_in(page, live_server, "trekker@deltion.example")
+    for path in [
+        "/",
+        "/coalities/",
+        f"/coalities/{coalition.pk}/",
+        f"/coalities/{coalition.pk}/ringen/",
+        "/bijeenkomsten/",
+        f"/bijeenkomsten/{session.pk}/",
+        "/mijn-account/",
+        "/coalities/opbrengsten/",
+    ]:
+        page.goto(live_server.url + path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
