@@ -6,6 +6,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from coalitions import health
 from coalitions.models import Coalition
 from events.models import Session
 from members.access import bureau_required, is_bureau, person_of
@@ -39,7 +40,15 @@ def bureau_dashboard(request):
         "coalitions": Coalition.objects.running().count(),
         "sessions": Session.objects.upcoming().count(),
     }
-    return render(request, "bureau_dashboard.html", {"counts": counts})
+    rows = health.participation()
+    context = {
+        "counts": counts,
+        "ending": health.coalitions_ending(),
+        "thin_cores": health.thin_core_rings(),
+        "nowhere": [row for row in rows if row.coalitions == 0],
+        "participation": [row for row in rows if row.coalitions > 0],
+    }
+    return render(request, "bureau_dashboard.html", context)
 
 
 @require_GET

@@ -250,3 +250,52 @@ class TestComposeFile:
             assert "healthcheck" in services[name], name
         assert services["web"]["environment"]["DEBUG"] == "0"
         assert (ROOT / "Dockerfile").exists()
+
+
+class TestNetworkHealth:
+    def test_the_bureau_sees_ending_coalitions_thin_cores_and_absent_institutions(
+        self, client, bureau, institution, other_institution
+    ):
+        import datetime as dt
+
+        from django.utils import timezone
+
+        from tests.factories import make_coalition, make_membership, make_person
+
+        today = timezone.localdate()
+        ending = make_coalition(
+            "Bijna klaar",
+            start=today - dt.timedelta(days=200),
+            planned_end=today + dt.timedelta(days=20),
+        )
+        make_coalition("Loopt nog", start=today, planned_end=today + dt.timedelta(days=300))
+        make_membership(make_person("Deel", "Nemer", institution), ending.rings.get(order=1))
+        body = login(client, bureau).get(reverse("bureau_dashboard")).content.decode()
+        ending_block = body[body.index("Coalities bij hun geplande einde") :]
+        assert "Bijna klaar" in ending_block[: ending_block.index("</section>")]
+        assert "Loopt nog" not in ending_block[: ending_block.index("</section>")]
+        thin = body[body.index("Kernringen onder hun minimum") :]
+        assert "1 van minstens 5" in thin[: thin.index("</section>")]
+        nowhere = body[body.index("Aangesloten instellingen die nergens meedoen") :]
+        nowhere = nowhere[: nowhere.index("</section>")]
+        assert "Albeda" in nowhere
+        assert "Deltion College" not in nowhere
+
+    def test_the_dashboard_runs_a_fixed_number_of_queries(
+        self, client, bureau, django_assert_max_num_queries
+    ):
+        from tests.factories import make_coalition, make_institution, make_membership, make_person
+
+        def grow(n):
+            for _ in range(n):
+                institution = make_institution()
+                coalition = make_coalition()
+                make_membership(make_person("G", None, institution), coalition.rings.get(order=1))
+
+        login(client, bureau).get(reverse("home"))
+        grow(2)
+        with django_assert_max_num_queries(20) as small:
+            client.get(reverse("bureau_dashboard"))
+        grow(10)
+        with django_assert_max_num_queries(len(small.captured_queries)):
+            client.get(reverse("bureau_dashboard"))
