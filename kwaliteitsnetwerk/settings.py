@@ -175,6 +175,8 @@ ACCOUNT_RATE_LIMITS = {
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Kwaliteitsnetwerk mbo"
+# Bureau staff see everything: in production their pages ask for a second factor first.
+BUREAU_REQUIRE_MFA = env_bool("BUREAU_REQUIRE_MFA", not DEBUG)
 # No write on every request: the list of active logins shows when each began.
 USERSESSIONS_TRACK_ACTIVITY = False
 

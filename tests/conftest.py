@@ -35,6 +35,7 @@ def _test_settings(settings):
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.LANGUAGE_CODE = "nl"
+    settings.BUREAU_REQUIRE_MFA = False  # tested on its own in test_foundation
     # Each test gets its own cache: allauth's rate limits must not leak between tests.
     settings.CACHES = {
         "default": {

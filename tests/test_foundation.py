@@ -299,3 +299,29 @@ class TestNetworkHealth:
         grow(10)
         with django_assert_max_num_queries(len(small.captured_queries)):
             client.get(reverse("bureau_dashboard"))
+
+
+class TestBureauSecondFactor:
+    def test_bureau_pages_ask_for_two_factor_first_when_required(self, client, bureau, settings):
+        settings.BUREAU_REQUIRE_MFA = True
+        response = login(client, bureau).get(reverse("bureau_dashboard"))
+        assert response.status_code == 302
+        assert response["Location"] == reverse("mfa_activate_totp")
+
+    def test_with_an_authenticator_app_the_bureau_gets_in(self, client, bureau, settings):
+        from allauth.mfa.models import Authenticator
+
+        settings.BUREAU_REQUIRE_MFA = True
+        Authenticator.objects.create(
+            user=bureau.user, type=Authenticator.Type.TOTP, data={"secret": "x"}
+        )
+        assert login(client, bureau).get(reverse("bureau_dashboard")).status_code == 200
+
+    def test_production_requires_it_by_default(self):
+        result = run_manage(
+            "shell",
+            "-c",
+            "from django.conf import settings; print(settings.BUREAU_REQUIRE_MFA)",
+            env_overrides=PROD_ENV,
+        )
+        assert result.stdout.strip().endswith("True"), result.stderr
