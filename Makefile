@@ -2,8 +2,10 @@
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
-# An interpreter of 3.12 or newer: the one .python-version names through pyenv, else the newest on PATH.
-PYTHON ?= $(shell for p in "$$(pyenv which python 2>/dev/null)" python3.14 python3.13 python3.12 python3; do \
+# An interpreter of 3.12 or newer: the one .python-version names through pyenv, else the newest
+# on PATH, else the newest pyenv installs (also when pyenv itself is not on PATH).
+PYTHON ?= $(shell for p in "$$(pyenv which python 2>/dev/null)" python3.14 python3.13 python3.12 \
+	$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python 2>/dev/null | sort -V -r) python3; do \
 	command -v "$$p" >/dev/null 2>&1 && "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
 	&& { command -v "$$p"; break; }; done)
 
