@@ -325,3 +325,30 @@ class TestBureauSecondFactor:
             env_overrides=PROD_ENV,
         )
         assert result.stdout.strip().endswith("True"), result.stderr
+
+
+def test_the_overview_runs_a_fixed_number_of_queries(client, member, django_assert_max_num_queries):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from events.models import Registration, Session
+    from tests.factories import make_coalition, make_membership
+
+    def grow(n):
+        for _ in range(n):
+            coalition = make_coalition()
+            make_membership(member, coalition.rings.get(order=2))
+            start = timezone.now() + dt.timedelta(days=10)
+            session = Session.objects.create(
+                title="S", start=start, end=start + dt.timedelta(hours=2), status="gepubliceerd"
+            )
+            Registration.objects.create(person=member, session=session, status="bevestigd")
+
+    login(client, member).get(reverse("home"))
+    grow(2)
+    with django_assert_max_num_queries(15) as small:
+        client.get(reverse("home"))
+    grow(10)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        client.get(reverse("home"))
