@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from coalitions.models import Coalition
 from members.access import is_bureau, person_of
+from members.models import Person
 
 from . import services
 from .access import can_edit, can_see_registrations, get_session_for_user
@@ -462,17 +463,35 @@ def checkin(request, pk: int):
     counts = session.registrations.active().aggregate(
         present=Count("pk", filter=Q(attended=True)), total=Count("pk")
     )
+    walk_in_query = request.GET.get("wie", "").strip()
     context = {
         "session": session,
         "registrations": regs[:200],
         "query": query,
         "counts": counts,
-        "walk_in_form": PersonByEmailForm(),
+        "walk_in_query": walk_in_query,
+        "walk_in_people": _walk_in_candidates(session, walk_in_query),
     }
     template = "events/checkin.html"
     if request.htmx and not request.htmx.boosted:
-        template += "#rows"
+        template += "#walkin" if "wie" in request.GET else "#rows"
     return render(request, template, context)
+
+
+def _walk_in_candidates(session: Session, query: str):
+    """People not signed up who match a name typed at the door (at most 10)."""
+    if len(query) < 2:
+        return []
+    people = (
+        Person.objects.filter(erased_at__isnull=True)
+        .exclude(pk__in=session.registrations.active().values("person"))
+        .select_related("institution")
+    )
+    for word in query.split():
+        people = people.filter(
+            Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(email__icontains=word)
+        )
+    return list(people.dutch_order()[:10])
 
 
 @login_required
@@ -501,14 +520,12 @@ def mark(request, pk: int):
 @require_POST
 def walk_in(request, pk: int):
     session = get_session_for_user(request, pk, organise=True)
-    form = PersonByEmailForm(request.POST)
-    if form.is_valid():
-        services.walk_in(session, form.person, by=person_of(request))
-        messages.success(
-            request, _("%(name)s is marked present.") % {"name": form.person.full_name}
-        )
-    else:
-        messages.error(request, form.errors["email"][0])
+    person_id = request.POST.get("person", "")
+    person = get_object_or_404(
+        Person, pk=int(person_id) if person_id.isdigit() else 0, erased_at__isnull=True
+    )
+    services.walk_in(session, person, by=person_of(request))
+    messages.success(request, _("%(name)s is marked present.") % {"name": person.full_name})
     return redirect("events:checkin", session.pk)
 
 

@@ -61,6 +61,7 @@ def test_pages_for_the_bureau(page, live_server, demo_network):
         f"/bijeenkomsten/{session.pk}/programma/",
         f"/bijeenkomsten/{session.pk}/programma/onderdeel/",
         f"/bijeenkomsten/{session.pk}/aanmeldingen/",
+        f"/bijeenkomsten/{session.pk}/inchecken/?wie=an",
         f"/bijeenkomsten/{session.pk}/presentielijst/",
     ]:
         page.goto(live_server.url + path)

@@ -116,9 +116,15 @@ class TestAttendance:
         session = make_session(capacity=1)
         services.register(make_person("Vol", "Bezet", institution), session)
         walker = make_person("Loop", "Binnen", institution, email="loop@deltion.example")
-        login(client, bureau).post(
-            reverse("events:walk_in", args=[session.pk]), {"email": "loop@deltion.example"}
+        login(client, bureau)
+        found = client.get(
+            reverse("events:checkin", args=[session.pk]),
+            {"wie": "binnen"},
+            headers={"HX-Request": "true"},
         )
+        assert "Loop Binnen" in found.content.decode()
+        assert "Vol Bezet" not in found.content.decode()  # already signed up: in the list above
+        client.post(reverse("events:walk_in", args=[session.pk]), {"person": walker.pk})
         registration = Registration.objects.get(person=walker)
         assert (registration.status, registration.attended, registration.walk_in) == (
             "bevestigd",
