@@ -15,7 +15,6 @@ from django.views.decorators.http import require_POST
 
 from members import services as member_services
 from members.access import bureau_required, is_bureau, person_of
-from members.adapter import institution_for_email
 from members.models import Institution, Person
 
 from . import services
@@ -381,24 +380,19 @@ def ring_invite(request, pk: int):
         return _board_response(request, coalition)
     data = form.cleaned_data
     lead = person_of(request)
-    person = Person.objects.filter(email__iexact=data["email"], erased_at__isnull=True).first()
-    if person is None:
-        institution = institution_for_email(data["email"])
-        if institution is None or not (data["first_name"] and data["last_name"]):
-            messages.error(
-                request,
-                _(
-                    "Nobody is registered with %(email)s. Give a first and last name and an address of a member institution, or ask the bureau."
-                )
-                % {"email": data["email"]},
-            )
-            return _board_response(request, coalition)
-        person = Person.objects.create(
-            email=data["email"].lower(),
-            first_name=data["first_name"],
-            last_name=data["last_name"],
-            institution=institution,
+    try:
+        person = member_services.find_or_register_contact(
+            data["email"], first_name=data["first_name"], last_name=data["last_name"]
         )
+    except member_services.UnknownContact:
+        messages.error(
+            request,
+            _(
+                "Nobody is registered with %(email)s. Give a first and last name and an address of a member institution, or ask the bureau."
+            )
+            % {"email": data["email"]},
+        )
+        return _board_response(request, coalition)
     if _run(request, services.invite_to_ring, person, data["ring"], by=lead):
         if person.user_id is None:
             member_services.invite(

@@ -4,7 +4,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
-from coalitions.models import Coalition
+from coalitions.models import Coalition, RingMembership
 from members.access import is_bureau, person_of
 
 from .models import Session
@@ -33,6 +33,17 @@ def can_see_registrations(request: HttpRequest, session: Session) -> bool:
         session.coalitions.values_list("pk", flat=True)
     )
     return Coalition.objects.filter(pk__in=involved - {None}, leads=person).exists()
+
+
+def may_sign_up_others(request: HttpRequest, session: Session, person) -> bool:
+    """The bureau signs up anyone; a lead only people of the coalitions they lead that take part."""
+    if is_bureau(request):
+        return True
+    involved = set(session.coalitions.values_list("pk", flat=True)) | {
+        session.organiser_coalition_id
+    }
+    led = Coalition.objects.led_by(person_of(request)).filter(pk__in=involved - {None})
+    return RingMembership.objects.active().filter(person=person, coalition__in=led).exists()
 
 
 def get_session_for_user(

@@ -18,7 +18,7 @@ from members.access import is_bureau, person_of
 from members.models import Person
 
 from . import services
-from .access import can_edit, can_see_registrations, get_session_for_user
+from .access import can_edit, can_see_registrations, get_session_for_user, may_sign_up_others
 from .calendar import feed_ics, session_ics
 from .forms import CoalitionsForm, PartForm, PersonByEmailForm, SessionForm, SignupForm
 from .models import CalendarFeed, PartChoice, Registration, Session, SessionPart, new_feed_token
@@ -368,7 +368,7 @@ def registrations(request, pk: int):
         return _registrations_csv(session, regs)
     form = PersonByEmailForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if not is_bureau(request) and not _in_my_coalitions(request, session, form.person):
+        if not may_sign_up_others(request, session, form.person):
             raise PermissionDenied
         try:
             services.register(form.person, session, by=person_of(request))
@@ -385,17 +385,6 @@ def registrations(request, pk: int):
         "form": form,
     }
     return render(request, "events/registrations.html", context)
-
-
-def _in_my_coalitions(request, session: Session, person) -> bool:
-    """A lead signs up only people of the coalitions they lead that take part in this session."""
-    from coalitions.models import RingMembership
-
-    involved = set(session.coalitions.values_list("pk", flat=True)) | {
-        session.organiser_coalition_id
-    }
-    led = Coalition.objects.led_by(person_of(request)).filter(pk__in=involved - {None})
-    return RingMembership.objects.active().filter(person=person, coalition__in=led).exists()
 
 
 def _csv_response(filename: str, header: list[str], rows) -> HttpResponse:

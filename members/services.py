@@ -9,7 +9,7 @@ from django.core import serializers
 from django.db import models, transaction
 from django.utils import timezone
 
-from .models import Institution, Invitation, Person, User
+from .models import Invitation, Person, User
 
 
 class InvitationError(Exception):
@@ -214,5 +214,24 @@ def erase_person(person: Person) -> None:
             user.delete()
 
 
-def institution_for_new_people() -> Institution | None:
-    return Institution.objects.filter(kind=Institution.Kind.BUREAU).first()
+class UnknownContact(Exception):
+    """Nobody with this address, and not enough to register them (name, member domain)."""
+
+
+def find_or_register_contact(email: str, *, first_name: str = "", last_name: str = "") -> Person:
+    """The Person with this address, or a new contact at the member institution of its domain
+    (as a lead inviting someone new does). Raises UnknownContact when neither can be."""
+    from .adapter import institution_for_email
+
+    person = Person.objects.filter(email__iexact=email, erased_at__isnull=True).first()
+    if person is not None:
+        return person
+    institution = institution_for_email(email)
+    if institution is None or not (first_name.strip() and last_name.strip()):
+        raise UnknownContact(email)
+    return Person.objects.create(
+        email=email.strip().lower(),
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        institution=institution,
+    )

@@ -388,3 +388,14 @@ def test_part_choices_follow_the_session_waiting_list(institution):
     assert PartChoice.objects.get(registration=b).status == "wachtlijst"
     services.cancel(a, by=None)
     assert PartChoice.objects.get(registration=b).status == "bevestigd"
+
+
+def test_a_lead_signs_up_only_people_of_their_own_coalition(
+    client, lead, joint_session, flex_member_of_lead, outsider
+):
+    login(client, lead)
+    url = reverse("events:registrations", args=[joint_session.pk])
+    assert client.post(url, {"email": outsider.email}).status_code == 403
+    assert not Registration.objects.filter(person=outsider).exists()
+    client.post(url, {"email": flex_member_of_lead.email})
+    assert Registration.objects.get(person=flex_member_of_lead).registered_by == lead
