@@ -1,57 +1,79 @@
-"""Access to coalitions: leads manage their own coalition, bureau staff every coalition."""
+"""Loading coalition objects for a view: each helper returns the object or raises 404/403.
+
+The rules live on the models, keyed by the person (Coalition.is_manageable_by, rights_of,
+RingMembership.grants); these helpers only apply them to the person of the request."""
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
-from members.access import is_bureau, person_of
+from members.access import person_of
+from members.models import Person
 
-from .models import Coalition, RingMembership
-
-
-def can_manage(request: HttpRequest, coalition: Coalition) -> bool:
-    if is_bureau(request):
-        return True
-    person = person_of(request)
-    if person is None:
-        return False
-    cached = getattr(coalition, "_lead_ids", None)
-    if cached is None:
-        cached = coalition._lead_ids = set(coalition.leads.values_list("pk", flat=True))
-    return person.pk in cached
+from .models import Coalition, Input, Output, Ring, RingMembership
 
 
 def get_coalition_for_user(
     request: HttpRequest, pk: int, *, manage: bool = False, queryset=None
 ) -> Coalition:
-    """The coalition, or 404 when it does not exist and 403 when a change is not yours to make."""
+    """The coalition (every logged-in person sees it), or 403 when `manage` and it is not
+    yours to change."""
     coalition = get_object_or_404(
         queryset if queryset is not None else Coalition.objects.all(), pk=pk
     )
-    if manage and not can_manage(request, coalition):
+    if manage and not coalition.is_manageable_by(person_of(request)):
         raise PermissionDenied
     return coalition
+
+
+def get_ring_for_user(request: HttpRequest, coalition: Coalition, pk: int) -> Ring:
+    """A ring of a coalition the caller already loaded with manage=True."""
+    return get_object_or_404(Ring, pk=pk, coalition=coalition)
+
+
+def get_ring_to_join(request: HttpRequest, pk: int) -> tuple[Ring, Person]:
+    """Any person may try to join a ring; its rules (join policy, capacity) are the service's."""
+    person = person_of(request)
+    if person is None:
+        raise PermissionDenied
+    return get_object_or_404(Ring.objects.select_related("coalition"), pk=pk), person
 
 
 def get_membership_for_user(
     request: HttpRequest, pk: int, *, manage: bool = False
 ) -> RingMembership:
-    """A membership to act on: your own, or (manage=True) one in a coalition you lead."""
+    """A membership to act on: your own, or (manage=True) one in a coalition you may manage."""
     membership = get_object_or_404(
         RingMembership.objects.select_related("ring", "coalition", "person__institution"), pk=pk
     )
+    person = person_of(request)
     if manage:
-        if not can_manage(request, membership.coalition):
+        if not membership.coalition.is_manageable_by(person):
             raise PermissionDenied
-    else:
-        person = person_of(request)
-        if person is None or membership.person_id != person.pk:
-            raise PermissionDenied
+    elif person is None or membership.person_id != person.pk:
+        raise PermissionDenied
     return membership
 
 
-def active_membership(request: HttpRequest, coalition: Coalition) -> RingMembership | None:
-    person = person_of(request)
+def get_input_for_user(request: HttpRequest, pk: int, *, manage: bool = True) -> Input:
+    item = get_object_or_404(Input.objects.select_related("coalition", "author"), pk=pk)
+    if manage and not item.coalition.is_manageable_by(person_of(request)):
+        raise PermissionDenied
+    return item
+
+
+def get_output_for_user(request: HttpRequest, pk: int) -> Output:
+    """An output this person may see (Output.objects.visible_to), else 404: its existence is
+    not told to those who may not see it. Visitors without login see public outputs."""
+    person = person_of(request) if request.user.is_authenticated else None
+    return get_object_or_404(
+        Output.objects.visible_to(person, is_bureau=bool(person and person.has_bureau_rights)),
+        pk=pk,
+    )
+
+
+def open_membership(person: Person | None, coalition: Coalition) -> RingMembership | None:
+    """The person's open membership (active, requested or invited) in this coalition."""
     if person is None:
         return None
     return (
@@ -59,31 +81,4 @@ def active_membership(request: HttpRequest, coalition: Coalition) -> RingMembers
         .filter(person=person, coalition=coalition)
         .select_related("ring")
         .first()
-    )
-
-
-def sees_workspace(
-    request: HttpRequest, coalition: Coalition, membership: RingMembership | None
-) -> bool:
-    """Members of a ring with that right, leads and bureau see who is in the coalition and its input."""
-    if can_manage(request, coalition):
-        return True
-    return bool(
-        membership
-        and membership.status == RingMembership.Status.ACTIVE
-        and membership.ring.can_see_workspace
-    )
-
-
-def has_right(
-    request: HttpRequest, coalition: Coalition, membership: RingMembership | None, right: str
-) -> bool:
-    """May this person use a ring right here ("can_post_input", "can_post_outputs")? Leads and
-    the bureau always may; a member through the rules of the ring they are active in."""
-    if can_manage(request, coalition):
-        return True
-    return bool(
-        membership
-        and membership.status == RingMembership.Status.ACTIVE
-        and getattr(membership.ring, right)
     )

@@ -5,3 +5,7 @@ from django.utils.translation import gettext_lazy as _
 class CoalitionsConfig(AppConfig):
     name = "coalitions"
     verbose_name = _("Coalitions")
+
+    def ready(self):
+        # The services name their activity-log verbs on import (members.activity).
+        from . import services  # noqa: F401

@@ -1,7 +1,8 @@
 import datetime as dt
+from dataclasses import dataclass
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -12,6 +13,16 @@ def school_year_of(day) -> str:
     """The school year (September to August) a date falls in, written as 2025-2026."""
     first = day.year if day.month >= 9 else day.year - 1
     return f"{first}-{first + 1}"
+
+
+@dataclass(frozen=True)
+class Rights:
+    """A person's rights in one coalition (Coalition.rights_of)."""
+
+    manage: bool
+    see_workspace: bool
+    post_input: bool
+    post_outputs: bool
 
 
 class CoalitionQuerySet(models.QuerySet):
@@ -34,8 +45,23 @@ class CoalitionQuerySet(models.QuerySet):
         if person is None:
             return self.none()
         return self.filter(
-            memberships__person=person, memberships__status=RingMembership.Status.ACTIVE
-        ).distinct()
+            pk__in=RingMembership.objects.active().filter(person=person).values("coalition")
+        )
+
+    def involving(self, person: Person | None):
+        """ "My coalitions": those the person leads or has an open ring membership in."""
+        if person is None:
+            return self.none()
+        return self.filter(
+            Q(pk__in=Coalition.leads.through.objects.filter(person=person).values("coalition"))
+            | Q(pk__in=RingMembership.objects.open().filter(person=person).values("coalition"))
+        )
+
+    def manageable_by(self, person: Person | None):
+        """The coalitions this person may change: all for the bureau, else those they lead."""
+        if person is not None and person.has_bureau_rights:
+            return self
+        return self.led_by(person)
 
 
 class Coalition(models.Model):
@@ -114,6 +140,39 @@ class Coalition(models.Model):
     def is_closed(self) -> bool:
         return self.status == self.Status.CLOSED
 
+    def lead_ids(self) -> set[int]:
+        """The leads' ids, read once per object (from a prefetch of `leads` when there is one)."""
+        ids = getattr(self, "_lead_ids", None)
+        if ids is None:
+            if "leads" in getattr(self, "_prefetched_objects_cache", {}):
+                ids = {p.pk for p in self.leads.all()}
+            else:
+                ids = set(self.leads.values_list("pk", flat=True))
+            self._lead_ids = ids
+        return ids
+
+    def is_led_by(self, person: Person | None) -> bool:
+        return person is not None and person.pk in self.lead_ids()
+
+    def is_manageable_by(self, person: Person | None) -> bool:
+        """Leads change their own coalition; the bureau every coalition."""
+        return person is not None and (person.has_bureau_rights or self.is_led_by(person))
+
+    def rights_of(self, person: Person | None, membership: "RingMembership | None") -> "Rights":
+        """What this person may do here: leads and the bureau everything, a member what the
+        rules of the ring they are active in grant (`membership`: their open one, or None)."""
+        manage = self.is_manageable_by(person)
+
+        def through(right: str) -> bool:
+            return manage or bool(membership and membership.grants(right))
+
+        return Rights(
+            manage=manage,
+            see_workspace=through("can_see_workspace"),
+            post_input=through("can_post_input") and not self.is_closed,
+            post_outputs=through("can_post_outputs"),
+        )
+
     def allowed_transitions(self) -> list[str]:
         return list(self.TRANSITIONS[self.Status(self.status)])
 
@@ -127,8 +186,29 @@ class Coalition(models.Model):
         return self.planned_end - self.start > self.MAX_TERM
 
 
+class RingQuerySet(models.QuerySet):
+    def with_counts(self):
+        """Annotate active_count, which is_full and below_minimum then read without a query."""
+        return self.annotate(
+            active_count=Count(
+                "memberships", filter=Q(memberships__status=RingMembership.Status.ACTIVE)
+            )
+        )
+
+    def core(self):
+        """The core ring of each coalition (see Ring.is_core)."""
+        return self.filter(order=Ring.CORE_ORDER)
+
+    def below_minimum(self):
+        return self.with_counts().filter(
+            minimum_size__isnull=False, active_count__lt=F("minimum_size")
+        )
+
+
 class Ring(models.Model):
     """A ring of involvement with its own rules: how to join, how many, what is expected."""
+
+    CORE_ORDER = 1  # the rings are ordered from the core outward
 
     class JoinPolicy(models.TextChoices):
         OPEN = "open", _("Open: join directly")
@@ -167,6 +247,8 @@ class Ring(models.Model):
     agreements_process = models.TextField(_("agreements on the process"), blank=True)
     agreements_behaviour = models.TextField(_("agreements on behaviour"), blank=True)
 
+    objects = RingQuerySet.as_manager()
+
     class Meta:
         ordering = ["coalition", "order"]
         verbose_name = _("ring")
@@ -195,7 +277,30 @@ class Ring(models.Model):
 
     @property
     def is_core(self) -> bool:
-        return self.order == 1
+        """The one rule of "the core": the innermost ring (order 1) of a coalition."""
+        return self.order == self.CORE_ORDER
+
+    @property
+    def joins_directly(self) -> bool:
+        return self.join_policy == self.JoinPolicy.OPEN
+
+    @property
+    def joins_on_request(self) -> bool:
+        return self.join_policy == self.JoinPolicy.REQUEST
+
+    def _active_count(self) -> int:
+        count = getattr(self, "active_count", None)
+        if count is None:  # not annotated by with_counts(): count now
+            count = self.memberships.active().count()
+        return count
+
+    @property
+    def is_full(self) -> bool:
+        return self.capacity is not None and self._active_count() >= self.capacity
+
+    @property
+    def below_minimum(self) -> bool:
+        return self.minimum_size is not None and self._active_count() < self.minimum_size
 
 
 class RingMembershipQuerySet(models.QuerySet):
@@ -281,8 +386,21 @@ class RingMembership(models.Model):
         return f"{self.person} – {self.ring.name} ({self.get_status_display()})"
 
     @property
-    def is_open(self) -> bool:
-        return self.status in self.OPEN_STATUSES
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    @property
+    def is_requested(self) -> bool:
+        return self.status == self.Status.REQUESTED
+
+    @property
+    def is_invited(self) -> bool:
+        return self.status == self.Status.INVITED
+
+    def grants(self, right: str) -> bool:
+        """A ring right ("can_see_workspace", "can_post_input", "can_post_outputs") through this
+        membership: only while active, and only as the ring's rules say."""
+        return self.is_active and bool(getattr(self.ring, right))
 
 
 class Input(models.Model):
@@ -334,6 +452,10 @@ class Input(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def is_new(self) -> bool:
+        return self.status == self.Status.NEW
 
 
 def output_upload_to(instance, filename: str) -> str:
@@ -426,3 +548,7 @@ class Output(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def is_for_a_ring(self) -> bool:
+        return self.visibility == self.Visibility.RING

@@ -11,12 +11,53 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop, override
+from django.utils.translation import gettext_lazy, gettext_noop, override
 
-from members import notify
+from members import activity, notify
 from members.models import Person
 
-from .models import Coalition, Input, Ring, RingMembership
+from .models import Coalition, Input, Output, Ring, RingMembership
+
+activity.register_verbs(
+    {
+        "coalition.created": gettext_lazy("created the coalition"),
+        "coalition.changed": gettext_lazy("changed the coalition (%(fields)s)"),
+        "coalition.status_changed": (
+            gettext_lazy("moved the coalition from %(from)s to %(to)s"),
+            {"from": Coalition.Status, "to": Coalition.Status},
+        ),
+        "ring.created": gettext_lazy("added the ring %(ring)s"),
+        "ring.changed": gettext_lazy("changed the rules of %(ring)s"),
+        "membership.joined": gettext_lazy("joined %(ring)s"),
+        "membership.requested": gettext_lazy("asked to join %(ring)s"),
+        "membership.invited": gettext_lazy("invited to %(ring)s"),
+        "membership.accepted": gettext_lazy("request for %(ring)s accepted"),
+        "membership.invitation_accepted": gettext_lazy("accepted the invitation to %(ring)s"),
+        "membership.declined": gettext_lazy("request for %(ring)s declined"),
+        "membership.invitation_declined": gettext_lazy("declined the invitation to %(ring)s"),
+        "membership.left": gettext_lazy("left %(ring)s"),
+        "membership.withdrawn": gettext_lazy("withdrew from %(ring)s"),
+        "membership.ended": gettext_lazy("place in %(ring)s ended"),
+        "membership.moved": gettext_lazy("moved from %(from)s to %(to)s"),
+        "input.added": gettext_lazy("brought in “%(title)s”"),
+        "input.answered": (
+            gettext_lazy("marked the input “%(title)s” %(status)s"),
+            {"status": Input.Status},
+        ),
+        "output.added": gettext_lazy("added the output “%(title)s”"),
+    }
+)
+
+
+def _log_membership(verb: str, membership: RingMembership, *, by: Person | None, **data) -> None:
+    activity.log(
+        verb,
+        by=by,
+        target=membership,
+        person=membership.person,
+        scope=membership.coalition,
+        **({"ring": membership.ring.name} | data),
+    )
 
 
 class MembershipError(Exception):
@@ -36,7 +77,7 @@ def _locked_ring(ring: Ring) -> Ring:
 
 
 def _check_room(ring: Ring) -> None:
-    if ring.capacity is not None and ring.memberships.active().count() >= ring.capacity:
+    if ring.is_full:
         raise RingFull(
             _("%(ring)s is full (%(capacity)s places).")
             % {"ring": ring.name, "capacity": ring.capacity}
@@ -99,12 +140,15 @@ def join_ring(person: Person, ring: Ring, *, motivation: str = "") -> RingMember
         _check_open_coalition(ring.coalition)
         if ring.join_policy == Ring.JoinPolicy.INVITATION:
             raise MembershipError(_("%(ring)s is by invitation only.") % {"ring": ring.name})
-        if ring.join_policy == Ring.JoinPolicy.OPEN:
+        if ring.joins_directly:
             _check_room(ring)
-            return _create(person, ring, status=RingMembership.Status.ACTIVE, by=person)
+            membership = _create(person, ring, status=RingMembership.Status.ACTIVE, by=person)
+            _log_membership("membership.joined", membership, by=person)
+            return membership
         membership = _create(
             person, ring, status=RingMembership.Status.REQUESTED, by=person, motivation=motivation
         )
+        _log_membership("membership.requested", membership, by=person)
         _tell_leads_of_request(membership)
         return membership
 
@@ -114,6 +158,7 @@ def invite_to_ring(person: Person, ring: Ring, *, by: Person | None) -> RingMemb
         ring = _locked_ring(ring)
         _check_open_coalition(ring.coalition)
         membership = _create(person, ring, status=RingMembership.Status.INVITED, by=by)
+        _log_membership("membership.invited", membership, by=by)
         _tell(
             membership,
             "ring_invitation",
@@ -135,7 +180,7 @@ def _locked_membership(membership: RingMembership) -> RingMembership:
 
 
 def _activate(
-    membership: RingMembership, *, by: Person | None, expected: str, response: str = ""
+    membership: RingMembership, *, by: Person | None, expected: str, verb: str, response: str = ""
 ) -> RingMembership:
     with transaction.atomic():
         ring = _locked_ring(
@@ -154,12 +199,17 @@ def _activate(
         membership.save(
             update_fields=["status", "started_at", "response", "changed_by", "changed_at"]
         )
+        _log_membership(verb, membership, by=by)
         return membership
 
 
 def accept_request(membership: RingMembership, *, by: Person, message: str = "") -> RingMembership:
     membership = _activate(
-        membership, by=by, expected=RingMembership.Status.REQUESTED, response=message
+        membership,
+        by=by,
+        expected=RingMembership.Status.REQUESTED,
+        verb="membership.accepted",
+        response=message,
     )
     _tell(
         membership,
@@ -175,7 +225,12 @@ def accept_request(membership: RingMembership, *, by: Person, message: str = "")
 def accept_invitation(membership: RingMembership, *, person: Person) -> RingMembership:
     if membership.person_id != person.pk:
         raise MembershipError(_("This invitation is for someone else."))
-    return _activate(membership, by=person, expected=RingMembership.Status.INVITED)
+    return _activate(
+        membership,
+        by=person,
+        expected=RingMembership.Status.INVITED,
+        verb="membership.invitation_accepted",
+    )
 
 
 def _end(
@@ -184,6 +239,7 @@ def _end(
     by: Person | None,
     reason: str,
     expected: list[str],
+    verb: str,
     message: str = "",
 ) -> RingMembership:
     with transaction.atomic():
@@ -207,6 +263,7 @@ def _end(
                 "changed_at",
             ]
         )
+        _log_membership(verb, membership, by=by)
         return membership
 
 
@@ -216,6 +273,7 @@ def decline_request(membership: RingMembership, *, by: Person, message: str = ""
         by=by,
         reason=RingMembership.EndReason.DECLINED,
         expected=[RingMembership.Status.REQUESTED],
+        verb="membership.declined",
         message=message,
     )
     _tell(
@@ -239,6 +297,7 @@ def decline_invitation(membership: RingMembership, *, person: Person) -> RingMem
         by=person,
         reason=RingMembership.EndReason.INVITATION_DECLINED,
         expected=[RingMembership.Status.INVITED],
+        verb="membership.invitation_declined",
     )
 
 
@@ -246,12 +305,14 @@ def leave(membership: RingMembership, *, person: Person) -> RingMembership:
     """The member leaves (or withdraws a request)."""
     if membership.person_id != person.pk:
         raise MembershipError(_("You can only leave your own ring."))
-    reason = (
-        RingMembership.EndReason.LEFT
-        if membership.status == RingMembership.Status.ACTIVE
-        else RingMembership.EndReason.WITHDRAWN
+    left = membership.is_active
+    return _end(
+        membership,
+        by=person,
+        reason=RingMembership.EndReason.LEFT if left else RingMembership.EndReason.WITHDRAWN,
+        expected=RingMembership.OPEN_STATUSES,
+        verb="membership.left" if left else "membership.withdrawn",
     )
-    return _end(membership, by=person, reason=reason, expected=RingMembership.OPEN_STATUSES)
 
 
 def end_membership(membership: RingMembership, *, by: Person) -> RingMembership:
@@ -261,6 +322,7 @@ def end_membership(membership: RingMembership, *, by: Person) -> RingMembership:
         by=by,
         reason=RingMembership.EndReason.REMOVED,
         expected=RingMembership.OPEN_STATUSES,
+        verb="membership.ended",
     )
 
 
@@ -290,7 +352,7 @@ def move_member(membership: RingMembership, ring: Ring, *, by: Person) -> RingMe
         membership.save(
             update_fields=["status", "ended_at", "end_reason", "changed_by", "changed_at"]
         )
-        return RingMembership.objects.create(
+        moved = RingMembership.objects.create(
             person=membership.person,
             ring=target,
             coalition=target.coalition,
@@ -299,14 +361,19 @@ def move_member(membership: RingMembership, ring: Ring, *, by: Person) -> RingMe
             changed_by=by,
             changed_at=now,
         )
+        activity.log(
+            "membership.moved",
+            by=by,
+            target=moved,
+            person=moved.person,
+            scope=moved.coalition,
+            **{"from": membership.ring.name, "to": target.name},
+        )
+        return moved
 
 
 def _coalition_url(coalition: Coalition) -> str:
     return settings.SITE_URL + reverse("coalitions:detail", args=[coalition.pk])
-
-
-def _language(person: Person) -> str:
-    return person.user.language if person.user_id else settings.LANGUAGE_CODE
 
 
 def _tell(
@@ -325,7 +392,7 @@ def _tell(
         "coalition": membership.coalition.name,
         "by": by.full_name if by else "",
     }
-    with override(_language(person)):
+    with override(person.language):
         body = _(text) % values
         if message:
             body += "\n\n" + _("Message from %(by)s:") % values + f"\n{message}"
@@ -347,7 +414,7 @@ def _tell_leads_of_request(membership: RingMembership) -> None:
     }
     url = settings.SITE_URL + reverse("coalitions:board", args=[membership.coalition_id])
     for lead in membership.coalition.leads.all():
-        with override(_language(lead)):
+        with override(lead.language):
             body = _("%(name)s asks to join %(ring)s of %(coalition)s.") % values
             if membership.motivation:
                 body += f"\n\n{membership.motivation}"
@@ -377,8 +444,16 @@ def transition(coalition: Coalition, status: str, *, by: Person | None) -> Coali
             raise TransitionError(
                 _("A coalition needs at least one lead before it becomes active.")
             )
+        previous = coalition.status
         coalition.status = status
         coalition.save(update_fields=["status"])
+        activity.log(
+            "coalition.status_changed",
+            by=by,
+            target=coalition,
+            scope=coalition,
+            **{"from": previous, "to": status},
+        )
         return coalition
 
 
@@ -442,18 +517,92 @@ def create_default_rings(coalition: Coalition, *, followers: bool = False) -> li
 def create_coalition(
     *, by: Person | None, leads=(), followers_ring: bool = False, **fields
 ) -> Coalition:
+    """A new coalition with its default rings (one transaction: never a coalition without rings)."""
     with transaction.atomic():
         coalition = Coalition.objects.create(**fields)
         if leads:
             coalition.leads.add(*leads)
         create_default_rings(coalition, followers=followers_ring)
+        activity.log("coalition.created", by=by, target=coalition, scope=coalition)
     return coalition
 
 
-def answer_input(item: Input, *, by: Person, status: str, reply: str) -> Input:
-    item.status = status
-    item.reply = reply
-    item.replied_by = by
-    item.replied_at = timezone.now()
-    item.save(update_fields=["status", "reply", "replied_by", "replied_at"])
+def update_coalition(coalition: Coalition, *, by: Person | None, leads=None, **fields) -> Coalition:
+    """Change a coalition's content (leads) or, for the bureau, its dates and leads. Its status
+    changes only through `transition`."""
+    if "status" in fields:
+        raise TransitionError("The status changes through transition() only.")
+    with transaction.atomic():
+        # Compare with the row as stored: a form may already have set the new values on the
+        # instance it was given.
+        stored = Coalition.objects.select_for_update().get(pk=coalition.pk)
+        changed = [name for name, value in fields.items() if getattr(stored, name) != value]
+        for name in changed:
+            setattr(stored, name, fields[name])
+            setattr(coalition, name, fields[name])
+        if changed:
+            stored.save(update_fields=changed)
+        if leads is not None and set(leads) != set(stored.leads.all()):
+            stored.leads.set(leads)
+            coalition.__dict__.pop("_lead_ids", None)
+            changed.append("leads")
+        if changed:
+            labels = ", ".join(str(Coalition._meta.get_field(n).verbose_name) for n in changed)
+            activity.log(
+                "coalition.changed", by=by, target=coalition, scope=coalition, fields=labels
+            )
+    return coalition
+
+
+def save_ring(ring: Ring, *, by: Person | None) -> Ring:
+    """Save a ring's rules (new or changed, as a form left them on the instance)."""
+    created = ring.pk is None
+    with transaction.atomic():
+        ring.save()
+        activity.log(
+            "ring.created" if created else "ring.changed",
+            by=by,
+            target=ring,
+            scope=ring.coalition,
+            ring=ring.name,
+        )
+    return ring
+
+
+def add_input(coalition: Coalition, *, by: Person, kind: str, title: str, body: str) -> Input:
+    with transaction.atomic():
+        item = Input.objects.create(
+            coalition=coalition, author=by, kind=kind, title=title, body=body
+        )
+        activity.log("input.added", by=by, target=item, scope=coalition, title=title)
     return item
+
+
+def answer_input(item: Input, *, by: Person, status: str, reply: str) -> Input:
+    with transaction.atomic():
+        item.status = status
+        item.reply = reply
+        item.replied_by = by
+        item.replied_at = timezone.now()
+        item.save(update_fields=["status", "reply", "replied_by", "replied_at"])
+        activity.log(
+            "input.answered",
+            by=by,
+            target=item,
+            person=item.author,
+            scope=item.coalition,
+            title=item.title,
+            status=status,
+        )
+    return item
+
+
+def add_output(output: Output, *, by: Person) -> Output:
+    """Add an output (as the form left it on the instance: its file is checked there)."""
+    with transaction.atomic():
+        output.created_by = by
+        output.save()
+        activity.log(
+            "output.added", by=by, target=output, scope=output.coalition, title=output.title
+        )
+    return output

@@ -5,26 +5,27 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Count, Prefetch, Q
 from django.http import FileResponse, Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from members import services as member_services
 from members.access import bureau_required, is_bureau, person_of
-from members.models import Institution, Person
+from members.activity import scope_of
+from members.models import Action, Institution, Person
 
 from . import services
 from .access import (
-    active_membership,
-    can_manage,
     get_coalition_for_user,
+    get_input_for_user,
     get_membership_for_user,
-    has_right,
-    sees_workspace,
+    get_output_for_user,
+    get_ring_for_user,
+    get_ring_to_join,
+    open_membership,
 )
 from .forms import (
     CoalitionContentForm,
@@ -38,7 +39,7 @@ from .forms import (
     OutputForm,
     RingForm,
 )
-from .models import Coalition, Input, Output, Ring, RingMembership
+from .models import Coalition, Input, Output, RingMembership
 
 PAGE_SIZE = 24
 
@@ -84,10 +85,7 @@ def coalition_list(request):
             )
         ).distinct()
     if params["mine"] == "1":
-        coalitions = coalitions.filter(
-            Q(leads=person)
-            | Q(memberships__person=person, memberships__status__in=RingMembership.OPEN_STATUSES)
-        ).distinct()
+        coalitions = coalitions.filter(pk__in=Coalition.objects.involving(person).values("pk"))
     page = Paginator(coalitions.order_by("-school_year", "name"), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
@@ -115,14 +113,6 @@ def coalition_list(request):
 # One coalition -----------------------------------------------------------------------------------
 
 
-def _rings_with_counts(coalition: Coalition):
-    return coalition.rings.annotate(
-        active_count=Count(
-            "memberships", filter=Q(memberships__status=RingMembership.Status.ACTIVE)
-        )
-    ).order_by("order")
-
-
 @login_required
 def coalition_detail(request, pk: int):
     coalition = get_coalition_for_user(
@@ -133,13 +123,12 @@ def coalition_detail(request, pk: int):
         ),
     )
     person = person_of(request)
-    manage = can_manage(request, coalition)
-    membership = active_membership(request, coalition)
-    workspace = sees_workspace(request, coalition, membership)
-    rings = list(_rings_with_counts(coalition))
+    membership = open_membership(person, coalition)
+    rights = coalition.rights_of(person, membership)
+    rings = list(coalition.rings.with_counts().order_by("order"))
     members_by_ring: dict[int, list] = defaultdict(list)
     inputs = []
-    if workspace:
+    if rights.see_workspace:
         for m in (
             RingMembership.objects.active()
             .filter(coalition=coalition)
@@ -154,25 +143,29 @@ def coalition_detail(request, pk: int):
         )
     for ring in rings:
         ring.people = members_by_ring.get(ring.pk, [])
-        ring.is_full = ring.capacity is not None and ring.active_count >= ring.capacity
     outputs = (
         Output.objects.filter(coalition=coalition)
         .visible_to(person, is_bureau=is_bureau(request))
         .select_related("ring")
     )
-    may_post_input = has_right(request, coalition, membership, "can_post_input")
-    may_post_outputs = has_right(request, coalition, membership, "can_post_outputs")
+    lifecycle = (
+        Action.objects.within(scope_of(coalition))
+        .filter(verb__in=["coalition.created", "coalition.status_changed"])
+        .select_related("actor")
+        .order_by("at", "pk")
+    )
     context = {
         "coalition": coalition,
         "rings": rings,
         "membership": membership,
-        "manage": manage,
-        "workspace": workspace,
+        "manage": rights.manage,
+        "workspace": rights.see_workspace,
         "inputs": inputs,
         "outputs": outputs,
+        "lifecycle": lifecycle,
         "join_form": JoinForm(),
-        "input_form": InputForm() if may_post_input and not coalition.is_closed else None,
-        "may_post_outputs": may_post_outputs,
+        "input_form": InputForm() if rights.post_input else None,
+        "may_post_outputs": rights.post_outputs,
         "is_bureau": is_bureau(request),
     }
     return render(request, "coalitions/coalition_detail.html", context)
@@ -182,11 +175,13 @@ def coalition_detail(request, pk: int):
 def coalition_create(request):
     form = CoalitionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            coalition = form.save()
-            services.create_default_rings(
-                coalition, followers=request.POST.get("followers_ring") == "on"
-            )
+        fields = dict(form.cleaned_data)
+        coalition = services.create_coalition(
+            by=person_of(request),
+            leads=fields.pop("leads"),
+            followers_ring=request.POST.get("followers_ring") == "on",
+            **fields,
+        )
         messages.success(
             request,
             _("%(name)s is created with the rings Kern and Flexibele ring.")
@@ -202,7 +197,10 @@ def coalition_edit(request, pk: int):
     form_class = CoalitionForm if is_bureau(request) else CoalitionContentForm
     form = form_class(request.POST or None, instance=coalition)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        fields = dict(form.cleaned_data)
+        services.update_coalition(
+            coalition, by=person_of(request), leads=fields.pop("leads", None), **fields
+        )
         messages.success(request, _("%(name)s is saved.") % {"name": coalition.name})
         return redirect("coalitions:detail", coalition.pk)
     return render(request, "coalitions/coalition_form.html", {"form": form, "coalition": coalition})
@@ -211,7 +209,7 @@ def coalition_edit(request, pk: int):
 @bureau_required
 @require_POST
 def coalition_transition(request, pk: int):
-    coalition = get_object_or_404(Coalition, pk=pk)
+    coalition = get_coalition_for_user(request, pk, manage=True)
     try:
         services.transition(coalition, request.POST.get("status", ""), by=person_of(request))
     except (services.TransitionError, ValueError) as error:
@@ -235,7 +233,7 @@ def coalition_transition(request, pk: int):
 @login_required
 def ring_edit(request, pk: int, ring_pk: int | None = None):
     coalition = get_coalition_for_user(request, pk, manage=True)
-    ring = get_object_or_404(Ring, pk=ring_pk, coalition=coalition) if ring_pk else None
+    ring = get_ring_for_user(request, coalition, ring_pk) if ring_pk else None
     initial = (
         {}
         if ring
@@ -248,7 +246,7 @@ def ring_edit(request, pk: int, ring_pk: int | None = None):
     )
     form = RingForm(request.POST or None, instance=ring, coalition=coalition, initial=initial)
     if request.method == "POST" and form.is_valid():
-        ring = form.save()
+        ring = services.save_ring(form.save(commit=False), by=person_of(request))
         messages.success(request, _("%(ring)s is saved.") % {"ring": ring.name})
         return redirect("coalitions:board", coalition.pk)
     return render(
@@ -257,30 +255,38 @@ def ring_edit(request, pk: int, ring_pk: int | None = None):
 
 
 def _board_context(request, coalition: Coalition) -> dict:
-    rings = list(_rings_with_counts(coalition))
+    rings = list(coalition.rings.with_counts().order_by("order"))
     memberships = list(
         RingMembership.objects.open()
         .filter(coalition=coalition)
-        .select_related("person__institution")
+        .select_related("person__institution", "ring")
         .order_by("person__last_name", "person__first_name")
     )
+    history: dict[int, list] = defaultdict(list)
+    for action in (
+        Action.objects.within(scope_of(coalition))
+        .filter(verb__startswith="membership.", person__in=[m.person_id for m in memberships])
+        .select_related("actor")
+        .order_by("-at", "-pk")
+    ):
+        history[action.person_id].append(action)
     by_ring = {ring.pk: {"active": [], "requested": [], "invited": []} for ring in rings}
     for m in memberships:
-        key = {"actief": "active", "aangevraagd": "requested", "uitgenodigd": "invited"}[m.status]
-        m.move_form = (
-            MoveForm(membership=m, rings=rings, prefix=f"m{m.pk}") if key == "active" else None
-        )
-        by_ring[m.ring_id][key].append(m)
+        m.history = history.get(m.person_id, [])
+        if m.is_active:
+            m.move_form = MoveForm(membership=m, rings=rings, prefix=f"m{m.pk}")
+            by_ring[m.ring_id]["active"].append(m)
+        elif m.is_requested:
+            by_ring[m.ring_id]["requested"].append(m)
+        else:
+            by_ring[m.ring_id]["invited"].append(m)
     for ring in rings:
         ring.groups = by_ring[ring.pk]
         ring.institution_count = len({m.person.institution_id for m in ring.groups["active"]})
-        ring.is_full = ring.capacity is not None and ring.active_count >= ring.capacity
-        ring.below_minimum = ring.minimum_size is not None and ring.active_count < ring.minimum_size
-    lead_ids = set(coalition.leads.values_list("pk", flat=True))
     return {
         "coalition": coalition,
         "rings": rings,
-        "lead_ids": lead_ids,
+        "lead_ids": coalition.lead_ids(),
         "invite_form": InviteToRingForm(coalition=coalition),
         "decision_form": DecisionForm(),
     }
@@ -415,10 +421,7 @@ def ring_invite(request, pk: int):
 @login_required
 @require_POST
 def ring_join(request, ring_pk: int):
-    ring = get_object_or_404(Ring.objects.select_related("coalition"), pk=ring_pk)
-    person = person_of(request)
-    if person is None:
-        raise PermissionDenied
+    ring, person = get_ring_to_join(request, ring_pk)
     form = JoinForm(request.POST)
     motivation = form.cleaned_data["motivation"] if form.is_valid() else ""
     try:
@@ -426,7 +429,7 @@ def ring_join(request, ring_pk: int):
     except services.MembershipError as error:
         messages.error(request, str(error))
     else:
-        if membership.status == RingMembership.Status.ACTIVE:
+        if membership.is_active:
             messages.success(
                 request,
                 _("Welcome to %(ring)s of %(coalition)s.")
@@ -472,16 +475,12 @@ def invitation_respond(request, membership_pk: int):
 @require_POST
 def input_create(request, pk: int):
     coalition = get_coalition_for_user(request, pk)
-    membership = active_membership(request, coalition)
-    allowed = has_right(request, coalition, membership, "can_post_input")
-    if not allowed or coalition.is_closed:
+    person = person_of(request)
+    if not coalition.rights_of(person, open_membership(person, coalition)).post_input:
         raise PermissionDenied
     form = InputForm(request.POST)
     if form.is_valid():
-        item = form.save(commit=False)
-        item.coalition = coalition
-        item.author = person_of(request)
-        item.save()
+        services.add_input(coalition, by=person, **form.cleaned_data)
         messages.success(request, _("Thank you: the leads will look at your input."))
         return redirect(reverse("coalitions:detail", args=[coalition.pk]) + "#inbreng")
     return render(
@@ -491,9 +490,7 @@ def input_create(request, pk: int):
 
 @login_required
 def input_reply(request, pk: int):
-    item = get_object_or_404(Input.objects.select_related("coalition"), pk=pk)
-    if not can_manage(request, item.coalition):
-        raise PermissionDenied
+    item = get_input_for_user(request, pk, manage=True)
     form = InputReplyForm(request.POST or None, instance=item)
     if request.method == "POST" and form.is_valid():
         services.answer_input(
@@ -517,15 +514,12 @@ def input_reply(request, pk: int):
 @login_required
 def output_create(request, pk: int):
     coalition = get_coalition_for_user(request, pk)
-    membership = active_membership(request, coalition)
-    allowed = has_right(request, coalition, membership, "can_post_outputs")
-    if not allowed:
+    person = person_of(request)
+    if not coalition.rights_of(person, open_membership(person, coalition)).post_outputs:
         raise PermissionDenied
     form = OutputForm(request.POST or None, request.FILES or None, coalition=coalition)
     if request.method == "POST" and form.is_valid():
-        output = form.save(commit=False)
-        output.created_by = person_of(request)
-        output.save()
+        output = services.add_output(form.save(commit=False), by=person)
         messages.success(request, _("%(title)s is added.") % {"title": output.title})
         return redirect(reverse("coalitions:detail", args=[coalition.pk]) + "#opbrengsten")
     return render(request, "coalitions/output_form.html", {"coalition": coalition, "form": form})
@@ -533,10 +527,7 @@ def output_create(request, pk: int):
 
 def output_download(request, pk: int):
     """Serve an uploaded output to those who may see it, always as a download."""
-    person = person_of(request) if request.user.is_authenticated else None
-    output = get_object_or_404(
-        Output.objects.visible_to(person, is_bureau=is_bureau(request)), pk=pk
-    )
+    output = get_output_for_user(request, pk)
     if not output.file:
         raise Http404
     filename = output.file.name.rsplit("/", 1)[-1]

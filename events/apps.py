@@ -5,3 +5,7 @@ from django.utils.translation import gettext_lazy as _
 class EventsConfig(AppConfig):
     name = "events"
     verbose_name = _("Sessions")
+
+    def ready(self):
+        # The services name their activity-log verbs on import (members.activity).
+        from . import services  # noqa: F401

@@ -74,10 +74,21 @@ class SessionForm(forms.ModelForm):
 class PartForm(forms.ModelForm):
     class Meta:
         model = SessionPart
-        fields = ["kind", "title", "start", "end", "room", "capacity", "coalition", "invited_rings"]
+        fields = [
+            "kind",
+            "title",
+            "description",
+            "start",
+            "end",
+            "room",
+            "capacity",
+            "coalition",
+            "invited_rings",
+        ]
         widgets = {
             "start": DATETIME,
             "end": DATETIME,
+            "description": forms.Textarea(attrs={"rows": 3}),
             "invited_rings": forms.CheckboxSelectMultiple,
         }
 
@@ -120,6 +131,26 @@ class PartForm(forms.ModelForm):
     def save(self, commit: bool = True):
         self.instance.session = self.session
         return super().save(commit)
+
+
+class LeadPartForm(forms.ModelForm):
+    """What a lead of a coalition taking part decides about their coalition's own work part:
+    which rings are invited this time (the core only, or the flexible ring too), how many
+    places, and what the part is about."""
+
+    class Meta:
+        model = SessionPart
+        fields = ["invited_rings", "capacity", "description"]
+        widgets = {
+            "invited_rings": forms.CheckboxSelectMultiple,
+            "description": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args, session: Session, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.session = session
+        self.fields["invited_rings"].queryset = self.instance.coalition.rings.order_by("order")
+        self.fields["invited_rings"].label_from_instance = lambda ring: ring.name
 
 
 class CoalitionsForm(forms.Form):

@@ -2,12 +2,35 @@ import secrets
 import uuid
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from coalitions.models import Coalition, Ring, RingMembership
 from members.models import Institution, Person
+
+
+def _deeper(person):
+    """The same person seen from one subquery further in: a Person (or pk) stays itself, a
+    reference to an outer query (OuterRef) gets one level more. So each rule below is written
+    once and serves both directions: "which sessions is this person invited to" and "which
+    people are invited to this session" (events.services.people_invited)."""
+    return OuterRef(person) if isinstance(person, OuterRef) else person
+
+
+def _acts_for(lead: Person, *, person, session) -> Q:
+    """THE rule of what a lead may do for someone at a session (sign them up, cancel, mark
+    present, see their e-mail and remarks): the lead leads a coalition that organises or takes
+    part in the session, and the person is active in one of its rings or leads it too.
+    `person` and `session` are values or references to the query this Q filters."""
+    involved = Q(coalition__sessions=session) | Q(coalition__organised_sessions=session)
+    return Exists(
+        RingMembership.objects.active().filter(involved, person=person, coalition__leads=lead)
+    ) | Exists(
+        Coalition.leads.through.objects.filter(person=person)
+        .filter(coalition__leads=lead)
+        .filter(involved)
+    )
 
 
 class SessionQuerySet(models.QuerySet):
@@ -27,28 +50,59 @@ class SessionQuerySet(models.QuerySet):
         drafts = Q(status=Session.Status.DRAFT)
         if person is None:
             return self.exclude(drafts)
-        return self.filter(~drafts | Q(organiser_coalition__leads=person)).distinct()
+        return self.filter(
+            ~drafts
+            | Exists(
+                Coalition.leads.through.objects.filter(
+                    person=person, coalition=OuterRef("organiser_coalition")
+                )
+            )
+        )
 
-    def invited(self, person: Person | None):
-        """Sessions this person may sign up for (see Session.invites)."""
+    def invited(self, person):
+        """THE invitation rule for a whole session: a part of it is open to the person
+        (SessionPart.objects.open_to); or it has no parts and is a network session (everyone)
+        or a meeting of a coalition they are active in; or they lead the organising coalition.
+        `person`: a Person, or OuterRef("pk") inside a query of people."""
         if person is None:
             return self.none()
-        memberships = RingMembership.objects.active().filter(person=person)
-        rings = memberships.values("ring")
-        led = Coalition.objects.filter(leads=person).values("pk")
-        open_parts = SessionPart.objects.filter(kind__in=SessionPart.OPEN_KINDS)
+        who = _deeper(person)
+        parts = SessionPart.objects.filter(session=OuterRef("pk"))
+        in_organiser = RingMembership.objects.active().filter(
+            person=who, coalition=OuterRef("organiser_coalition")
+        )
+        leads_organiser = Coalition.leads.through.objects.filter(
+            person=who, coalition=OuterRef("organiser_coalition")
+        )
         return self.filter(
-            (Q(parts__isnull=True) & ~Q(kind=Session.Kind.COALITION))
-            | Q(parts__in=open_parts.filter(session__kind__in=Session.NETWORK_KINDS))
-            | Q(parts__invited_rings__in=rings)
-            | Q(parts__coalition__in=led)
-            | Q(organiser_coalition__in=led)
-            | Q(
-                kind=Session.Kind.COALITION,
-                parts__isnull=True,
-                organiser_coalition__in=memberships.values("coalition"),
+            Exists(parts.open_to(who))
+            | (~Exists(parts) & (Q(kind__in=Session.NETWORK_KINDS) | Exists(in_organiser)))
+            | Exists(leads_organiser)
+        )
+
+    def editable_by(self, person: Person | None):
+        """Bureau staff change any session; a lead the meetings their coalition organises."""
+        if person is None:
+            return self.none()
+        if person.has_bureau_rights:
+            return self
+        return self.filter(organiser_coalition__in=Coalition.objects.led_by(person).values("pk"))
+
+    def organised_by(self, person: Person | None):
+        """Who may open the registrations, check-in and presence list (each then shows only the
+        registrations that person manages): the bureau, and the leads of the coalitions that
+        organise or take part."""
+        if person is None:
+            return self.none()
+        if person.has_bureau_rights:
+            return self
+        led = Coalition.objects.led_by(person).values("pk")
+        return self.filter(
+            Q(organiser_coalition__in=led)
+            | Exists(
+                Session.coalitions.through.objects.filter(session=OuterRef("pk"), coalition__in=led)
             )
-        ).distinct()
+        )
 
 
 class Session(models.Model):
@@ -144,8 +198,118 @@ class Session(models.Model):
         return self.end < timezone.now()
 
     @property
+    def online_link_shown(self) -> bool:
+        """The link matters for online and hybrid sessions (shown to confirmed people only)."""
+        return self.form != self.Form.IN_PERSON
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == self.Status.DRAFT
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == self.Status.PUBLISHED
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == self.Status.CANCELLED
+
+    def invites(self, person: Person | None) -> bool:
+        return Session.objects.filter(pk=self.pk).invited(person).exists()
+
+    def is_editable_by(self, person: Person | None) -> bool:
+        if person is not None and person.has_bureau_rights:
+            return True
+        return Session.objects.filter(pk=self.pk).editable_by(person).exists()
+
+    def is_organised_by(self, person: Person | None) -> bool:
+        if person is not None and person.has_bureau_rights:
+            return True
+        return Session.objects.filter(pk=self.pk).organised_by(person).exists()
+
+    def people_to_act_for(self, lead: Person | None):
+        """The people `lead` may sign up, cancel for or mark present here (see _acts_for)."""
+        people = Person.objects.filter(erased_at__isnull=True)
+        if lead is None:
+            return people.none()
+        if lead.has_bureau_rights:
+            return people
+        here = Session.objects.filter(pk=self.pk).filter(
+            _acts_for(lead, person=OuterRef(OuterRef("pk")), session=OuterRef("pk"))
+        )
+        return people.filter(Exists(here))
+
+    def lets_act_for(self, lead: Person | None, person: Person) -> bool:
+        return self.people_to_act_for(lead).filter(pk=person.pk).exists()
+
+    def _confirmed(self) -> int:
+        count = getattr(self, "confirmed_count", None)
+        if count is None:  # not annotated: count now (under the session lock in services)
+            count = self.registrations.filter(status=Registration.Status.CONFIRMED).count()
+        return count
+
+    @property
+    def is_full(self) -> bool:
+        return self.capacity is not None and self._confirmed() >= self.capacity
+
+    @property
     def deadline_passed(self) -> bool:
         return self.signup_deadline is not None and timezone.now() > self.signup_deadline
+
+
+def ring_invitations(rings, sessions) -> dict[int, set[int]]:
+    """THE rule of which sessions invited a ring as a ring (what the commitment rule counts),
+    as {ring id: {session ids}} among `sessions`, in two queries:
+    - a part of the session invites the ring (the coalition's work part: the core this time,
+      the flexible ring too another time);
+    - the ring's coalition takes part in (or organises) the session without a work part of its
+      own, and the session has no parts or a plenary or exchange part: all its rings are invited.
+    A person of the flexible ring is still welcome at a network session's plenary (open_to),
+    but a session that invited only the core does not count against their ring's agreement."""
+    rings = list(rings)
+    result: dict[int, set[int]] = {ring.pk: set() for ring in rings}
+    for ring_id, session_id in SessionPart.invited_rings.through.objects.filter(
+        ring_id__in=result, sessionpart__session__in=sessions
+    ).values_list("ring_id", "sessionpart__session_id"):
+        result[ring_id].add(session_id)
+    parts = SessionPart.objects.filter(session=OuterRef("session"))
+    whole: dict[int, set[int]] = {}
+    for coalition_id, session_id in (
+        Session.coalitions.through.objects.filter(
+            coalition_id__in={ring.coalition_id for ring in rings}, session__in=sessions
+        )
+        .filter(~Exists(parts.filter(kind=SessionPart.Kind.WORK, coalition=OuterRef("coalition"))))
+        .filter(~Exists(parts) | Exists(parts.filter(kind__in=SessionPart.OPEN_KINDS)))
+        .values_list("coalition_id", "session_id")
+    ):
+        whole.setdefault(coalition_id, set()).add(session_id)
+    for ring in rings:
+        result[ring.pk] |= whole.get(ring.coalition_id, set())
+    return result
+
+
+class SessionPartQuerySet(models.QuerySet):
+    def open_to(self, person):
+        """THE invitation rule, per part — the session list, "am I invited", the sign-up form and
+        the people to invite all derive from it:
+        - a plenary or exchange part of a network session is for everyone;
+        - a plenary or exchange part of a coalition meeting is for the coalition's rings;
+        - a coalition's work part is for the rings invited to it this time, and its leads;
+        - the leads of the organising coalition may join every part of their meeting.
+        `person`: a Person, or a reference to an outer query of people (see _deeper)."""
+        if person is None:
+            return self.none()
+        who = _deeper(person)
+        in_ring = RingMembership.objects.active().filter(person=who)
+        leads = Coalition.leads.through.objects.filter(person=who)
+        organiser = OuterRef("session__organiser_coalition")
+        return self.filter(
+            Q(kind__in=SessionPart.OPEN_KINDS, session__kind__in=Session.NETWORK_KINDS)
+            | Q(kind__in=SessionPart.OPEN_KINDS) & Exists(in_ring.filter(coalition=organiser))
+            | Exists(in_ring.filter(ring__session_parts=OuterRef("pk")))
+            | Exists(leads.filter(coalition=OuterRef("coalition")))
+            | Exists(leads.filter(coalition=organiser))
+        )
 
 
 class SessionPart(models.Model):
@@ -163,6 +327,7 @@ class SessionPart(models.Model):
     )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.PLENARY)
     title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
     start = models.DateTimeField(_("start"))
     end = models.DateTimeField(_("end"))
     room = models.CharField(_("room"), max_length=100, blank=True)
@@ -184,6 +349,8 @@ class SessionPart(models.Model):
         verbose_name=_("invited rings"),
         help_text=_("For a coalition's own part: which rings are invited this time."),
     )
+
+    objects = SessionPartQuerySet.as_manager()
 
     class Meta:
         ordering = ["start", "pk"]
@@ -214,10 +381,51 @@ class SessionPart(models.Model):
     def overlaps(self, other: "SessionPart") -> bool:
         return self.start < other.end and other.start < self.end
 
+    @property
+    def is_work_part(self) -> bool:
+        return self.kind == self.Kind.WORK
+
+    def _confirmed(self) -> int:
+        count = getattr(self, "confirmed_count", None)
+        if count is None:  # not annotated: count now (under the part lock in services)
+            count = self.choices.filter(status=Registration.Status.CONFIRMED).count()
+        return count
+
+    @property
+    def is_full(self) -> bool:
+        return self.capacity is not None and self._confirmed() >= self.capacity
+
+    def is_editable_by(self, person: Person | None) -> bool:
+        """Who edits this part: whoever may edit the session; and the leads of a coalition
+        taking part, for their coalition's own work part only (its rings, capacity and
+        description: see events.forms.LeadPartForm)."""
+        return self.session.is_editable_by(person) or self.is_steered_by(person)
+
+    def is_steered_by(self, person: Person | None) -> bool:
+        """A lead's say over their own coalition's work part in someone else's session."""
+        return (
+            self.is_work_part
+            and self.coalition is not None
+            and self.coalition.is_led_by(person)
+            and self.session.coalitions.filter(pk=self.coalition_id).exists()
+        )
+
 
 class RegistrationQuerySet(models.QuerySet):
     def active(self):
         return self.exclude(status=Registration.Status.CANCELLED)
+
+    def manageable_by(self, person: Person | None):
+        """The registrations this person may cancel, mark present or absent, and see with
+        e-mail address and remarks: every one for the bureau; for a lead, those of the people
+        of the coalitions they lead at sessions these coalitions organise or take part in."""
+        if person is None:
+            return self.none()
+        if person.has_bureau_rights:
+            return self
+        return self.filter(
+            _acts_for(person, person=OuterRef("person"), session=OuterRef("session"))
+        )
 
     def confirmed(self):
         return self.filter(status=Registration.Status.CONFIRMED)
@@ -281,6 +489,18 @@ class Registration(models.Model):
     def __str__(self) -> str:
         return f"{self.person} – {self.session} ({self.get_status_display()})"
 
+    @property
+    def is_confirmed(self) -> bool:
+        return self.status == self.Status.CONFIRMED
+
+    @property
+    def is_waitlisted(self) -> bool:
+        return self.status == self.Status.WAITLISTED
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == self.Status.CANCELLED
+
 
 class PartChoice(models.Model):
     """A part of the programme someone chose, with its own place or waiting-list position."""
@@ -304,6 +524,18 @@ class PartChoice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.registration.person} – {self.part} ({self.status})"
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.status == Registration.Status.CONFIRMED
+
+    @property
+    def is_waitlisted(self) -> bool:
+        return self.status == Registration.Status.WAITLISTED
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == Registration.Status.CANCELLED
 
 
 def new_feed_token() -> str:

@@ -6,61 +6,67 @@ writes. So a hundred people pressing "Aanmelden" at once never overfill a sessio
 cancellation promotes the first person on the waiting list in the same transaction.
 """
 
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import override
+from django.utils.translation import gettext_lazy, override
 
-from coalitions.models import Coalition, Ring, RingMembership
-from members import notify
+from coalitions.models import school_year_of
+from members import activity, notify
 from members.models import Person
 
-from .models import PartChoice, Registration, Session, SessionPart
+from .models import PartChoice, Registration, Session, SessionPart, ring_invitations
+
+activity.register_verbs(
+    {
+        "session.created": gettext_lazy("created the session"),
+        "session.changed": gettext_lazy("changed the session (%(fields)s)"),
+        "session.published": gettext_lazy("published the session"),
+        "session.cancelled": gettext_lazy("cancelled the session"),
+        "session.coalitions_added": gettext_lazy("added the coalitions %(coalitions)s"),
+        "part.created": gettext_lazy("added the part “%(part)s”"),
+        "part.changed": gettext_lazy("changed the part “%(part)s” (%(fields)s)"),
+        "registration.signed_up": gettext_lazy("signed up"),
+        "registration.signed_up_by": gettext_lazy("signed up on their behalf"),
+        "registration.waitlisted": gettext_lazy("signed up, on the waiting list"),
+        "registration.cancelled": gettext_lazy("cancelled the registration"),
+        "registration.promoted": gettext_lazy("moved up from the waiting list"),
+        "registration.present": gettext_lazy("marked present"),
+        "registration.absent": gettext_lazy("marked absent"),
+        "registration.walk_in": gettext_lazy("checked in at the door"),
+    }
+)
+
+# Changes to these fields change what people signed up for: they are told (reminders issue).
+CHANGES_PEOPLE_ARE_TOLD_OF = ("start", "end", "address", "room", "online_link", "form")
 
 
 class RegistrationError(Exception):
     """A rule said no; the message is for the person (Dutch through gettext)."""
 
 
+def _log_registration(verb: str, registration: Registration, *, by: Person | None) -> None:
+    activity.log(
+        verb,
+        by=by,
+        target=registration,
+        person=registration.person,
+        scope=registration.session,
+    )
+
+
 # Who is invited ----------------------------------------------------------------------------------
 
 
-def invited_parts(session: Session, person: Person, parts=None) -> list[SessionPart]:
-    """The parts of the programme this person may choose.
-
-    Plenary and exchange parts of a network session are for everyone; a coalition's own part is
-    for the rings invited to it this time (and the coalition's leads)."""
-    parts = list(parts if parts is not None else session.parts.prefetch_related("invited_rings"))
-    rings = set(
-        RingMembership.objects.active().filter(person=person).values_list("ring_id", flat=True)
-    )
-    led = set(Coalition.objects.filter(leads=person).values_list("pk", flat=True))
-    allowed = []
-    for part in parts:
-        if (
-            part.kind in SessionPart.OPEN_KINDS
-            and session.kind in Session.NETWORK_KINDS
-            or part.coalition_id in led
-            or rings & {ring.pk for ring in part.invited_rings.all()}
-        ):
-            allowed.append(part)
-    return allowed
-
-
-def is_invited(session: Session, person: Person, parts=None) -> bool:
-    parts = list(parts if parts is not None else session.parts.prefetch_related("invited_rings"))
-    if not parts:
-        if session.kind == Session.Kind.COALITION:
-            return session.organiser_coalition_id is not None and (
-                RingMembership.objects.active()
-                .filter(person=person, coalition_id=session.organiser_coalition_id)
-                .exists()
-                or session.organiser_coalition.leads.filter(pk=person.pk).exists()
-            )
-        return True
-    return bool(invited_parts(session, person, parts))
+def invited_parts(session: Session, person: Person | None) -> list[SessionPart]:
+    """The parts of the programme this person may choose (SessionPart.objects.open_to)."""
+    return list(session.parts.open_to(person))
 
 
 def time_slots(parts) -> list[list[SessionPart]]:
@@ -126,14 +132,11 @@ def _lock_parts(part_ids) -> dict[int, SessionPart]:
 
 
 def _session_has_room(session: Session) -> bool:
-    return session.capacity is None or session.registrations.confirmed().count() < session.capacity
+    return not session.is_full  # a locked row, not annotated: counts now
 
 
 def _part_has_room(part: SessionPart) -> bool:
-    return (
-        part.capacity is None
-        or part.choices.filter(status=Registration.Status.CONFIRMED).count() < part.capacity
-    )
+    return not part.is_full
 
 
 def register(
@@ -144,7 +147,7 @@ def register(
     on_behalf = by is not None and by.pk != person.pk
     parts = list(parts)
     check_open_for_signup(session, on_behalf=on_behalf)
-    if not on_behalf and not is_invited(session, person):
+    if not on_behalf and not session.invites(person):
         raise RegistrationError(_("You are not invited to this session."))
     _check_choices(session, person, parts, on_behalf=on_behalf)
     with transaction.atomic():
@@ -184,6 +187,13 @@ def register(
                 if confirmed
                 else Registration.Status.WAITLISTED,
             )
+        if on_behalf:
+            verb = "registration.signed_up_by"
+        elif registration.is_confirmed:
+            verb = "registration.signed_up"
+        else:
+            verb = "registration.waitlisted"
+        _log_registration(verb, registration, by=by or person)
         _queue_confirmation(registration)
     return registration
 
@@ -203,6 +213,7 @@ def cancel(registration: Registration, *, by: Person | None) -> list[Registratio
         registration.cancelled_at = timezone.now()
         registration.save(update_fields=["status", "cancelled_at"])
         registration.choices.update(status=Registration.Status.CANCELLED)
+        _log_registration("registration.cancelled", registration, by=by)
         promoted = _promote(session, parts) if was_confirmed or parts else []
     return promoted
 
@@ -239,6 +250,7 @@ def _promote(session: Session, freed_parts: dict[int, SessionPart]) -> list[Regi
             if choice.registration not in promoted:
                 promoted.append(choice.registration)
     for registration in promoted:
+        _log_registration("registration.promoted", registration, by=None)
         _queue_promotion(registration, session)
     return promoted
 
@@ -272,15 +284,7 @@ def part_waitlist_position(choice: PartChoice) -> int | None:
 
 
 def _session_url(session: Session) -> str:
-    from django.conf import settings
-
     return settings.SITE_URL + reverse("events:detail", args=[session.pk])
-
-
-def _language(person: Person) -> str:
-    from django.conf import settings
-
-    return person.user.language if person.user_id else settings.LANGUAGE_CODE
 
 
 def _when(session: Session) -> str:
@@ -292,7 +296,7 @@ def _queue_confirmation(registration: Registration) -> None:
     from .calendar import session_ics
 
     session, person = registration.session, registration.person
-    with override(_language(person)):
+    with override(person.language):
         if registration.status == Registration.Status.CONFIRMED:
             subject = _("Confirmed: %(title)s") % {"title": session.title}
             intro = _("You are signed up for %(title)s on %(when)s.") % {
@@ -324,7 +328,7 @@ def _queue_promotion(registration: Registration, session: Session) -> None:
     from .calendar import session_ics
 
     person = registration.person
-    with override(_language(person)):
+    with override(person.language):
         subject = _("A place has become available: %(title)s") % {"title": session.title}
         body = (
             _(
@@ -356,26 +360,94 @@ def touch(session: Session) -> None:
 
 
 def people_invited(session: Session):
-    """Everyone who may sign up (for the invitation mail on publishing)."""
-    people = Person.objects.filter(erased_at__isnull=True, user__isnull=False)
-    parts = list(session.parts.prefetch_related("invited_rings"))
-    if (
-        any(p.kind in SessionPart.OPEN_KINDS for p in parts)
-        and session.kind in Session.NETWORK_KINDS
-    ):
-        return people
-    if not parts:
-        if session.kind in Session.NETWORK_KINDS:
-            return people
-        rings = Ring.objects.filter(coalition_id=session.organiser_coalition_id)
-    else:
-        rings = Ring.objects.filter(session_parts__in=parts)
-    coalitions = {p.coalition_id for p in parts if p.coalition_id} | (
-        {session.organiser_coalition_id} - {None}
+    """Everyone who may sign up, with an account (for the invitation mail on publishing): the
+    same rule as Session.objects.invited, asked the other way round."""
+    return Person.objects.filter(
+        Exists(Session.objects.filter(pk=session.pk).invited(OuterRef("pk"))),
+        erased_at__isnull=True,
+        user__isnull=False,
     )
-    return people.filter(
-        pk__in=RingMembership.objects.active().filter(ring__in=rings).values("person")
-    ) | people.filter(led_coalitions__in=coalitions)
+
+
+def create_session(*, by: Person | None, **fields) -> Session:
+    """A new session (a draft until published). A coalition meeting counts its organising
+    coalition among the coalitions taking part."""
+    with transaction.atomic():
+        session = Session.objects.create(created_by=by, **fields)
+        if session.organiser_coalition_id:
+            session.coalitions.add(session.organiser_coalition_id)
+        activity.log("session.created", by=by, target=session, scope=session)
+    return session
+
+
+def change_session(session: Session, *, by: Person | None, **fields) -> list[str]:
+    """Change a session's details: the one door, so calendars see a new SEQUENCE, a raised
+    capacity first fills places from the waiting list, and the people signed up hear of a new
+    time or place. Its status changes only through publish and cancel_session. Returns the
+    names of the fields that changed."""
+    if "status" in fields:
+        raise RegistrationError("The status changes through publish() or cancel_session().")
+    with transaction.atomic():
+        locked = _lock_session(session)
+        changed = [name for name, value in fields.items() if getattr(locked, name) != value]
+        if not changed:
+            return []
+        for name in changed:
+            setattr(locked, name, fields[name])
+            setattr(session, name, fields[name])
+        locked.save(update_fields=changed)
+        if locked.organiser_coalition_id:
+            locked.coalitions.add(locked.organiser_coalition_id)
+        touch(locked)
+        session.sequence, session.updated_at = locked.sequence, locked.updated_at
+        if "capacity" in changed:
+            # More places: the waiting list goes first, before any newcomer.
+            _promote(locked, {})
+        activity.log(
+            "session.changed",
+            by=by,
+            target=locked,
+            scope=locked,
+            fields=_field_labels(Session, changed),
+        )
+        told_of = [name for name in changed if name in CHANGES_PEOPLE_ARE_TOLD_OF]
+        if told_of:
+            session_changed(locked, told_of)
+    return changed
+
+
+def session_changed(session: Session, fields: list[str]) -> None:
+    """The time or place of a session changed. The hook where everyone signed up or waiting is
+    told; the message itself comes with the reminders (their calendars already see a higher
+    SEQUENCE through touch)."""
+
+
+def save_part(
+    part: SessionPart, *, by: Person | None, invited_rings=None, fields=()
+) -> SessionPart:
+    """Save a programme part as a form left it on the instance (new or changed)."""
+    created = part.pk is None
+    with transaction.atomic():
+        _lock_session(part.session)
+        part.save()
+        if invited_rings is not None:
+            part.invited_rings.set(invited_rings)
+        touch(part.session)
+        if "capacity" in fields and not created:
+            _promote(part.session, _lock_parts([part.pk]))
+        activity.log(
+            "part.created" if created else "part.changed",
+            by=by,
+            target=part,
+            scope=part.session,
+            part=part.title,
+            fields=_field_labels(SessionPart, list(fields)),
+        )
+    return part
+
+
+def _field_labels(model, names: list[str]) -> str:
+    return ", ".join(str(model._meta.get_field(name).verbose_name) for name in names)
 
 
 def publish(session: Session, *, by: Person | None) -> Session:
@@ -386,6 +458,7 @@ def publish(session: Session, *, by: Person | None) -> Session:
         session.status = Session.Status.PUBLISHED
         session.save(update_fields=["status"])
         touch(session)
+        activity.log("session.published", by=by, target=session, scope=session)
         subject = _("Invitation: %(title)s") % {"title": session.title}
         body = _("You are invited to %(title)s on %(when)s. Sign up here:") % {
             "title": session.title,
@@ -393,7 +466,7 @@ def publish(session: Session, *, by: Person | None) -> Session:
         }
         notify.queue_many(
             "session_invitation",
-            people_invited(session).distinct(),
+            people_invited(session),
             f"events.session:{session.pk}",
             subject=subject,
             body=f"{body}\n{_session_url(session)}\n",
@@ -412,10 +485,11 @@ def cancel_session(session: Session, *, by: Person | None) -> Session:
         session.status = Session.Status.CANCELLED
         session.save(update_fields=["status"])
         touch(session)
+        activity.log("session.cancelled", by=by, target=session, scope=session)
         ics = session_ics(session).decode()
         for registration in session.registrations.active().select_related("person__user"):
             person = registration.person
-            with override(_language(person)):
+            with override(person.language):
                 subject = _("Cancelled: %(title)s") % {"title": session.title}
                 body = _("%(title)s on %(when)s does not go ahead. We are sorry.") % {
                     "title": session.title,
@@ -436,6 +510,7 @@ def cancel_session(session: Session, *, by: Person | None) -> Session:
 def add_coalitions(session: Session, coalitions, *, by: Person | None) -> list[SessionPart]:
     """The coalitions taking part: each gets its own work part, for its core ring by default."""
     created = []
+    coalitions = list(coalitions)
     with transaction.atomic():
         for coalition in coalitions:
             session.coalitions.add(coalition)
@@ -450,11 +525,17 @@ def add_coalitions(session: Session, coalitions, *, by: Person | None) -> list[S
                 },
             )
             if made:
-                core = coalition.rings.order_by("order").first()
-                if core is not None:
-                    part.invited_rings.add(core)
+                part.invited_rings.add(*coalition.rings.core())
                 created.append(part)
         touch(session)
+        if coalitions:
+            activity.log(
+                "session.coalitions_added",
+                by=by,
+                target=session,
+                scope=session,
+                coalitions=", ".join(c.name for c in coalitions),
+            )
     return created
 
 
@@ -464,9 +545,13 @@ def add_coalitions(session: Session, coalitions, *, by: Person | None) -> list[S
 def mark_attendance(
     registration: Registration, *, attended: bool, by: Person | None
 ) -> Registration:
-    registration.attended = attended
-    registration.checked_in_at = timezone.now() if attended else None
-    registration.save(update_fields=["attended", "checked_in_at"])
+    with transaction.atomic():
+        registration.attended = attended
+        registration.checked_in_at = timezone.now() if attended else None
+        registration.save(update_fields=["attended", "checked_in_at"])
+        _log_registration(
+            "registration.present" if attended else "registration.absent", registration, by=by
+        )
     return registration
 
 
@@ -483,7 +568,84 @@ def walk_in(session: Session, person: Person, *, by: Person | None) -> Registrat
                 walk_in=True,
                 registered_by=by,
             )
-        elif registration.status == Registration.Status.WAITLISTED:
+            _log_registration("registration.walk_in", registration, by=by)
+        elif registration.is_waitlisted:
             registration.status = Registration.Status.CONFIRMED
             registration.save(update_fields=["status"])
         return mark_attendance(registration, attended=True, by=by)
+
+
+# Keeping the ring's agreements -------------------------------------------------------------------
+
+
+@dataclass
+class Commitment:
+    """How a person keeps their ring's attendance agreement this school year: counted over the
+    held sessions that invited their ring since they joined it."""
+
+    invited: int
+    attended: int
+    expected: int | None
+    missed_in_a_row: int
+    is_core: bool
+
+    @property
+    def keeps(self) -> bool:
+        return self.expected is None or self.attended >= min(self.expected, self.invited)
+
+    @property
+    def missed_last_two(self) -> bool:
+        """The nudge: missed the last two sessions their ring was invited to."""
+        return self.missed_in_a_row >= 2
+
+    @property
+    def core_candidate(self) -> bool:
+        """Outside the core, and came to every session (at least two) their ring was invited to."""
+        return not self.is_core and self.invited >= 2 and self.attended == self.invited
+
+
+def commitment(memberships, *, today: dt.date | None = None) -> dict[int, Commitment]:
+    """THE commitment rule, per active membership (keyed by person id): the ring board shows it,
+    the reminders nudge with it, the overviews count it. Four queries, whatever the number of
+    people, rings or sessions."""
+    memberships = [m for m in memberships if m.is_active]
+    if not memberships:
+        return {}
+    today = today or timezone.localdate()
+    since = timezone.make_aware(dt.datetime(int(school_year_of(today)[:4]), 9, 1))
+    held = (
+        Session.objects.filter(start__gte=since, end__lt=timezone.now())
+        .exclude(status__in=[Session.Status.CANCELLED, Session.Status.DRAFT])
+        .order_by("start")
+    )
+    rings = {m.ring_id: m.ring for m in memberships}
+    starts = dict(held.values_list("pk", "start"))
+    invitations = ring_invitations(rings.values(), held)
+    all_sessions = set().union(*invitations.values())
+    attended: dict[int, set[int]] = {}
+    for person_id, session_id in Registration.objects.filter(
+        session_id__in=all_sessions,
+        person_id__in=[m.person_id for m in memberships],
+        attended=True,
+    ).values_list("person_id", "session_id"):
+        attended.setdefault(person_id, set()).add(session_id)
+    result = {}
+    for m in memberships:
+        joined = m.started_at or m.created_at
+        invited = sorted(
+            (pk for pk in invitations[m.ring_id] if starts[pk] >= joined), key=starts.get
+        )
+        came = attended.get(m.person_id, set())
+        missed = 0
+        for pk in reversed(invited):
+            if pk in came:
+                break
+            missed += 1
+        result[m.person_id] = Commitment(
+            invited=len(invited),
+            attended=len(came & set(invited)),
+            expected=rings[m.ring_id].sessions_expected,
+            missed_in_a_row=missed,
+            is_core=rings[m.ring_id].is_core,
+        )
+    return result

@@ -1,4 +1,3 @@
-import csv
 from collections import defaultdict
 
 from django.contrib import messages
@@ -15,13 +14,26 @@ from django.views.decorators.http import require_POST
 
 from coalitions.models import Coalition
 from members.access import is_bureau, person_of
-from members.models import Person
+from members.csvfiles import csv_response
+from members.models import Action, Person
 
 from . import services
-from .access import can_edit, can_see_registrations, get_session_for_user, may_sign_up_others
+from .access import (
+    get_part_for_user,
+    get_person_to_act_for,
+    get_registration_for_user,
+    get_session_for_user,
+)
 from .calendar import feed_ics, session_ics
-from .forms import CoalitionsForm, PartForm, PersonByEmailForm, SessionForm, SignupForm
-from .models import CalendarFeed, PartChoice, Registration, Session, SessionPart, new_feed_token
+from .forms import (
+    CoalitionsForm,
+    LeadPartForm,
+    PartForm,
+    PersonByEmailForm,
+    SessionForm,
+    SignupForm,
+)
+from .models import CalendarFeed, PartChoice, Registration, Session, new_feed_token
 
 PAGE_SIZE = 20
 
@@ -110,16 +122,19 @@ def _detail_context(request, session: Session) -> dict:
         )
     )
     registration = _registration_of(person, session)
-    invited_parts = services.invited_parts(session, person, parts) if person else []
-    invited = person is not None and services.is_invited(session, person, parts)
+    open_ids = set(session.parts.open_to(person).values_list("pk", flat=True))
+    invited_parts = [part for part in parts if part.pk in open_ids]
+    invited = session.invites(person)
     choices = {c.part_id: c for c in registration.choices.all()} if registration else {}
+    editable = session.is_editable_by(person)
     for part in parts:
         part.my_choice = choices.get(part.pk)
-        part.is_full = part.capacity is not None and part.confirmed_count >= part.capacity
+        part.steered = not editable and part.is_work_part and part.coalition.is_led_by(person)
     counts = session.registrations.aggregate(
         confirmed=Count("pk", filter=Q(status=Registration.Status.CONFIRMED)),
         waitlisted=Count("pk", filter=Q(status=Registration.Status.WAITLISTED)),
     )
+    session.confirmed_count = counts["confirmed"]
     signup_error = None
     try:
         services.check_open_for_signup(session)
@@ -133,7 +148,7 @@ def _detail_context(request, session: Session) -> dict:
         "part_positions": {
             c.part_id: services.part_waitlist_position(c)
             for c in choices.values()
-            if c.status == Registration.Status.WAITLISTED
+            if c.is_waitlisted
         },
         "invited": invited,
         "signup_form": SignupForm(parts=invited_parts)
@@ -141,9 +156,9 @@ def _detail_context(request, session: Session) -> dict:
         else None,
         "signup_error": signup_error,
         "counts": counts,
-        "is_full": session.capacity is not None and counts["confirmed"] >= session.capacity,
-        "can_edit": can_edit(request, session),
-        "can_organise": can_see_registrations(request, session),
+        "is_full": session.is_full,
+        "can_edit": editable,
+        "can_organise": editable or session.is_organised_by(person),
     }
 
 
@@ -174,8 +189,7 @@ def signup(request, pk: int):
     person = person_of(request)
     if person is None:
         raise PermissionDenied
-    parts = services.invited_parts(session, person)
-    form = SignupForm(request.POST, parts=parts)
+    form = SignupForm(request.POST, parts=services.invited_parts(session, person))
     if not form.is_valid():
         messages.error(request, _("Check your choices."))
         return _signup_response(request, session)
@@ -186,7 +200,7 @@ def signup(request, pk: int):
     except services.RegistrationError as error:
         messages.error(request, str(error))
     else:
-        if registration.status == Registration.Status.CONFIRMED:
+        if registration.is_confirmed:
             messages.success(
                 request,
                 _("You are signed up. A confirmation is on its way to %(email)s.")
@@ -204,13 +218,9 @@ def signup(request, pk: int):
 @login_required
 @require_POST
 def cancel_registration(request, pk: int):
-    registration = get_object_or_404(
-        Registration.objects.select_related("session", "person"), pk=pk
-    )
+    registration = get_registration_for_user(request, pk)
     person = person_of(request)
     own = person is not None and registration.person_id == person.pk
-    if not own and not can_see_registrations(request, registration.session):
-        raise PermissionDenied
     try:
         services.cancel(registration, by=person)
     except services.RegistrationError as error:
@@ -237,6 +247,7 @@ def _lead_coalitions(request):
 @login_required
 def session_edit(request, pk: int | None = None):
     session = get_session_for_user(request, pk, edit=True) if pk else None
+    person = person_of(request)
     bureau = is_bureau(request)
     lead_coalitions = None if bureau else _lead_coalitions(request)
     if not bureau and not lead_coalitions.exists():
@@ -251,16 +262,12 @@ def session_edit(request, pk: int | None = None):
         request.POST or None, instance=session, lead_coalitions=lead_coalitions, initial=initial
     )
     if request.method == "POST" and form.is_valid():
-        saved = form.save(commit=False)
         if session is None:
-            saved.created_by = person_of(request)
-        saved.save()
-        if saved.organiser_coalition_id:
-            saved.coalitions.add(saved.organiser_coalition_id)
-        if session is not None:
-            services.touch(saved)
-        messages.success(request, _("%(title)s is saved.") % {"title": saved.title})
-        return redirect("events:programme", saved.pk)
+            session = services.create_session(by=person, **form.cleaned_data)
+        else:
+            services.change_session(session, by=person, **form.cleaned_data)
+        messages.success(request, _("%(title)s is saved.") % {"title": session.title})
+        return redirect("events:programme", session.pk)
     return render(request, "events/session_form.html", {"form": form, "session": session})
 
 
@@ -296,16 +303,31 @@ def programme_coalitions(request, pk: int):
 
 @login_required
 def part_edit(request, pk: int, part_pk: int | None = None):
-    session = get_session_for_user(request, pk, edit=True)
-    part = get_object_or_404(SessionPart, pk=part_pk, session=session) if part_pk else None
-    form = PartForm(request.POST or None, instance=part, session=session)
+    """The bureau (or the organising lead) edits every part; a lead of a coalition taking part
+    edits their own coalition's work part: which rings are invited, its capacity and text."""
+    if part_pk:
+        part = get_part_for_user(request, pk, part_pk)
+        session = part.session
+    else:
+        session, part = get_session_for_user(request, pk, edit=True), None
+    person = person_of(request)
+    full = session.is_editable_by(person)
+    form_class = PartForm if full else LeadPartForm
+    form = form_class(request.POST or None, instance=part, session=session)
     if request.method == "POST" and form.is_valid():
-        form.save()
-        services.touch(session)
+        saved = form.save(commit=False)
+        services.save_part(
+            saved,
+            by=person,
+            invited_rings=form.cleaned_data.get("invited_rings"),
+            fields=form.changed_data,
+        )
         messages.success(request, _("The programme is saved."))
-        return redirect("events:programme", session.pk)
+        return redirect("events:programme" if full else "events:detail", session.pk)
     return render(
-        request, "events/part_form.html", {"form": form, "session": session, "part": part}
+        request,
+        "events/part_form.html",
+        {"form": form, "session": session, "part": part, "full": full},
     )
 
 
@@ -339,12 +361,15 @@ def session_cancel(request, pk: int):
 
 @login_required
 def registrations(request, pk: int):
+    """Who signed up: for the bureau everyone, for a lead the people of their coalitions."""
     session = get_session_for_user(
         request, pk, organise=True, queryset=Session.objects.select_related("host_institution")
     )
+    person = person_of(request)
+    mine = session.registrations.manageable_by(person)
     regs = list(
-        session.registrations.active()
-        .select_related("person__institution")
+        mine.active()
+        .select_related("person__institution", "registered_by")
         .prefetch_related(
             Prefetch(
                 "choices",
@@ -355,50 +380,70 @@ def registrations(request, pk: int):
         )
         .order_by("queued_at", "pk")
     )
-    by_part = defaultdict(lambda: {"confirmed": [], "waitlisted": []})
-    for reg in regs:
-        for choice in reg.choices.all():
-            by_part[choice.part_id][
-                "confirmed" if choice.status == Registration.Status.CONFIRMED else "waitlisted"
-            ].append(reg)
-    parts = list(session.parts.select_related("coalition"))
-    for part in parts:
-        part.lists = by_part[part.pk]
     if request.GET.get("format") == "csv":
         return _registrations_csv(session, regs)
     form = PersonByEmailForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if not may_sign_up_others(request, session, form.person):
-            raise PermissionDenied
+        signed_up = get_person_to_act_for(request, session, form.person)
         try:
-            services.register(form.person, session, by=person_of(request))
+            services.register(signed_up, session, by=person)
         except services.RegistrationError as error:
             messages.error(request, str(error))
         else:
-            messages.success(request, _("%(name)s is signed up.") % {"name": form.person.full_name})
+            messages.success(request, _("%(name)s is signed up.") % {"name": signed_up.full_name})
         return redirect("events:registrations", session.pk)
+    cancelled = list(
+        mine.filter(status=Registration.Status.CANCELLED)
+        .select_related("person__institution")
+        .order_by("-cancelled_at", "-pk")
+    )
+    history = defaultdict(list)
+    for action in (
+        Action.objects.filter(
+            target_type__model="registration",
+            target_type__app_label="events",
+            target_id__in=[r.pk for r in [*regs, *cancelled]],
+        )
+        .select_related("actor")
+        .order_by("at", "pk")
+    ):
+        history[action.target_id].append(action)
+    by_part = defaultdict(lambda: {"confirmed": [], "waitlisted": []})
+    for reg in regs:
+        reg.history = history.get(reg.pk, [])
+        for choice in reg.choices.all():
+            by_part[choice.part_id]["confirmed" if choice.is_confirmed else "waitlisted"].append(
+                reg
+            )
+    for reg in cancelled:
+        reg.history = history.get(reg.pk, [])
+    parts = list(session.parts.select_related("coalition"))
+    for part in parts:
+        part.lists = by_part[part.pk]
     context = {
         "session": session,
-        "confirmed": [r for r in regs if r.status == Registration.Status.CONFIRMED],
-        "waitlisted": [r for r in regs if r.status == Registration.Status.WAITLISTED],
+        "confirmed": [r for r in regs if r.is_confirmed],
+        "waitlisted": [r for r in regs if r.is_waitlisted],
+        "cancelled": cancelled,
         "parts": parts,
         "form": form,
+        "sees_everyone": person is not None and person.has_bureau_rights,
     }
     return render(request, "events/registrations.html", context)
 
 
-def _csv_response(filename: str, header: list[str], rows) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.write("\ufeff")
-    writer = csv.writer(response, delimiter=";")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(["'" + str(v) if str(v)[:1] in {"=", "+", "-", "@"} else v for v in row])
-    return response
-
-
 def _registrations_csv(session, regs):
+    header = [
+        _("Last name"),
+        _("Infix"),
+        _("First name"),
+        _("Institution"),
+        _("E-mail address"),
+        _("Status"),
+        _("Parts"),
+        _("Remarks"),
+        _("Signed up"),
+    ]
     rows = (
         [
             r.person.last_name,
@@ -413,21 +458,7 @@ def _registrations_csv(session, regs):
         ]
         for r in regs
     )
-    return _csv_response(
-        f"aanmeldingen-{session.pk}.csv",
-        [
-            _("Last name"),
-            _("Infix"),
-            _("First name"),
-            _("Institution"),
-            _("E-mail address"),
-            _("Status"),
-            _("Parts"),
-            _("Remarks"),
-            _("Signed up"),
-        ],
-        rows,
-    )
+    return csv_response(f"aanmeldingen-{session.pk}.csv", [header, *rows])
 
 
 # Attendance -------------------------------------------------------------------------------------
@@ -436,9 +467,11 @@ def _registrations_csv(session, regs):
 @login_required
 def checkin(request, pk: int):
     session = get_session_for_user(request, pk, organise=True)
+    person = person_of(request)
     query = request.GET.get("q", "").strip()
     regs = (
-        session.registrations.active()
+        session.registrations.manageable_by(person)
+        .active()
         .select_related("person__institution")
         .order_by("person__last_name", "person__first_name")
     )
@@ -449,8 +482,10 @@ def checkin(request, pk: int):
                 | Q(person__last_name__icontains=word)
                 | Q(person__institution__name__icontains=word)
             )
-    counts = session.registrations.active().aggregate(
-        present=Count("pk", filter=Q(attended=True)), total=Count("pk")
+    counts = (
+        session.registrations.manageable_by(person)
+        .active()
+        .aggregate(present=Count("pk", filter=Q(attended=True)), total=Count("pk"))
     )
     walk_in_query = request.GET.get("wie", "").strip()
     context = {
@@ -459,7 +494,7 @@ def checkin(request, pk: int):
         "query": query,
         "counts": counts,
         "walk_in_query": walk_in_query,
-        "walk_in_people": _walk_in_candidates(session, walk_in_query),
+        "walk_in_people": _walk_in_candidates(session, person, walk_in_query),
     }
     template = "events/checkin.html"
     if request.htmx and not request.htmx.boosted:
@@ -467,12 +502,13 @@ def checkin(request, pk: int):
     return render(request, template, context)
 
 
-def _walk_in_candidates(session: Session, query: str):
-    """People not signed up who match a name typed at the door (at most 10)."""
+def _walk_in_candidates(session: Session, person: Person | None, query: str):
+    """People not signed up, whom this person may check in, matching a name typed at the door
+    (at most 10)."""
     if len(query) < 2:
         return []
     people = (
-        Person.objects.filter(erased_at__isnull=True)
+        session.people_to_act_for(person)
         .exclude(pk__in=session.registrations.active().values("person"))
         .select_related("institution")
     )
@@ -486,11 +522,7 @@ def _walk_in_candidates(session: Session, query: str):
 @login_required
 @require_POST
 def mark(request, pk: int):
-    registration = get_object_or_404(
-        Registration.objects.select_related("session", "person__institution"), pk=pk
-    )
-    if not can_see_registrations(request, registration.session):
-        raise PermissionDenied
+    registration = get_registration_for_user(request, pk, own=False)
     attended = request.POST.get("attended") == "1"
     services.mark_attendance(registration, attended=attended, by=person_of(request))
     if request.htmx:
@@ -510,8 +542,12 @@ def mark(request, pk: int):
 def walk_in(request, pk: int):
     session = get_session_for_user(request, pk, organise=True)
     person_id = request.POST.get("person", "")
-    person = get_object_or_404(
-        Person, pk=int(person_id) if person_id.isdigit() else 0, erased_at__isnull=True
+    person = get_person_to_act_for(
+        request,
+        session,
+        get_object_or_404(
+            Person, pk=int(person_id) if person_id.isdigit() else 0, erased_at__isnull=True
+        ),
     )
     services.walk_in(session, person, by=person_of(request))
     messages.success(request, _("%(name)s is marked present.") % {"name": person.full_name})
@@ -524,11 +560,20 @@ def presence_list(request, pk: int):
         request, pk, organise=True, queryset=Session.objects.select_related("host_institution")
     )
     regs = (
-        session.registrations.confirmed()
+        session.registrations.manageable_by(person_of(request))
+        .confirmed()
         .select_related("person__institution")
         .order_by("person__last_name", "person__first_name")
     )
     if request.GET.get("format") == "csv":
+        header = [
+            _("Last name"),
+            _("Infix"),
+            _("First name"),
+            _("Institution"),
+            _("Attendance"),
+            _("Walk-in"),
+        ]
         rows = (
             [
                 r.person.last_name,
@@ -540,18 +585,7 @@ def presence_list(request, pk: int):
             ]
             for r in regs
         )
-        return _csv_response(
-            f"presentielijst-{session.pk}.csv",
-            [
-                _("Last name"),
-                _("Infix"),
-                _("First name"),
-                _("Institution"),
-                _("Attendance"),
-                _("Walk-in"),
-            ],
-            rows,
-        )
+        return csv_response(f"presentielijst-{session.pk}.csv", [header, *rows])
     return render(request, "events/presence_list.html", {"session": session, "registrations": regs})
 
 

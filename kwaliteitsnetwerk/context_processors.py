@@ -15,7 +15,7 @@ def navigation(request):
         ("coalitions", reverse("coalitions:list"), _("Coalitions")),
         ("sessions", reverse("events:list"), _("Sessions")),
     ]
-    if Coalition.objects.led_by(person_of(request)).exists():
+    if Coalition.objects.involving(person_of(request)).exists():
         items.append(("my_coalitions", reverse("coalitions:list") + "?mine=1", _("My coalitions")))
     if is_bureau(request):
         items.append(("institutions", reverse("members:institution_list"), _("Institutions")))

@@ -1,34 +1,129 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db import connection
+from django.db.models import Q
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.dateparse import parse_date
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from coalitions import health
 from coalitions.models import Coalition
-from events.models import Session
+from events.models import Registration, Session
+from members import activity
 from members.access import bureau_required, is_bureau, person_of
-from members.models import Institution, Person
+from members.models import Action, Institution, Person
 
 
 @login_required
 def home(request):
-    """Overzicht: what is on for this person."""
+    """Overzicht: what is on for this person — the coalitions they lead and take part in, and
+    the coming sessions they are invited to (Session.objects.invited), with their sign-up."""
     person = person_of(request)
-    led = Coalition.objects.led_by(person).order_by("name")
-    sessions = Session.objects.published().upcoming().select_related("host_institution")[:5]
+    led = list(Coalition.objects.led_by(person).order_by("name"))
+    member_of = list(
+        Coalition.objects.with_member(person).exclude(pk__in=[c.pk for c in led]).order_by("name")
+    )
+    sessions = list(
+        Session.objects.published()
+        .upcoming()
+        .invited(person)
+        .select_related("host_institution")[:5]
+    )
+    mine = {
+        r.session_id: r
+        for r in Registration.objects.active().filter(
+            person=person, session__in=[s.pk for s in sessions]
+        )
+    }
+    for session in sessions:
+        session.my_registration = mine.get(session.pk)
     return render(
         request,
         "home.html",
         {
             "person": person,
             "led_coalitions": led,
+            "member_coalitions": member_of,
             "sessions": sessions,
             "is_bureau": is_bureau(request),
         },
     )
+
+
+ACTIVITY_PAGE_SIZE = 50
+
+
+@bureau_required
+def activity_log(request):
+    """Logboek: every change made through a service, newest first, filterable by kind of
+    change, by person (who did it or whom it was about) and by period."""
+    verb = request.GET.get("wat", "")
+    query = request.GET.get("wie", "").strip()
+    actions = Action.objects.select_related("actor", "person", "target_type")
+    verbs = dict(activity.verb_choices())
+    if verb in verbs:
+        actions = actions.filter(verb=verb)
+    elif verb.endswith(".") and any(v.startswith(verb) for v in verbs):
+        actions = actions.filter(verb__startswith=verb)
+    if query:
+        for word in query.split():
+            match = (
+                Q(first_name__icontains=word)
+                | Q(last_name__icontains=word)
+                | Q(email__icontains=word)
+            )
+            people = Person.objects.filter(match).values("pk")
+            actions = actions.filter(Q(actor__in=people) | Q(person__in=people))
+    since = parse_date(request.GET.get("van", "") or "")
+    until = parse_date(request.GET.get("tot", "") or "")
+    if since:
+        actions = actions.filter(at__date__gte=since)
+    if until:
+        actions = actions.filter(at__date__lte=until)
+    page = Paginator(actions.order_by("-at", "-pk"), ACTIVITY_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    _link_scopes(page)
+    context = {
+        "page": page,
+        "verbs": verbs.items(),
+        "verb": verb,
+        "query": query,
+        "since": since,
+        "until": until,
+    }
+    template = "activity_log.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#results"
+    return render(request, template, context)
+
+
+# Where an action happened, as a link: the scope names a coalition or a session.
+SCOPES = {
+    "coalitions.coalition": (Coalition, "name", "coalitions:detail"),
+    "events.session": (Session, "title", "events:detail"),
+}
+
+
+def _link_scopes(actions) -> None:
+    """Give each action `where` (a name) and `where_url`: one query per kind of scope."""
+    wanted: dict[str, set[int]] = {}
+    for action in actions:
+        kind, _sep, pk = action.scope.partition(":")
+        if kind in SCOPES and pk.isdigit():
+            wanted.setdefault(kind, set()).add(int(pk))
+    names = {
+        kind: dict(SCOPES[kind][0].objects.filter(pk__in=pks).values_list("pk", SCOPES[kind][1]))
+        for kind, pks in wanted.items()
+    }
+    for action in actions:
+        kind, _sep, pk = action.scope.partition(":")
+        action.where = names.get(kind, {}).get(int(pk)) if pk.isdigit() else None
+        action.where_url = reverse(SCOPES[kind][2], args=[pk]) if action.where else ""
 
 
 @bureau_required

@@ -1,7 +1,8 @@
 """Who may do what: the access helpers every view uses.
 
-Roles: bureau staff (Person.is_bureau_staff, or a superuser), coalition lead (derived from the
-coalition, see coalitions.access), member (anyone with a Person). Checks happen on the server:
+Roles: bureau staff (Person.has_bureau_rights), coalition lead (Coalition.is_led_by), member
+(anyone with a Person). The rules themselves are predicates keyed by the person, on the models;
+these helpers only find the person of a request and turn a "no" into 403. Checks happen on the server:
 a missing right is a 403, never only a hidden button.
 """
 
@@ -36,12 +37,9 @@ def person_of(request: HttpRequest) -> Person | None:
 
 
 def is_bureau(request: HttpRequest) -> bool:
-    if not request.user.is_authenticated:
-        return False
-    if request.user.is_superuser:
-        return True
+    """Bureau powers for this request: Person.has_bureau_rights of its person."""
     person = person_of(request)
-    return bool(person and person.is_bureau_staff)
+    return bool(person and person.has_bureau_rights)
 
 
 def has_second_factor(user) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from .csvfiles import unguard_cell
 from .forms import InstitutionForm, PersonForm
 from .models import Institution, Person
 
@@ -93,10 +94,7 @@ def read_rows(raw: bytes, kind: str) -> list[dict]:
 
 def _cell(value) -> str:
     text = (value or "").strip() if isinstance(value, str) else ""
-    # Our export guards formula-like cells with a leading quote; take it off again.
-    if text[:1] == "'" and text[1:2] in {"=", "+", "-", "@"}:
-        text = text[1:]
-    return text
+    return unguard_cell(text)
 
 
 def _yes(value: str) -> bool:

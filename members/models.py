@@ -1,4 +1,6 @@
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.contrib.contenttypes.models import ContentType
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
@@ -119,14 +121,6 @@ class Institution(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def is_member(self) -> bool:
-        today = timezone.localdate()
-        if self.kind == self.Kind.BUREAU:
-            return False
-        started = self.member_since is None or self.member_since <= today
-        return started and (self.member_until is None or self.member_until >= today)
-
 
 class EmailDomain(models.Model):
     """An e-mail domain of an institution: sign-up from it links the account to that institution."""
@@ -200,6 +194,17 @@ class Person(models.Model):
         if self.erased_at:
             return str(_("Erased person"))
         return " ".join(part for part in (self.first_name, self.infix, self.last_name) if part)
+
+    @property
+    def language(self) -> str:
+        """The language to write to this person in: their account's choice, else Dutch."""
+        return self.user.language if self.user_id else settings.LANGUAGE_CODE
+
+    @property
+    def has_bureau_rights(self) -> bool:
+        """The one test of bureau powers in the application (a superuser's powers are the
+        Django admin's, a back door, not the bureau's interface)."""
+        return self.is_bureau_staff and self.erased_at is None
 
     @property
     def sort_name(self) -> str:
@@ -308,3 +313,72 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.person} ({self.occasion})"
+
+
+class ActionQuerySet(models.QuerySet):
+    def on(self, obj: models.Model):
+        """What was done to this object."""
+        return self.filter(
+            target_type=ContentType.objects.get_for_model(obj, for_concrete_model=False),
+            target_id=obj.pk,
+        )
+
+    def within(self, scope: str):
+        """What was done inside a coalition or a session (see Action.scope)."""
+        return self.filter(scope=scope)
+
+
+class Action(models.Model):
+    """The activity log: who did what, to which object, when. Written by every service that
+    changes something on someone's behalf (members.activity.log), never edited afterwards.
+
+    Erasing a person keeps the rows (the history of a ring or a session must add up) while the
+    person in them shows as erased, because the name lives on Person, never in the row."""
+
+    at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        Person,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="actions_done",
+        verbose_name=_("by"),
+    )
+    verb = models.CharField(_("what"), max_length=50)
+    target_type = models.ForeignKey(
+        ContentType, on_delete=models.CASCADE, related_name="+", verbose_name=_("object type")
+    )
+    target_id = models.PositiveBigIntegerField(_("object"))
+    person = models.ForeignKey(
+        Person,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="actions_about",
+        verbose_name=_("about"),
+        help_text=_("The person the change is about, e.g. whose registration or place it was."),
+    )
+    # Where it happened, e.g. "coalitions.coalition:12" or "events.session:5": the ring board,
+    # the registrations page and the coalition page read their history by scope.
+    scope = models.CharField(_("where"), max_length=60, blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+
+    objects = ActionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name = _("action")
+        verbose_name_plural = _("activity log")
+        indexes = [
+            models.Index(fields=["scope", "-at"], name="action_scope"),
+            models.Index(fields=["target_type", "target_id"], name="action_target"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.verb}"
+
+    @property
+    def description(self) -> str:
+        from .activity import describe
+
+        return describe(self)

@@ -8,8 +8,24 @@ from allauth.account.models import EmailAddress
 from django.core import serializers
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from .models import Invitation, Person, User
+from . import activity
+from .models import Institution, Invitation, Person, User
+
+activity.register_verbs(
+    {
+        "person.invited": gettext_lazy("invited to make an account"),
+        "person.invitation_accepted": gettext_lazy("made an account through an invitation"),
+        "person.erased": gettext_lazy("personal data erased"),
+        "institution.membership_ended": gettext_lazy("membership of the network ends on %(until)s"),
+    }
+)
+
+
+class MembershipDateError(ValueError):
+    """An end of membership that cannot be; the message is for the bureau."""
 
 
 class InvitationError(Exception):
@@ -53,6 +69,7 @@ def invite(
             expires_at=now + dt.timedelta(days=Invitation.VALID_FOR_DAYS),
         )
         send_invitation_email.delay_on_commit(invitation.pk, token)
+        activity.log("person.invited", by=invited_by, target=person, person=person)
     return invitation, token
 
 
@@ -108,6 +125,7 @@ def accept_invitation(token: str, *, password: str) -> User:
             person.save(update_fields=["user"])
         invitation.used_at = timezone.now()
         invitation.save(update_fields=["used_at"])
+        activity.log("person.invitation_accepted", by=person, target=person, person=person)
     return user
 
 
@@ -182,9 +200,10 @@ def export_person_data(person: Person) -> dict:
     return data
 
 
-def erase_person(person: Person) -> None:
+def erase_person(person: Person, *, by: Person | None) -> None:
     """Anonymise a person on request: name, e-mail and remarks go, the account is removed so no
-    one can log in as them; the row stays so attendance and participation counts keep adding up."""
+    one can log in as them; the row stays so attendance and participation counts keep adding up.
+    The activity log keeps its rows: they point at the Person, which now shows as erased."""
     with transaction.atomic():
         person = Person.objects.select_for_update().get(pk=person.pk)
         user = person.user
@@ -212,6 +231,26 @@ def erase_person(person: Person) -> None:
         if user is not None:
             # Deleting the account removes its e-mail addresses, login sessions and second factors.
             user.delete()
+        activity.log("person.erased", by=by, target=person, person=person)
+
+
+def end_institution_membership(
+    institution: Institution, *, until: dt.date, by: Person | None
+) -> Institution:
+    """The institution leaves the network on `until`: its history stays, sign-up from its
+    e-mail domains stops after that day."""
+    if institution.member_since and until < institution.member_since:
+        raise MembershipDateError(_("The end of membership cannot be before its start."))
+    with transaction.atomic():
+        institution.member_until = until
+        institution.save(update_fields=["member_until"])
+        activity.log(
+            "institution.membership_ended",
+            by=by,
+            target=institution,
+            until=until.strftime("%d-%m-%Y"),
+        )
+    return institution
 
 
 class UnknownContact(Exception):

@@ -1,4 +1,3 @@
-import csv
 import json
 
 from django.contrib import messages
@@ -7,7 +6,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Q
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -15,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from . import imports, services
 from .access import bureau_required, person_of
+from .csvfiles import csv_response
 from .forms import (
     AcceptInvitationForm,
     EndMembershipForm,
@@ -125,11 +125,11 @@ def institution_end_membership(request, pk: int):
     form = EndMembershipForm(request.POST)
     if form.is_valid():
         until = form.cleaned_data["member_until"]
-        if institution.member_since and until < institution.member_since:
-            messages.error(request, _("The end of membership cannot be before its start."))
+        try:
+            services.end_institution_membership(institution, until=until, by=person_of(request))
+        except services.MembershipDateError as error:
+            messages.error(request, str(error))
         else:
-            institution.member_until = until
-            institution.save(update_fields=["member_until"])
             messages.success(
                 request,
                 _("The membership of %(name)s ends on %(date)s. Its history is kept.")
@@ -362,14 +362,13 @@ def erase_me(request):
             status=400,
         )
     logout(request)
-    services.erase_person(person)
+    services.erase_person(person, by=person)
     messages.success(request, _("Your personal data has been erased and your account removed."))
     return redirect("account_login")
 
 
 # Import and export -------------------------------------------------------------------------------
 
-IMPORT_KINDS = {"institutions": _("institutions"), "people": _("people")}
 SESSION_KEY = "members_import"
 
 
@@ -436,31 +435,8 @@ def import_csv(request, kind: str):
     return render(request, "members/import.html", context)
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _safe_cell(value) -> str:
-    # Excel runs a cell starting with = + - @ as a formula; a leading quote keeps it text.
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in {"=", "+", "-", "@"} else text
-
-
 @bureau_required
 def export_csv(request, kind: str):
     kind = _kind_or_404(kind)
-    writer = csv.writer(_Echo(), delimiter=";")
-    rows = (writer.writerow([_safe_cell(v) for v in row]) for row in imports.export_rows(kind))
-    response = StreamingHttpResponse(_with_bom(rows), content_type="text/csv; charset=utf-8")
     name = "instellingen" if kind == "institutions" else "personen"
-    response["Content-Disposition"] = (
-        f'attachment; filename="{name}-{timezone.localdate():%Y-%m-%d}.csv"'
-    )
-    return response
-
-
-def _with_bom(rows):
-    # A byte-order mark makes Excel read the file as UTF-8.
-    yield "\ufeff"
-    yield from rows
+    return csv_response(f"{name}-{timezone.localdate():%Y-%m-%d}.csv", imports.export_rows(kind))

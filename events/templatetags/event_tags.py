@@ -1,13 +1,9 @@
 """Session data for pages of other apps (coalitions, members), which may not import events."""
 
-import datetime as dt
-from collections import defaultdict
-
 from django import template
-from django.utils import timezone
 
-from coalitions.models import school_year_of
 from events.models import CalendarFeed, Registration, Session
+from events.services import commitment
 
 register = template.Library()
 
@@ -32,38 +28,10 @@ def calendar_feed(context, person):
 
 
 @register.simple_tag
-def ring_attendance(coalition, rings) -> dict:
-    """Per person on the ring board: sessions of this coalition attended this school year, against
-    the ring's expectation, and whether they missed the last two. Two queries for the whole board."""
-    today = timezone.localdate()
-    first_year = int(school_year_of(today)[:4])
-    since = timezone.make_aware(dt.datetime(first_year, 9, 1))
-    sessions = list(
-        Session.objects.filter(coalitions=coalition, start__gte=since, end__lt=timezone.now())
-        .exclude(status__in=[Session.Status.CANCELLED, Session.Status.DRAFT])
-        .order_by("start")
-        .values_list("pk", flat=True)
-    )
-    people = {m.person_id: ring for ring in rings for m in ring.groups["active"]}
-    attended = defaultdict(set)
-    for person_id, session_id in Registration.objects.filter(
-        session_id__in=sessions, person_id__in=people, attended=True
-    ).values_list("person_id", "session_id"):
-        attended[person_id].add(session_id)
-    last_two = sessions[-2:]
-    stats = {}
-    for person_id, ring in people.items():
-        count = len(attended[person_id])
-        expected = ring.sessions_expected
-        stats[person_id] = {
-            "attended": count,
-            "held": len(sessions),
-            "expected": expected,
-            "keeps": expected is None or count >= min(expected, len(sessions)),
-            "missed_last": len(last_two) == 2 and not (attended[person_id] & set(last_two)),
-            "core_candidate": ring.order > 1 and len(sessions) >= 2 and count == len(sessions),
-        }
-    return stats
+def ring_attendance(rings) -> dict:
+    """Per person on the ring board: how they keep their ring's agreement (the commitment rule,
+    events.services.commitment), for the members in `ring.groups["active"]`."""
+    return commitment([m for ring in rings for m in ring.groups["active"]])
 
 
 @register.filter

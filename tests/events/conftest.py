@@ -8,9 +8,15 @@ from tests.factories import make_coalition, make_membership, make_person
 
 
 def make_session(
-    *, capacity=None, days=14, kind=Session.Kind.NETWORK, status=Session.Status.PUBLISHED, **extra
+    *,
+    capacity=None,
+    days=14,
+    start=None,
+    kind=Session.Kind.NETWORK,
+    status=Session.Status.PUBLISHED,
+    **extra,
 ):
-    start = timezone.now() + dt.timedelta(days=days)
+    start = start or timezone.now() + dt.timedelta(days=days)
     return Session.objects.create(
         title=extra.pop("title", "Netwerkbijeenkomst coalities"),
         kind=kind,

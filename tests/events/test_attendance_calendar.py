@@ -1,15 +1,20 @@
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar
 
+from coalitions.models import RingMembership
 from events import services
 from events.models import CalendarFeed, Registration, Session, SessionPart
 from tests.conftest import login
 from tests.events.conftest import make_session, people
 from tests.factories import make_coalition, make_institution, make_membership, make_person
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
 class TestProgramme:
@@ -84,8 +89,10 @@ class TestProgramme:
 
 
 class TestAttendance:
-    def test_the_lead_marks_someone_present_in_place(self, client, lead, joint_session, member):
-        registration = services.register(member, joint_session)
+    def test_the_lead_marks_someone_of_their_coalition_present_in_place(
+        self, client, lead, joint_session, flex_member_of_lead
+    ):
+        registration = services.register(flex_member_of_lead, joint_session)
         response = login(client, lead).post(
             reverse("events:mark", args=[registration.pk]),
             {"attended": "1"},
@@ -138,35 +145,87 @@ class TestAttendance:
         response = login(client, bureau).get(
             reverse("events:presence_list", args=[session.pk]), {"format": "csv"}
         )
-        content = response.content.decode("utf-8-sig")
+        content = b"".join(response.streaming_content).decode("utf-8-sig")
         assert response["Content-Type"].startswith("text/csv")
         assert "Exporteer;;Csv;Deltion College;aanwezig" in content
 
-    def test_the_ring_board_shows_who_keeps_the_agreement(
+    # A fixed day in the school year 2026-2027: the count starts on 1 September, so a test on
+    # "today" would fail every September.
+    @time_machine.travel(dt.datetime(2027, 3, 15, 12, tzinfo=AMSTERDAM), tick=False)
+    def test_the_ring_board_flags_only_sessions_the_ring_was_invited_to(
         self, client, lead, coalition, institution
     ):
-        kern = coalition.rings.get(order=1)
-        loyal, absent = (
+        kern, flex = coalition.rings.get(order=1), coalition.rings.get(order=2)
+        loyal, absent, flexible = (
             make_person("Trouw", "Lid", institution),
             make_person("Afwezig", "Lid", institution),
+            make_person("Flexibel", "Lid", institution),
         )
-        make_membership(loyal, kern)
-        make_membership(absent, kern)
-        for days in (-30, -10):
-            session = make_session(days=days, signup_deadline=None)
-            session.coalitions.add(coalition)
+        for person, ring in ((loyal, kern), (absent, kern), (flexible, flex)):
+            membership = make_membership(person, ring)
+            membership.started_at = dt.datetime(2026, 9, 1, tzinfo=AMSTERDAM)
+            membership.save(update_fields=["started_at"])
+        # Two joint sessions whose work part invited only the Kern.
+        for day in (dt.datetime(2027, 1, 12, 10), dt.datetime(2027, 2, 16, 10)):
+            session = make_session(start=day.replace(tzinfo=AMSTERDAM), signup_deadline=None)
+            services.add_coalitions(session, [coalition], by=None)
             for person in (loyal, absent):
                 registration = Registration.objects.create(
                     person=person, session=session, status="bevestigd"
                 )
                 services.mark_attendance(registration, attended=person == loyal, by=None)
+        # Last school year does not count.
+        old = make_session(start=dt.datetime(2026, 6, 2, 10, tzinfo=AMSTERDAM))
+        services.add_coalitions(old, [coalition], by=None)
+
+        stats = services.commitment(RingMembership.objects.filter(coalition=coalition))
+        assert (stats[loyal.pk].invited, stats[loyal.pk].attended) == (2, 2)
+        assert stats[absent.pk].missed_last_two
+        assert not stats[absent.pk].keeps
+        assert not stats[loyal.pk].missed_last_two
+        assert stats[loyal.pk].keeps
+        assert stats[flexible.pk].invited == 0  # only the Kern was invited
+        assert not stats[flexible.pk].missed_last_two
+
         body = (
             login(client, lead)
             .get(reverse("coalitions:board", args=[coalition.pk]))
             .content.decode()
         )
         assert "was bij 2 van 2 bijeenkomsten" in body
-        assert "miste de laatste twee bijeenkomsten" in body
+        assert body.count("miste de laatste twee bijeenkomsten") == 1  # Afwezig, not Flexibel
+
+    @time_machine.travel(dt.datetime(2027, 3, 15, 12, tzinfo=AMSTERDAM), tick=False)
+    def test_a_coalition_meeting_for_all_rings_counts_for_the_flexible_ring(
+        self, coalition, institution
+    ):
+        flexible = make_person("Flexibel", "Lid", institution)
+        membership = make_membership(flexible, coalition.rings.get(order=2))
+        membership.started_at = dt.datetime(2026, 9, 1, tzinfo=AMSTERDAM)
+        membership.save(update_fields=["started_at"])
+        for day in (dt.datetime(2027, 1, 12, 10), dt.datetime(2027, 2, 16, 10)):
+            services.create_session(
+                by=None,
+                title="Coalitiebijeenkomst",
+                kind=Session.Kind.COALITION,
+                organiser_coalition=coalition,
+                status=Session.Status.PUBLISHED,
+                start=day.replace(tzinfo=AMSTERDAM),
+                end=day.replace(tzinfo=AMSTERDAM) + dt.timedelta(hours=2),
+            )
+        stats = services.commitment([membership])
+        assert stats[flexible.pk].invited == 2
+        assert stats[flexible.pk].missed_last_two
+
+    @time_machine.travel(dt.datetime(2027, 3, 15, 12, tzinfo=AMSTERDAM), tick=False)
+    def test_sessions_before_someone_joined_their_ring_do_not_count(self, coalition, institution):
+        newcomer = make_person("Nieuw", "Lid", institution)
+        session = make_session(start=dt.datetime(2027, 1, 12, 10, tzinfo=AMSTERDAM))
+        services.add_coalitions(session, [coalition], by=None)
+        membership = make_membership(newcomer, coalition.rings.get(order=1))  # joined today
+        stats = services.commitment([membership])
+        assert stats[newcomer.pk].invited == 0
+        assert stats[newcomer.pk].keeps
 
 
 class TestCalendar:

@@ -11,7 +11,7 @@ from events.models import CalendarFeed, Registration, Session
 from members import services
 from members.models import Notification, Person, User
 from tests.conftest import login
-from tests.factories import PASSWORD, make_coalition, make_person
+from tests.factories import PASSWORD, make_coalition, make_institution, make_person
 
 
 def models_referring_to(model) -> set[str]:
@@ -59,7 +59,10 @@ def fill_everything_about(person, bureau):
     Notification.objects.create(
         kind="test", person=person, occasion="x", subject="Hallo", body="Hallo"
     )
-    services.invite(person, invited_by=bureau)
+    services.invite(person, invited_by=bureau)  # logs an Action about the person
+    services.end_institution_membership(
+        make_institution(), until=dt.date(2030, 7, 31), by=person
+    )  # and one the person did
     from allauth.mfa.models import Authenticator
     from allauth.usersessions.models import UserSession
 
@@ -145,6 +148,7 @@ class TestMyData:
             "events.Session",
             "members.Notification",
             "members.Invitation",
+            "members.Action",
             "members.Person",
             "account.EmailAddress",
             "mfa.Authenticator",
@@ -204,7 +208,7 @@ class TestErasure:
 
     def test_an_erased_person_disappears_from_the_lists(self, client, bureau, institution):
         person = make_person("Wim", "Weg", institution)
-        services.erase_person(person)
+        services.erase_person(person, by=person)
         body = login(client, bureau).get(reverse("members:person_list")).content.decode()
         assert "Weg" not in body
         assert client.get(reverse("members:person_detail", args=[person.pk])).status_code == 404

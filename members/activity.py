@@ -1,0 +1,79 @@
+"""The activity log's one door: `log(verb, by=..., target=...)`, called by every service that
+changes something on someone's behalf (the pretix `log_action` habit).
+
+Each app names its verbs once, with the sentence that shows them (`register_verbs` at import of
+its services module), so the log speaks Dutch or English at display time and members never
+imports the apps that use it. Details are stored as data, never as a sentence, and never hold a
+person's name: names come from Person, so erasure reaches the log too."""
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils.functional import Promise
+
+from .models import Action, Person
+
+# verb → (sentence, {data key: the choices enum whose label shows that value})
+_VERBS: dict[str, tuple[Promise, dict]] = {}
+
+
+def register_verbs(verbs: dict[str, Promise | tuple[Promise, dict]]) -> None:
+    """verb → a lazy translated sentence with %(name)s placeholders filled from the action's
+    data; or (sentence, {key: Choices}) when a value is a stored choice shown by its label."""
+    for verb, spec in verbs.items():
+        _VERBS[verb] = spec if isinstance(spec, tuple) else (spec, {})
+
+
+def verb_choices() -> list[tuple[str, str]]:
+    """For a filter: every verb with its sentence (placeholders left out)."""
+    return sorted(
+        (verb, str(sentence).replace("%(", "{").replace(")s", "}"))
+        for verb, (sentence, _enums) in _VERBS.items()
+    )
+
+
+def scope_of(obj: models.Model) -> str:
+    return f"{obj._meta.label_lower}:{obj.pk}"
+
+
+def log(
+    verb: str,
+    *,
+    by: Person | None,
+    target: models.Model,
+    person: Person | None = None,
+    scope: models.Model | None = None,
+    **data,
+) -> Action:
+    """Record that `by` did `verb` to `target` (about `person`, inside `scope`)."""
+    if verb not in _VERBS:
+        raise ValueError(f"Unknown activity verb {verb!r}: register it with register_verbs().")
+    return Action.objects.create(
+        actor=by,
+        verb=verb,
+        target_type=ContentType.objects.get_for_model(target, for_concrete_model=False),
+        target_id=target.pk,
+        person=person,
+        scope=scope_of(scope) if scope is not None else "",
+        data={key: str(value) for key, value in data.items()},
+    )
+
+
+class _Blank(dict):
+    def __missing__(self, key):
+        return ""
+
+
+def describe(action: Action) -> str:
+    """The action as a short sentence in the active language ("moved from X to Y")."""
+    spec = _VERBS.get(action.verb)
+    if spec is None:
+        return action.verb
+    sentence, enums = spec
+    values = _Blank(action.data)
+    for key, enum in enums.items():
+        if values.get(key) in enum.values:
+            values[key] = str(enum(values[key]).label).lower()
+    try:
+        return str(sentence) % values
+    except (TypeError, ValueError):
+        return str(sentence)
