@@ -57,6 +57,18 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis of REDIS_URL, for the tests that need a real broker: outside CI they skip with
+    a reason when it is not set; in CI (which always sets it) its absence is a failure."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("REDIS_URL must point at Redis in CI (.ci/run sets it).")
+        pytest.skip("needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0")
+    return url
+
+
 # Personas -------------------------------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ def test_the_demo_member_logs_in_and_pages_pass_axe(page, live_server, demo_netw
     log_in(page, live_server, "lid@albeda.example")
     expect(page.get_by_role("heading", name="Welkom, Lieke")).to_be_visible()
     nav = page.get_by_role("navigation", name="Hoofdnavigatie")
-    expect(nav.get_by_role("link", name="Coalities")).to_be_visible()
+    expect(nav.get_by_role("link", name="Coalities", exact=True)).to_be_visible()
     expect(nav.get_by_role("link", name="Beheer")).to_have_count(0)
     assert_accessible(page)
 

@@ -198,9 +198,8 @@ class TestHealth:
         assert data["database"] == "ok"
         assert data["status"] == "ok"
 
-    @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="REDIS_URL not set")
-    def test_healthz_reports_the_broker_when_configured(self, client, db, settings):
-        settings.REDIS_URL = os.environ["REDIS_URL"]
+    def test_healthz_reports_the_broker_when_configured(self, client, db, settings, redis_url):
+        settings.REDIS_URL = redis_url
         data = json.loads(client.get(reverse("healthz")).content)
         assert data["broker"] == "ok"
 

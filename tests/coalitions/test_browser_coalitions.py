@@ -53,7 +53,7 @@ def test_the_member_asks_to_join_a_core_and_sees_the_request_pending(
 ):
     log_in(page, live_server, "lid@albeda.example")
     page.get_by_role("navigation", name="Hoofdnavigatie").get_by_role(
-        "link", name="Coalities"
+        "link", name="Coalities", exact=True
     ).click()
     page.get_by_label("Zoeken").fill("Kansengelijkheid")
     page.get_by_role("link", name="Kansengelijkheid").click()

@@ -140,12 +140,9 @@ class TestInviting:
 
 @pytest.mark.postgres_only
 def test_a_real_worker_on_redis_sends_the_invitation(
-    transactional_db, contact, tmp_path, eager_celery
+    transactional_db, contact, tmp_path, eager_celery, redis_url
 ):
     """End to end: the web process enqueues on Redis, a real Celery worker sends the mail."""
-    redis_url = os.environ.get("REDIS_URL")
-    if not redis_url:
-        pytest.fail("REDIS_URL must point at Redis for this test (CI sets it).")
     app = eager_celery
     app.conf.update(task_always_eager=False, broker_url=redis_url)
     db = connection.settings_dict
