@@ -4,7 +4,6 @@ coalitions are ending, which core rings are thin. A fixed number of queries."""
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from members.models import Institution
@@ -33,15 +32,9 @@ def coalitions_ending(today=None):
 def thin_core_rings():
     """Core rings of running coalitions with fewer active members than their minimum."""
     return (
-        Ring.objects.filter(
-            order=1, minimum_size__isnull=False, coalition__in=Coalition.objects.running()
-        )
-        .annotate(
-            active_count=Count(
-                "memberships", filter=Q(memberships__status=RingMembership.Status.ACTIVE)
-            )
-        )
-        .filter(active_count__lt=F("minimum_size"))
+        Ring.objects.core()
+        .below_minimum()
+        .filter(coalition__in=Coalition.objects.running())
         .select_related("coalition")
         .order_by("coalition__name")
     )

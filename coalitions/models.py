@@ -471,7 +471,8 @@ class OutputQuerySet(models.QuerySet):
         if person is None:
             return self.filter(visibility=Output.Visibility.PUBLIC)
         active = RingMembership.objects.active().filter(person=person)
-        in_coalition = Q(coalition__memberships__in=active) | Q(coalition__leads=person)
+        led = Coalition.objects.led_by(person).values("pk")
+        in_coalition = Q(coalition__memberships__in=active) | Q(coalition__in=led)
         inside_ring = Q(
             ring__coalition__rings__memberships__in=active,
             ring__coalition__rings__order__lte=models.F("ring__order"),
@@ -479,7 +480,7 @@ class OutputQuerySet(models.QuerySet):
         return self.filter(
             Q(visibility__in=[Output.Visibility.PUBLIC, Output.Visibility.NETWORK])
             | (Q(visibility=Output.Visibility.COALITION) & in_coalition)
-            | (Q(visibility=Output.Visibility.RING) & (inside_ring | Q(coalition__leads=person)))
+            | (Q(visibility=Output.Visibility.RING) & (inside_ring | Q(coalition__in=led)))
         ).distinct()
 
 

@@ -46,12 +46,12 @@ def session_event(session: Session) -> Event:
     url = settings.SITE_URL + reverse("events:detail", args=[session.pk])
     event.add("url", url)
     event.add("description", f"{session.description}\n\n{url}".strip())
-    event.add("status", "CANCELLED" if session.status == Session.Status.CANCELLED else "CONFIRMED")
+    event.add("status", "CANCELLED" if session.is_cancelled else "CONFIRMED")
     return event
 
 
 def session_ics(session: Session) -> bytes:
-    cancelled = session.status == Session.Status.CANCELLED
+    cancelled = session.is_cancelled
     calendar = _calendar("CANCEL" if cancelled else "PUBLISH")
     calendar.add_component(session_event(session))
     calendar.add_missing_timezones()

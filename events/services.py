@@ -102,7 +102,7 @@ def _check_choices(
 
 
 def check_open_for_signup(session: Session, *, on_behalf: bool = False) -> None:
-    if session.status == Session.Status.CANCELLED:
+    if session.is_cancelled:
         raise RegistrationError(_("This session has been cancelled."))
     if session.status != Session.Status.PUBLISHED:
         raise RegistrationError(_("This session is not open for sign-up yet."))
@@ -204,11 +204,11 @@ def cancel(registration: Registration, *, by: Person | None) -> list[Registratio
     with transaction.atomic():
         session = _lock_session(registration.session)
         registration = Registration.objects.select_for_update().get(pk=registration.pk)
-        if registration.status == Registration.Status.CANCELLED:
+        if registration.is_cancelled:
             raise RegistrationError(_("This registration was already cancelled."))
         choices = list(registration.choices.all())
         parts = _lock_parts(c.part_id for c in choices)
-        was_confirmed = registration.status == Registration.Status.CONFIRMED
+        was_confirmed = registration.is_confirmed
         registration.status = Registration.Status.CANCELLED
         registration.cancelled_at = timezone.now()
         registration.save(update_fields=["status", "cancelled_at"])
@@ -297,7 +297,7 @@ def _queue_confirmation(registration: Registration) -> None:
 
     session, person = registration.session, registration.person
     with override(person.language):
-        if registration.status == Registration.Status.CONFIRMED:
+        if registration.is_confirmed:
             subject = _("Confirmed: %(title)s") % {"title": session.title}
             intro = _("You are signed up for %(title)s on %(when)s.") % {
                 "title": session.title,
@@ -315,12 +315,8 @@ def _queue_confirmation(registration: Registration) -> None:
         f"events.registration:{registration.pk}",
         subject=subject,
         body=body,
-        attachment_name="bijeenkomst.ics"
-        if registration.status == Registration.Status.CONFIRMED
-        else "",
-        attachment=session_ics(session).decode()
-        if registration.status == Registration.Status.CONFIRMED
-        else "",
+        attachment_name="bijeenkomst.ics" if registration.is_confirmed else "",
+        attachment=session_ics(session).decode() if registration.is_confirmed else "",
     )
 
 
@@ -480,7 +476,7 @@ def cancel_session(session: Session, *, by: Person | None) -> Session:
 
     with transaction.atomic():
         session = _lock_session(session)
-        if session.status == Session.Status.CANCELLED:
+        if session.is_cancelled:
             raise RegistrationError(_("This session has already been cancelled."))
         session.status = Session.Status.CANCELLED
         session.save(update_fields=["status"])

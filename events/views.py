@@ -109,9 +109,13 @@ def session_list(request):
 
 def _detail_context(request, session: Session) -> dict:
     person = person_of(request)
+    editable = session.is_editable_by(person)
+    # Those who cannot edit the session may still steer their own coalition's part: that
+    # needs each part's leads (one query for all).
+    steering = [] if editable else ["coalition__leads"]
     parts = list(
         session.parts.select_related("coalition")
-        .prefetch_related("invited_rings")
+        .prefetch_related("invited_rings", *steering)
         .annotate(
             confirmed_count=Count(
                 "choices", filter=Q(choices__status=Registration.Status.CONFIRMED)
@@ -126,7 +130,6 @@ def _detail_context(request, session: Session) -> dict:
     invited_parts = [part for part in parts if part.pk in open_ids]
     invited = session.invites(person)
     choices = {c.part_id: c for c in registration.choices.all()} if registration else {}
-    editable = session.is_editable_by(person)
     for part in parts:
         part.my_choice = choices.get(part.pk)
         part.steered = not editable and part.is_work_part and part.coalition.is_led_by(person)

@@ -261,3 +261,18 @@ def test_an_ended_membership_no_longer_invites(joint_session, coalition, institu
     )
     assert work not in services.invited_parts(joint_session, person)
     assert Person.objects.filter(pk=person.pk).exists()
+
+
+def test_a_leads_session_page_runs_a_fixed_number_of_queries(
+    client, lead, joint_session, django_assert_max_num_queries
+):
+    from tests.factories import make_coalition
+
+    login(client, lead).get(reverse("home"))
+    url = reverse("events:detail", args=[joint_session.pk])
+    with django_assert_max_num_queries(30) as small:
+        assert client.get(url).status_code == 200
+    others = [make_coalition(leads=[make_person("T", None)]) for _ in range(5)]
+    services.add_coalitions(joint_session, others, by=None)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        assert client.get(url).status_code == 200
