@@ -281,8 +281,7 @@ def programme(request, pk: int):
     context = {
         "session": session,
         "parts": parts,
-        "coalitions_form": CoalitionsForm(session=session),
-        "part_form": PartForm(session=session),
+        "coalitions_form": CoalitionsForm(session=session) if is_bureau(request) else None,
     }
     return render(request, "events/programme.html", context)
 
@@ -290,7 +289,11 @@ def programme(request, pk: int):
 @login_required
 @require_POST
 def programme_coalitions(request, pk: int):
+    """Which coalitions take part is the bureau's to decide (a lead would otherwise invite other
+    coalitions' rings to their own meeting)."""
     session = get_session_for_user(request, pk, edit=True)
+    if not is_bureau(request):
+        raise PermissionDenied
     form = CoalitionsForm(request.POST, session=session)
     if form.is_valid() and form.cleaned_data["coalitions"]:
         created = services.add_coalitions(
@@ -383,8 +386,10 @@ def registrations(request, pk: int):
         )
         .order_by("queued_at", "pk")
     )
+    # Diet and accessibility remarks are for those who organise the session itself.
+    show_remarks = session.is_editable_by(person)
     if request.GET.get("format") == "csv":
-        return _registrations_csv(session, regs)
+        return _registrations_csv(session, regs, show_remarks=show_remarks)
     form = PersonByEmailForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         signed_up = get_person_to_act_for(request, session, form.person)
@@ -431,11 +436,12 @@ def registrations(request, pk: int):
         "parts": parts,
         "form": form,
         "sees_everyone": person is not None and person.has_bureau_rights,
+        "show_remarks": show_remarks,
     }
     return render(request, "events/registrations.html", context)
 
 
-def _registrations_csv(session, regs):
+def _registrations_csv(session, regs, *, show_remarks: bool):
     header = [
         _("Last name"),
         _("Infix"),
@@ -456,7 +462,7 @@ def _registrations_csv(session, regs):
             r.person.email,
             r.get_status_display(),
             "; ".join(f"{c.part.title} ({c.get_status_display()})" for c in r.choices.all()),
-            r.remarks,
+            r.remarks if show_remarks else "",
             timezone.localtime(r.queued_at).strftime("%d-%m-%Y %H:%M"),
         ]
         for r in regs

@@ -2,7 +2,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from coalitions.models import Coalition
-from members.access import is_bureau, person_of
+from members.access import person_of
 
 
 def navigation(request):
@@ -17,7 +17,10 @@ def navigation(request):
     ]
     if Coalition.objects.involving(person_of(request)).exists():
         items.append(("my_coalitions", reverse("coalitions:list") + "?mine=1", _("My coalitions")))
-    if is_bureau(request):
+    person = person_of(request)
+    # Bureau staff see their links also before they set up a second factor: the pages then
+    # send them to set it up (members.access.bureau_required).
+    if person is not None and person.is_bureau_staff:
         items.append(("institutions", reverse("members:institution_list"), _("Institutions")))
         items.append(("bureau", reverse("bureau_dashboard"), _("Administration")))
     full_path = request.get_full_path()

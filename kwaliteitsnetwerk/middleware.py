@@ -29,3 +29,37 @@ class LanguageMiddleware:
         patch_vary_headers(response, ["Cookie"])
         response.headers.setdefault("Content-Language", language)
         return response
+
+
+class AdminSecondFactorMiddleware:
+    """Where BUREAU_REQUIRE_MFA is on (production), an account that can open the Django admin
+    (staff or superuser) goes nowhere without a second factor: every page but setting one up,
+    the account pages that need and logging out sends it to the authenticator set-up."""
+
+    ALLOWED_PREFIXES = ("/account/", "/static/", "/i18n/", "/healthz")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if (
+            settings.BUREAU_REQUIRE_MFA
+            and user is not None
+            and user.is_authenticated
+            and (user.is_staff or user.is_superuser)
+            and not request.path.startswith(self.ALLOWED_PREFIXES)
+        ):
+            from members.models import has_second_factor
+
+            if not has_second_factor(user.pk):
+                from django.contrib import messages
+                from django.shortcuts import redirect
+                from django.utils.translation import gettext as _
+
+                messages.warning(
+                    request,
+                    _("This account needs two-factor authentication. Set it up first."),
+                )
+                return redirect("mfa_activate_totp")
+        return self.get_response(request)

@@ -66,6 +66,13 @@ elif not DEBUG and (SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 50):
     raise ImproperlyConfigured(
         "SECRET_KEY is too short or the development key: use 50+ random characters."
     )
+# Values from examples and templates: long enough, but known to everyone who read them.
+PLACEHOLDER_SECRETS = ("change-me", "changeme", "change_me", "replace-me", "insecure", "example")
+if not DEBUG and any(word in SECRET_KEY.lower() for word in PLACEHOLDER_SECRETS):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is a placeholder value. Make a random one: "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 if not DEBUG and not ALLOWED_HOSTS:
@@ -105,6 +112,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "kwaliteitsnetwerk.middleware.LanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "kwaliteitsnetwerk.middleware.AdminSecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

@@ -1,7 +1,25 @@
+from allauth.account.decorators import secure_admin_login
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from members.models import has_second_factor
+
 from . import views
+
+# The Django admin is a back door for superusers: its login is allauth's (second factor, rate
+# limits), and where BUREAU_REQUIRE_MFA is on it opens only for an account with a second factor.
+admin.site.login = secure_admin_login(admin.site.login)
+_admin_has_permission = admin.site.has_permission
+
+
+def _admin_permission(request) -> bool:
+    return _admin_has_permission(request) and (
+        not settings.BUREAU_REQUIRE_MFA or has_second_factor(request.user.pk)
+    )
+
+
+admin.site.has_permission = _admin_permission
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -9,7 +9,6 @@ a missing right is a 403, never only a hidden button.
 from collections.abc import Callable
 from functools import wraps
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -42,26 +41,22 @@ def is_bureau(request: HttpRequest) -> bool:
     return bool(person and person.has_bureau_rights)
 
 
-def has_second_factor(user) -> bool:
-    from allauth.mfa.models import Authenticator
-
-    return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
-
-
 def bureau_required(view: Callable) -> Callable:
     """Logged-in bureau staff only; anyone else logged in gets 403. Where BUREAU_REQUIRE_MFA is
-    on (production), bureau staff first set up two-factor authentication."""
+    on (production), bureau staff without a second factor are sent to set it up first (until
+    then they have no bureau powers anywhere: Person.has_bureau_rights)."""
 
     @wraps(view)
     @login_required
     def wrapped(request, *args, **kwargs):
         if not is_bureau(request):
+            person = person_of(request)
+            if person is not None and person.is_bureau_staff and not person.has_second_factor:
+                messages.warning(
+                    request, _("Bureau pages need two-factor authentication. Set it up first.")
+                )
+                return redirect("mfa_activate_totp")
             raise PermissionDenied
-        if settings.BUREAU_REQUIRE_MFA and not has_second_factor(request.user):
-            messages.warning(
-                request, _("Bureau pages need two-factor authentication. Set it up first.")
-            )
-            return redirect("mfa_activate_totp")
         return view(request, *args, **kwargs)
 
     return wrapped

@@ -3,10 +3,11 @@ import re
 from django import forms
 from django.contrib.auth import password_validation
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .adapter import institution_for_email
-from .models import EmailDomain, Institution, Person, User
+from .models import EmailDomain, Institution, Invitation, Person, User
 
 
 class SignupExtraForm(forms.Form):
@@ -22,33 +23,47 @@ class SignupExtraForm(forms.Form):
     last_name = forms.CharField(label=_("Last name"), max_length=150)
 
     def signup(self, request, user) -> None:
-        link_person_to_new_user(
-            user,
-            first_name=self.cleaned_data["first_name"],
-            infix=self.cleaned_data["infix"],
-            last_name=self.cleaned_data["last_name"],
-        )
+        # Kept until the address is verified: only then does the account get its Person.
+        user.signup_name = {
+            "first_name": self.cleaned_data["first_name"],
+            "infix": self.cleaned_data["infix"],
+            "last_name": self.cleaned_data["last_name"],
+        }
+        user.save(update_fields=["signup_name"])
 
 
 @transaction.atomic
-def link_person_to_new_user(user, *, first_name: str, infix: str, last_name: str) -> Person:
-    """Link a new account to the Person with its address, or register that Person at the
-    institution of the address's domain."""
+def link_person_on_verification(user) -> Person | None:
+    """Once the account's address is verified: link it to the account-less Person with that
+    address, or register a Person at the institution of the address's domain. Never before:
+    an unverified sign-up must not claim someone else's entry. Open invitation links of that
+    person stop working (they have an account now)."""
+    if Person.objects.filter(user=user).exists():
+        return None
     person = Person.objects.select_for_update().filter(email__iexact=user.email).first()
     if person is not None:
-        if person.user_id is None:
-            person.user = user
-            person.save(update_fields=["user"])
-        return person
-    institution = institution_for_email(user.email)
-    return Person.objects.create(
-        user=user,
-        email=user.email,
-        first_name=first_name,
-        infix=infix,
-        last_name=last_name,
-        institution=institution,
-    )
+        if person.user_id is not None:
+            return None
+        person.user = user
+        person.save(update_fields=["user"])
+    else:
+        institution = institution_for_email(user.email)
+        if institution is None:
+            return None
+        names = user.signup_name or {}
+        person = Person.objects.create(
+            user=user,
+            email=user.email,
+            first_name=names.get("first_name", ""),
+            infix=names.get("infix", ""),
+            last_name=names.get("last_name", "") or user.email.split("@")[0],
+            institution=institution,
+        )
+    Invitation.objects.open().filter(person=person).update(revoked_at=timezone.now())
+    if user.signup_name:
+        user.signup_name = {}
+        user.save(update_fields=["signup_name"])
+    return person
 
 
 DOMAIN_RE = re.compile(r"^(?=.{3,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")

@@ -55,6 +55,7 @@ class RowResult:
     values: dict
     errors: list[str] = field(default_factory=list)
     action: str = ""  # "new", "update" or "unchanged"
+    changes: list[tuple[str, str, str]] = field(default_factory=list)  # (field, from, to)
 
 
 def decode(raw: bytes) -> str:
@@ -62,9 +63,12 @@ def decode(raw: bytes) -> str:
         raise ImportFileError(_("The file is larger than 2 MB."))
     for encoding in ("utf-8-sig", "cp1252"):
         try:
-            return raw.decode(encoding)
+            text = raw.decode(encoding)
         except UnicodeDecodeError:
             continue
+        if "\x00" in text:
+            raise ImportFileError(_("The file contains a NUL character: is it really a CSV file?"))
+        return text
     raise ImportFileError(_("The file is neither UTF-8 nor Windows-1252 text."))
 
 
@@ -83,10 +87,17 @@ def read_rows(raw: bytes, kind: str) -> list[dict]:
             % {"missing": ", ".join(sorted(missing)), "expected": "; ".join(COLUMNS[kind])}
         )
     rows = []
-    for raw_row in reader:
-        row = {(k or "").strip().lower(): _cell(v) for k, v in raw_row.items() if k is not None}
-        if any(row.values()):
-            rows.append({col: row.get(col, "") for col in COLUMNS[kind]})
+    try:
+        for raw_row in reader:
+            row = {(k or "").strip().lower(): _cell(v) for k, v in raw_row.items() if k is not None}
+            if any(row.values()):
+                # A column missing from the file is None: the field keeps its value.
+                rows.append({col: row.get(col, "") if col in headers else None for col in COLUMNS[kind]})
+    except csv.Error as error:
+        raise ImportFileError(
+            _("Row %(row)s cannot be read (%(error)s).")
+            % {"row": reader.line_num, "error": error}
+        ) from error
     if not rows:
         raise ImportFileError(_("The file has no rows below the header."))
     return rows
@@ -117,24 +128,38 @@ def _form_errors(form) -> list[str]:
     return errors
 
 
+def _given(values: dict, column: str, current):
+    """The file's value, or — when the file has no such column — the value as it is now."""
+    value = values.get(column)
+    return current if value is None else value
+
+
 def _institution_form(values: dict):
-    brin = values["brin"].upper()
+    brin = (values.get("brin") or "").upper()
     instance = None
     if brin:
         instance = Institution.objects.filter(brin=brin).first()
     if instance is None:
         instance = Institution.objects.filter(name__iexact=values["naam"]).first()
+    now = instance or Institution()
+    domains = (
+        ", ".join(d.domain for d in instance.email_domains.all()) if instance is not None else ""
+    )
     data = {
         "name": values["naam"],
-        "short_name": values["korte_naam"],
-        "city": values["plaats"],
-        "kind": _kind_value(values["type"]),
-        "brin": brin,
-        "website": values["website"],
-        "domains": values["domeinen"],
-        "member_since": values["lid_sinds"],
-        "member_until": values["lid_tot"],
-        "notes": values["opmerkingen"],
+        "short_name": _given(values, "korte_naam", now.short_name),
+        "city": _given(values, "plaats", now.city),
+        "kind": _kind_value(values["type"]) if values.get("type") is not None else now.kind,
+        "brin": brin if values.get("brin") is not None else now.brin,
+        "website": _given(values, "website", now.website),
+        "domains": _given(values, "domeinen", domains),
+        "member_since": _given(
+            values, "lid_sinds", now.member_since.isoformat() if now.member_since else ""
+        ),
+        "member_until": _given(
+            values, "lid_tot", now.member_until.isoformat() if now.member_until else ""
+        ),
+        "notes": _given(values, "opmerkingen", now.notes),
     }
     return InstitutionForm(data=data, instance=instance)
 
@@ -155,16 +180,21 @@ def _person_form(values: dict):
         Person.objects.filter(email__iexact=values["email"]).first() if values["email"] else None
     )
     institution = _find_institution(values["instelling"])
+    now = instance or Person()
+
+    def flag(column: str, current: bool) -> bool:
+        return current if values.get(column) is None else _yes(values[column])
+
     data = {
         "first_name": values["voornaam"],
-        "infix": values["tussenvoegsel"],
+        "infix": _given(values, "tussenvoegsel", now.infix),
         "last_name": values["achternaam"],
         "email": values["email"],
         "institution": institution.pk if institution else "",
-        "function": values["functie"],
-        "is_bureau_staff": _yes(values["bureaumedewerker"]),
-        "is_ambassador": _yes(values["ambassadeur"]),
-        "notes": instance.notes if instance else "",
+        "function": _given(values, "functie", now.function),
+        "is_bureau_staff": flag("bureaumedewerker", now.is_bureau_staff),
+        "is_ambassador": flag("ambassadeur", now.is_ambassador),
+        "notes": now.notes,
     }
     form = PersonForm(data=data, instance=instance)
     if institution is None and values["instelling"]:
@@ -172,13 +202,42 @@ def _person_form(values: dict):
     return form
 
 
-def _changed(form) -> bool:
+def _changes(form) -> list[tuple[str, str, str]]:
+    """Per field that an import changes: (label, what it is now, what it becomes)."""
     if form.instance.pk is None:
-        return True
-    changed = set(form.changed_data) - {"domains"}
+        return []
+    changes = []
+    for name in form.changed_data:
+        if name == "domains":
+            continue
+        old = form.initial.get(name)
+        new = form.cleaned_data.get(name)
+        if name == "institution":
+            old, new = form.instance.institution, new
+        changes.append((str(form.fields[name].label), _shown(old), _shown(new)))
     if isinstance(form, InstitutionForm) and form.domains_changed:
-        return True
-    return bool(changed)
+        changes.append(
+            (
+                str(form.fields["domains"].label),
+                ", ".join(d.domain for d in form.instance.email_domains.all()),
+                _shown(form.cleaned_data.get("domains")),
+            )
+        )
+    return changes
+
+
+def _shown(value) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return str(_("yes") if value else _("no"))
+    if isinstance(value, list | tuple | set):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _changed(form) -> bool:
+    return form.instance.pk is None or bool(_changes(form))
 
 
 def check_rows(rows: list[dict], kind: str) -> tuple[list[RowResult], list]:
@@ -201,6 +260,7 @@ def check_rows(rows: list[dict], kind: str) -> tuple[list[RowResult], list]:
             result.errors.append(_("Same as row %(row)s.") % {"row": seen[ident]})
         seen.setdefault(ident, number)
         if not result.errors:
+            result.changes = _changes(form)
             result.action = (
                 "unchanged" if not _changed(form) else ("update" if form.instance.pk else "new")
             )

@@ -5,7 +5,15 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
+
+
+def has_second_factor(user_id: int) -> bool:
+    """An authenticator app (TOTP) is set up for this account."""
+    from allauth.mfa.models import Authenticator
+
+    return Authenticator.objects.filter(user_id=user_id, type=Authenticator.Type.TOTP).exists()
 
 
 class UserManager(BaseUserManager):
@@ -39,6 +47,9 @@ class User(AbstractUser):
     language = models.CharField(
         _("language"), max_length=8, choices=[("nl", "Nederlands"), ("en", "English")], default="nl"
     )
+    # The name given at sign-up, kept until the address is verified: only then is the account
+    # linked to (or does it register) a Person (members.forms.link_person_on_verification).
+    signup_name = models.JSONField(default=dict, blank=True, editable=False)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
@@ -202,9 +213,17 @@ class Person(models.Model):
 
     @property
     def has_bureau_rights(self) -> bool:
-        """The one test of bureau powers in the application (a superuser's powers are the
-        Django admin's, a back door, not the bureau's interface)."""
-        return self.is_bureau_staff and self.erased_at is None
+        """The one test of bureau powers in the application. Where BUREAU_REQUIRE_MFA is on
+        (production) they come only with a second factor: a bureau account without one is a
+        member like any other, on every page. (A superuser's powers are the Django admin's,
+        which has its own guard: kwaliteitsnetwerk.admin_access.)"""
+        if not self.is_bureau_staff or self.erased_at is not None:
+            return False
+        return self.has_second_factor or not settings.BUREAU_REQUIRE_MFA
+
+    @cached_property
+    def has_second_factor(self) -> bool:
+        return bool(self.user_id) and has_second_factor(self.user_id)
 
     @property
     def sort_name(self) -> str:
@@ -240,6 +259,8 @@ class Invitation(models.Model):
         verbose_name=_("invited by"),
     )
     message = models.TextField(_("personal message"), blank=True)
+    # The address the link was sent to: the invitation holds only for that address.
+    email = models.EmailField(_("sent to"), blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires"))
     used_at = models.DateTimeField(_("used"), null=True, blank=True)

@@ -62,6 +62,7 @@ def invite(
         Invitation.objects.open().filter(person=person).update(revoked_at=now)
         invitation = Invitation.objects.create(
             person=person,
+            email=person.email,
             token_hash=hash_token(token),
             invited_by=invited_by,
             message=message,
@@ -87,8 +88,20 @@ def check_invitation(token: str) -> Invitation:
 def _raise_unless_usable(invitation: Invitation | None) -> None:
     if invitation is None:
         raise InvitationError(InvitationError.UNKNOWN)
-    if invitation.used_at is not None:
+    person = invitation.person
+    if (
+        invitation.used_at is not None
+        or person.user_id is not None
+        or User.objects.filter(email__iexact=person.email).exists()
+    ):
+        # Used, or the person has an account by now: a link never opens an existing account.
         raise InvitationError(InvitationError.USED, invitation)
+    if invitation.email.lower() != person.email.lower():
+        # The address was corrected since: the link was for the old one and stops working.
+        if invitation.revoked_at is None:
+            invitation.revoked_at = timezone.now()
+            invitation.save(update_fields=["revoked_at"])
+        raise InvitationError(InvitationError.REPLACED, invitation)
     if invitation.revoked_at is not None:
         raise InvitationError(InvitationError.REPLACED, invitation)
     if invitation.is_expired:
@@ -105,24 +118,14 @@ def accept_invitation(token: str, *, password: str) -> User:
             .filter(token_hash=hash_token(token))
             .first()
         )
+        Person.objects.select_for_update().get(pk=invitation.person_id)
         _raise_unless_usable(invitation)
         person = invitation.person
-        user = person.user or User.objects.filter(email__iexact=person.email).first()
-        if user is None:
-            user = User.objects.create_user(email=person.email, password=password)
-        else:
-            user.set_password(password)
-            user.is_active = True
-            user.save(update_fields=["password", "is_active"])
-        EmailAddress.objects.filter(user=user).update(primary=False)
-        EmailAddress.objects.update_or_create(
-            user=user,
-            email__iexact=person.email,
-            defaults={"email": person.email, "verified": True, "primary": True},
-        )
-        if person.user_id != user.pk:
-            person.user = user
-            person.save(update_fields=["user"])
+        # Only ever a new account (an existing one is refused above, its password untouched).
+        user = User.objects.create_user(email=person.email, password=password)
+        EmailAddress.objects.create(user=user, email=person.email, verified=True, primary=True)
+        person.user = user
+        person.save(update_fields=["user"])
         invitation.used_at = timezone.now()
         invitation.save(update_fields=["used_at"])
         activity.log("person.invitation_accepted", by=person, target=person, person=person)
@@ -130,7 +133,8 @@ def accept_invitation(token: str, *, password: str) -> User:
 
 
 def request_new_invitation(invitation: Invitation) -> Invitation | None:
-    """From an expired or replaced link: send a fresh link to the same address (never another one)."""
+    """From an expired or replaced link: send a fresh link to the person's address as the bureau
+    keeps it now (never to one the visitor gives)."""
     person = invitation.person
     if person.user_id is not None or person.erased_at is not None:
         return None

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +56,25 @@ class TestSettings:
         result = run_manage("check", env_overrides={**PROD_ENV, "SECRET_KEY": "short"})
         assert result.returncode != 0
         assert "SECRET_KEY is too short" in result.stderr
+
+    @pytest.mark.parametrize(
+        "placeholder",
+        [
+            "change-me-to-a-long-random-string-of-at-least-fifty-characters",
+            "django-insecure-" + "x" * 50,
+            "replace-me-" + "y" * 50,
+        ],
+    )
+    def test_it_refuses_a_placeholder_secret_key_in_production(self, placeholder):
+        result = run_manage("check", env_overrides={**PROD_ENV, "SECRET_KEY": placeholder})
+        assert result.returncode != 0
+        assert "SECRET_KEY is a placeholder" in result.stderr
+
+    def test_compose_has_no_default_secret_key(self):
+        compose = (ROOT / "docker-compose.yml").read_text()
+        line = next(x for x in compose.splitlines() if x.strip().startswith("SECRET_KEY:"))
+        assert "${SECRET_KEY:?" in line
+        assert ":-" not in line
 
     def test_it_refuses_production_without_allowed_hosts(self):
         result = run_manage("check", env_overrides={**PROD_ENV, "ALLOWED_HOSTS": ""})
@@ -169,25 +189,44 @@ class TestSignup:
         assert not User.objects.exists()
         assert "aangesloten instelling" in response.content.decode()
 
-    def test_it_links_a_member_domain_to_its_institution_and_asks_for_verification(
+    def confirm(self, client):
+        """Follow the verification link of the last mail, as the owner of the address does."""
+        url = re.search(r"https?://[^/\s]+(/account/confirm-email/\S+)", mail.outbox[-1].body)[1]
+        return client.post(url)
+
+    def test_it_links_a_member_domain_to_its_institution_once_the_address_is_verified(
         self, client, institution
     ):
         response = self.post_signup(client, "Noor@Deltion.example")
         assert response.status_code == 302
         user = User.objects.get(email="noor@deltion.example")
-        assert user.person.institution == institution
-        assert user.person.last_name == "de Groot"
+        assert not Person.objects.filter(user=user).exists()  # not before verification
         assert len(mail.outbox) == 1
         assert "noor@deltion.example" in mail.outbox[0].to
+        self.confirm(client)
+        user.refresh_from_db()
+        assert user.person.institution == institution
+        assert user.person.last_name == "de Groot"
+        assert user.signup_name == {}
 
-    def test_it_links_an_existing_person_with_that_address(self, client, institution):
+    def test_it_links_an_existing_person_with_that_address_only_after_verification(
+        self, client, institution, bureau
+    ):
+        from members import services
         from tests.factories import make_person
 
         person = make_person("Noor", "Groot", institution, email="noor@deltion.example")
         self.post_signup(client, "noor@deltion.example")
         person.refresh_from_db()
+        assert person.user is None  # an unverified sign-up claims nobody
+        _invitation, token = services.invite(person, invited_by=bureau)
+        self.confirm(client)
+        person.refresh_from_db()
         assert person.user is not None
+        assert person.first_name == "Noor"  # the bureau's entry, not the sign-up's name
         assert Person.objects.filter(email__iexact="noor@deltion.example").count() == 1
+        with pytest.raises(services.InvitationError):
+            services.check_invitation(token)  # the account exists now: the link is spent
 
 
 class TestHealth:

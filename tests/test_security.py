@@ -1,0 +1,269 @@
+"""What an attack on a production-like setup found (issue 10), each as a test that failed
+before its fix."""
+
+import pytest
+from allauth.mfa.models import Authenticator
+from django.urls import reverse
+
+from coalitions import services as coalition_services
+from events import services as event_services
+from events.models import Session
+from members import services as member_services
+from members.models import EmailDomain, Institution, Person
+from tests.conftest import login
+from tests.events.conftest import make_session
+from tests.factories import PASSWORD, make_membership, make_person
+from tests.members.test_imports import confirm, upload
+
+
+def give_second_factor(person):
+    Authenticator.objects.create(
+        user=person.user, type=Authenticator.Type.TOTP, data={"secret": "x"}
+    )
+
+
+@pytest.fixture
+def production_mfa(settings):
+    settings.BUREAU_REQUIRE_MFA = True
+
+
+@pytest.fixture
+def coalition(lead):
+    return lead.led_coalitions.get()
+
+
+class TestTwoFactorThatHolds:
+    def test_a_bureau_account_without_a_second_factor_has_no_bureau_powers_anywhere(
+        self, client, production_mfa, bureau, coalition, member
+    ):
+        request = coalition_services.join_ring(member, coalition.rings.get(order=1))
+        session = make_session(organiser_coalition=coalition, kind=Session.Kind.COALITION)
+        login(client, bureau)
+        for url in [
+            reverse("coalitions:board", args=[coalition.pk]),
+            reverse("coalitions:edit", args=[coalition.pk]),
+            reverse("events:registrations", args=[session.pk]) + "?format=csv",
+            reverse("events:edit", args=[session.pk]),
+            reverse("events:checkin", args=[session.pk]),
+            reverse("activity_log"),
+        ]:
+            response = client.get(url)
+            assert response.status_code in (302, 403), url
+            if response.status_code == 302:
+                assert response["Location"] == reverse("mfa_activate_totp"), url
+        assert (
+            client.post(reverse("coalitions:request_accept", args=[request.pk])).status_code == 403
+        )
+        request.refresh_from_db()
+        assert request.is_requested
+
+    def test_with_a_second_factor_the_bureau_has_its_powers(
+        self, client, production_mfa, bureau, coalition
+    ):
+        give_second_factor(bureau)
+        assert (
+            login(client, bureau).get(reverse("coalitions:board", args=[coalition.pk])).status_code
+            == 200
+        )
+
+    def test_the_admin_login_is_allauths(self, client, db):
+        response = client.get("/django-admin/login/")
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("account_login"))
+        # Posting a password to the admin's own form logs nobody in.
+        from members.models import User
+
+        User.objects.create_superuser(email="root@kwaliteitsnetwerk.example", password=PASSWORD)
+        client.post(
+            "/django-admin/login/",
+            {"username": "root@kwaliteitsnetwerk.example", "password": PASSWORD},
+        )
+        assert "_auth_user_id" not in client.session
+
+    def test_a_superuser_without_a_second_factor_goes_nowhere_in_production(
+        self, client, production_mfa, db
+    ):
+        from members.models import User
+
+        root = User.objects.create_superuser(
+            email="root@kwaliteitsnetwerk.example", password=PASSWORD
+        )
+        client.force_login(root)
+        for url in ["/django-admin/", reverse("home"), reverse("coalitions:list")]:
+            response = client.get(url)
+            assert response.status_code == 302, url
+            assert response["Location"] == reverse("mfa_activate_totp"), url
+        setup = client.get(reverse("mfa_activate_totp"))  # allauth's own steps are open
+        assert setup.status_code == 200 or setup["Location"].startswith("/account/")
+        Authenticator.objects.create(user=root, type=Authenticator.Type.TOTP, data={"secret": "x"})
+        assert client.get("/django-admin/").status_code == 200
+
+
+class TestInvitationsBoundToTheirAddress:
+    def test_a_corrected_address_revokes_the_old_link(self, client, bureau, institution):
+        person = make_person("Olaf", "Drie", institution, email="typo.olaf3@deltion.example")
+        _invitation, token = member_services.invite(person, invited_by=bureau)
+        person.email = "olaf3@deltion.example"
+        person.save(update_fields=["email"])
+        with pytest.raises(member_services.InvitationError) as error:
+            member_services.accept_invitation(token, password="een-heel-sterk-wachtwoord")
+        assert error.value.reason == "replaced"
+        person.refresh_from_db()
+        assert person.user is None
+
+    def test_a_link_never_opens_or_changes_an_existing_account(self, client, bureau, institution):
+        person = make_person("Olaf", "Drie", institution, email="olaf3@deltion.example")
+        _invitation, token = member_services.invite(person, invited_by=bureau)
+        owner = make_person(
+            "Eigen", "Account", institution, account=True, email="x@deltion.example"
+        )
+        # The person got an account another way (sign-up, verified): link the same address.
+        person.user = owner.user
+        owner.user = None
+        owner.save(update_fields=["user"])
+        person.save(update_fields=["user"])
+        response = client.post(
+            reverse("members:accept_invitation", args=[token]),
+            {"password1": "een-ander-wachtwoord-99", "password2": "een-ander-wachtwoord-99"},
+        )
+        assert response.status_code == 410
+        assert "_auth_user_id" not in client.session
+        person.user.refresh_from_db()
+        assert person.user.check_password(PASSWORD)
+
+
+class TestLeadsKeptToTheirOwn:
+    def test_a_lead_cannot_add_other_coalitions_to_their_meeting(
+        self, client, lead, coalition, other_institution
+    ):
+        from tests.factories import make_coalition
+
+        theirs = make_coalition("Andermans", leads=[make_person("Z", None, other_institution)])
+        meeting = event_services.create_session(
+            by=lead,
+            title="Ons overleg",
+            kind=Session.Kind.COALITION,
+            organiser_coalition=coalition,
+            start=make_session().start,
+            end=make_session().end,
+        )
+        response = login(client, lead).post(
+            reverse("events:programme_coalitions", args=[meeting.pk]), {"coalitions": [theirs.pk]}
+        )
+        assert response.status_code == 403
+        assert not meeting.coalitions.filter(pk=theirs.pk).exists()
+
+    def test_a_taking_part_lead_sees_no_remarks_the_organiser_does(
+        self, client, lead, coalition, bureau, institution
+    ):
+        person = make_person("Dieet", "Wens", institution)
+        make_membership(person, coalition.rings.get(order=1))
+        session = make_session()
+        event_services.add_coalitions(session, [coalition], by=bureau)
+        event_services.register(person, session, remarks="Notenallergie")
+        login(client, lead)
+        url = reverse("events:registrations", args=[session.pk])
+        assert "Wens" in client.get(url).content.decode()
+        assert "Notenallergie" not in client.get(url).content.decode()
+        csv = b"".join(client.get(url + "?format=csv").streaming_content).decode("utf-8-sig")
+        assert "Wens" in csv
+        assert "Notenallergie" not in csv
+        login(client, bureau)
+        assert "Notenallergie" in client.get(url).content.decode()
+
+    def test_the_walk_in_search_of_a_lead_finds_only_their_people(
+        self, client, lead, coalition, bureau, institution
+    ):
+        ours = make_person("Eigen", "Vinden", institution)
+        make_membership(ours, coalition.rings.get(order=2))
+        make_person("Vreemd", "Vinden", institution)
+        meeting = event_services.create_session(
+            by=lead,
+            title="Ons overleg",
+            kind=Session.Kind.COALITION,
+            organiser_coalition=coalition,
+            start=make_session().start,
+            end=make_session().end,
+        )
+        body = (
+            login(client, lead)
+            .get(reverse("events:checkin", args=[meeting.pk]), {"wie": "vinden"})
+            .content.decode()
+        )
+        assert "Eigen Vinden" in body
+        assert "Vreemd Vinden" not in body
+        body = client.get(
+            reverse("events:checkin", args=[meeting.pk]), {"wie": "kwaliteitsnetwerk.example"}
+        ).content.decode()
+        assert bureau.last_name not in body
+
+
+class TestImportKeepsWhatTheFileDoesNotName:
+    def test_a_missing_column_leaves_the_field_as_it_is(self, client, bureau):
+        institution = Institution.objects.create(
+            name="Cibap", short_name="Cibap", city="Zwolle", member_since="2016-01-01"
+        )
+        EmailDomain.objects.create(institution=institution, domain="cibap.example")
+        login(client, bureau)
+        upload(client, "institutions", b"naam;plaats\nCibap;Zwolle-Zuid\n")
+        assert confirm(client, "institutions").status_code == 302
+        institution.refresh_from_db()
+        assert institution.city == "Zwolle-Zuid"
+        assert institution.short_name == "Cibap"
+        assert str(institution.member_since) == "2016-01-01"
+        assert list(institution.email_domains.values_list("domain", flat=True)) == ["cibap.example"]
+
+    def test_people_keep_their_function_and_ambassadorship(self, client, bureau, institution):
+        person = make_person(
+            "Anna", "Ambas", institution, email="anna@deltion.example", function="docent"
+        )
+        Person.objects.filter(pk=person.pk).update(is_ambassador=True)
+        login(client, bureau)
+        upload(
+            client,
+            "people",
+            b"voornaam;achternaam;email;instelling\nAnna;Ambassadeur;anna@deltion.example;Deltion College\n",
+        )
+        confirm(client, "people")
+        person.refresh_from_db()
+        assert person.last_name == "Ambassadeur"
+        assert person.function == "docent"
+        assert person.is_ambassador
+
+    def test_the_preview_shows_each_change_from_what_to_what(self, client, bureau):
+        Institution.objects.create(name="Cibap", city="Zwolle")
+        body = (
+            login(client, bureau)
+            .post(
+                reverse("members:import", args=["institutions"]),
+                {
+                    "file": __import__(
+                        "django.core.files.uploadedfile"
+                    ).core.files.uploadedfile.SimpleUploadedFile(
+                        "f.csv", b"naam;plaats\nCibap;Kampen\n", "text/csv"
+                    )
+                },
+            )
+            .content.decode()
+        )
+        assert "Zwolle → Kampen" in body
+
+    @pytest.mark.parametrize(
+        "content",
+        [b"naam;plaats\nCi\x00bap;Zwolle\n", b"naam;plaats\nCibap;" + b"x" * 140_000 + b"\n"],
+    )
+    def test_a_nul_or_a_giant_cell_gets_a_message_not_a_500(self, client, bureau, content):
+        response = login(client, bureau).post(
+            reverse("members:import", args=["institutions"]),
+            {
+                "file": __import__(
+                    "django.core.files.uploadedfile"
+                ).core.files.uploadedfile.SimpleUploadedFile("f.csv", content, "text/csv")
+            },
+        )
+        assert response.status_code == 400
+        assert (
+            'class="message message-error"' in response.content.decode()
+            or "errorlist" in response.content.decode()
+        )
+        assert not Institution.objects.filter(name__startswith="Ci").exists()
