@@ -1,4 +1,8 @@
-"""Helpers for the browser journeys (Playwright on Debian's Chromium, axe-core for WCAG 2.1 AA)."""
+"""Helpers for the browser journeys (Playwright on Debian's Chromium, axe-core for WCAG 2.1 AA).
+
+The journeys share one demo network, seeded once per session (demo_network in tests/conftest.py),
+and see each other's changes: a journey must pass in any order after the others, so it changes
+data no other journey relies on, or makes its own (a new session, say)."""
 
 from axe_playwright_python.sync_playwright import Axe
 

@@ -3,6 +3,7 @@
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,46 +16,71 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 from tests.factories import make_coalition, make_institution, make_person  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def eager_celery():
-    """Tasks run in-process in tests (one test runs a real worker and turns this off)."""
+@contextmanager
+def celery_eager():
+    """Tasks run in-process (no broker): for every test, and for seeding the demo network."""
     from kwaliteitsnetwerk.celery import app
 
     saved = {key: app.conf[key] for key in ("task_always_eager", "task_eager_propagates")}
     app.conf.update(task_always_eager=True, task_eager_propagates=True)
-    yield app
-    app.conf.update(saved)
+    try:
+        yield app
+    finally:
+        app.conf.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def eager_celery():
+    """Tasks run in-process in tests (one test runs a real worker and turns this off)."""
+    with celery_eager() as app:
+        yield app
+
+
+def settings_for_tests() -> dict:
+    """The settings every test runs with; the shared demo network is seeded with them too."""
+    from django.conf import settings
+
+    return {
+        "PASSWORD_HASHERS": ["django.contrib.auth.hashers.MD5PasswordHasher"],
+        "CELERY_TASK_ALWAYS_EAGER": True,
+        "STORAGES": {
+            **settings.STORAGES,
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        },
+        "LANGUAGE_CODE": "nl",
+        "BUREAU_REQUIRE_MFA": False,  # tested on its own in test_foundation
+        # Each test gets its own cache: allauth's rate limits must not leak between tests.
+        "CACHES": {
+            "default": {
+                "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                "LOCATION": uuid.uuid4().hex,
+            }
+        },
+    }
 
 
 @pytest.fixture(autouse=True)
 def _test_settings(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    settings.LANGUAGE_CODE = "nl"
-    settings.BUREAU_REQUIRE_MFA = False  # tested on its own in test_foundation
-    # Each test gets its own cache: allauth's rate limits must not leak between tests.
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": uuid.uuid4().hex,
-        }
-    }
+    for name, value in settings_for_tests().items():
+        setattr(settings, name, value)
+
+
+def uses_demo_network(item) -> bool:
+    return "demo_network" in getattr(item, "fixturenames", ())
 
 
 def pytest_collection_modifyitems(config, items):
     on_postgres = connection.vendor == "postgresql"
     if os.environ.get("CI") and not on_postgres:
         raise pytest.UsageError("CI must run the tests on PostgreSQL: set DATABASE_URL.")
-    if on_postgres:
-        return
-    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL=postgres://...)")
-    for item in items:
-        if "postgres_only" in item.keywords:
-            item.add_marker(skip)
+    if not on_postgres:
+        skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL=postgres://...)")
+        for item in items:
+            if "postgres_only" in item.keywords:
+                item.add_marker(skip)
+    # The browser journeys run last, one after the other, on the demo network seeded once for
+    # them (see DemoNetwork). A stable sort: every other test keeps its order.
+    items.sort(key=lambda item: "browser" in item.keywords or uses_demo_network(item))
 
 
 @pytest.fixture
@@ -156,20 +182,116 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "locale": "nl-NL", "timezone_id": "Europe/Amsterdam"}
 
 
-@pytest.fixture
-def demo_network(transactional_db, settings):
-    """The demo network with its three logins, for browser journeys."""
-    from django.core.management import call_command
+class DemoNetwork:
+    """The demo network in the test database, committed and shared by the browser journeys.
 
-    settings.DEBUG = True  # the demo accounts exist only with DEBUG on
-    call_command("seed_demo", verbosity=0)
-    settings.DEBUG = False
+    Seeding takes seconds, so it happens once per session rather than once per journey. The
+    journeys therefore see each other's changes: each one must hold in any order after the others.
+    Every other test stays hermetic: the network is flushed away before any test that does not
+    ask for it (see pytest_runtest_setup; with the journeys sorted last that happens at most at
+    the end) and at the end of the session, so nothing reaches a later --reuse-db run either.
+    """
+
+    def __init__(self, django_db_blocker):
+        self.django_db_blocker = django_db_blocker
+        self.seeded = False
+
+    def seed(self):
+        if self.seeded:
+            return
+        from django.core.management import call_command
+        from django.test.utils import override_settings
+
+        with self.django_db_blocker.unblock():
+            self._flush()  # whatever an earlier, interrupted run may have left
+            # The demo accounts exist only with DEBUG on; the tests' own settings (password
+            # hasher, caches) and in-process tasks, as when the journeys seeded it themselves.
+            with override_settings(**settings_for_tests(), DEBUG=True), celery_eager():
+                call_command("seed_demo", verbosity=0)
+        self.seeded = True
+
+    def clear(self):
+        if not self.seeded:
+            return
+        with self.django_db_blocker.unblock():
+            self._flush()
+        self.seeded = False
+
+    @staticmethod
+    def _flush():
+        from django.core.management import call_command
+
+        # As TransactionTestCase does after each test: empty tables, then post_migrate's rows.
+        call_command("flush", interactive=False, verbosity=0)
+
+
+_demo_network_key = pytest.StashKey[DemoNetwork]()
+
+
+@pytest.fixture(scope="session")
+def _shared_demo_network(request, django_db_setup, django_db_blocker):
+    network = DemoNetwork(django_db_blocker)
+    request.config.stash[_demo_network_key] = network
+    yield network
+    network.clear()
+    del request.config.stash[_demo_network_key]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Before the fixtures of a test without the demo network (so before its transaction)."""
+    network = item.config.stash.get(_demo_network_key, None)
+    if network is not None and not uses_demo_network(item):
+        network.clear()
+
+
+@pytest.fixture
+def demo_network(request, _shared_demo_network, django_db_blocker):
+    """The demo network with its three logins, for browser journeys: seeded once per session and
+    shared, with database access for the test and the live server, and no flush afterwards."""
+    clashing = {"db", "transactional_db", "django_db_reset_sequences"} & set(request.fixturenames)
+    if clashing or request.node.get_closest_marker("django_db"):
+        raise pytest.UsageError(
+            "demo_network is committed and shared: do not combine it with db, transactional_db "
+            "or the django_db marker (their teardown would flush it, or hide it in a transaction)."
+        )
+    _shared_demo_network.seed()
+    with django_db_blocker.unblock():
+        yield
+
+
+def pytest_configure(config):
+    from pytest_django import fixtures
+
+    if not hasattr(fixtures, "_live_server_helper"):
+        raise pytest.UsageError(
+            "pytest-django no longer has _live_server_helper: update the override in tests/conftest.py."
+        )
+
+
+@pytest.fixture(autouse=True)
+def _live_server_helper(request):
+    """Overrides pytest-django's autouse fixture of this name (pytest_django/fixtures.py), which
+    gives every test with live_server the transactional_db fixture. Its teardown would flush the
+    shared demo network after each journey, so a journey on the demo network gets its database
+    access from demo_network instead; any other live_server test is served as pytest-django does."""
+    if "live_server" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue(
+        "demo_network" if uses_demo_network(request.node) else "transactional_db"
+    )
+    live_server = request.getfixturevalue("live_server")
+    live_server._live_server_modified_settings.enable()
+    yield
+    live_server._live_server_modified_settings.disable()
 
 
 @pytest.fixture(autouse=True)
 def _quick_browser_timeouts(request):
     """Fail a browser step in 10 s, not Playwright's 30 s default; and let the page finish its
-    last requests before the test database goes away underneath the live server."""
+    last requests before the next journey (or the flush at the end) changes the database
+    underneath the live server."""
     if "page" not in request.fixturenames:
         yield
         return
