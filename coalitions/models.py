@@ -81,6 +81,7 @@ class Coalition(models.Model):
         Status.CLOSED: [],
     }
     MAX_TERM = dt.timedelta(days=366)  # at most one school year, unless the bureau extends it
+    ERASE_KEEP = "the coalition's texts are the network's; leads and contact point at Person"
 
     name = models.CharField(_("name"), max_length=200)
     theme = models.CharField(_("theme"), max_length=100)
@@ -330,7 +331,7 @@ class RingMembership(models.Model):
         WITHDRAWN = "ingetrokken", _("Withdrawn")
 
     OPEN_STATUSES = [Status.REQUESTED, Status.INVITED, Status.ACTIVE]
-    ERASE_FIELDS = ("motivation",)  # see members.services.erase_person
+    ERASE_FIELDS = ("motivation", "response")  # see members.services.erase_person
 
     person = models.ForeignKey(
         Person, on_delete=models.CASCADE, related_name="ring_memberships", verbose_name=_("person")
@@ -405,6 +406,10 @@ class RingMembership(models.Model):
 
 class Input(models.Model):
     """Inbreng: a question, idea or case someone in a ring brings in; leads triage it."""
+
+    # Erasing the author erases their words (see members.services.erase_person).
+    ERASE_OWNER = "author"
+    ERASE_FIELDS = ("title", "body")
 
     class Kind(models.TextChoices):
         QUESTION = "vraag", _("Question")
@@ -486,6 +491,8 @@ class OutputQuerySet(models.QuerySet):
 
 class Output(models.Model):
     """Opbrengst: a product of a coalition, shared with a chosen visibility."""
+
+    ERASE_KEEP = "a product of the coalition, not about the person who added it"
 
     class Kind(models.TextChoices):
         GUIDE = "handreiking", _("Practical guide")

@@ -14,7 +14,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop, override
 
 from members import activity, notify
-from members.models import Person
+from members import services as member_services
+from members.models import Action, Notification, Person
 
 from .models import Coalition, Input, Output, Ring, RingMembership
 
@@ -370,6 +371,28 @@ def move_member(membership: RingMembership, ring: Ring, *, by: Person) -> RingMe
             **{"from": membership.ring.name, "to": target.name},
         )
         return moved
+
+
+def _erase(person: Person, *, by: Person | None) -> None:
+    """Erasure, for coalitions: places and requests end through the one door (so a full ring has
+    room again), and every copy of the person's words goes — the leads' notice of their request
+    carried the motivation, the log of their input its title."""
+    for membership in RingMembership.objects.open().filter(person=person):
+        leave(membership, person=person)
+    occasions = [
+        f"coalitions.membership:{pk}"
+        for pk in RingMembership.objects.filter(person=person).values_list("pk", flat=True)
+    ]
+    Notification.objects.filter(occasion__in=occasions).exclude(person=person).update(
+        subject="", body="", attachment=""
+    )
+    inputs = Input.objects.filter(author=person).values("pk")
+    Action.objects.filter(
+        verb__startswith="input.", target_type__model="input", target_id__in=inputs
+    ).update(data={})
+
+
+member_services.register_erasure_step(_erase)
 
 
 def _coalition_url(coalition: Coalition) -> str:

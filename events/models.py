@@ -161,6 +161,8 @@ class Session(models.Model):
         related_name="organised_sessions",
         verbose_name=_("organised by coalition"),
     )
+    ERASE_KEEP = "the session is the network's; created_by points at Person"
+
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     sequence = models.PositiveIntegerField(
         default=0, editable=False, help_text="iCalendar SEQUENCE, raised on every change"
@@ -435,9 +437,10 @@ class RegistrationQuerySet(models.QuerySet):
 
 
 class Registration(models.Model):
-    ERASE_FIELDS = (
-        "remarks",
-    )  # diet and accessibility are personal; see members.services.erase_person
+    # Diet and accessibility are personal (see members.services.erase_person); the chosen parts
+    # belong in the person's data download.
+    ERASE_FIELDS = ("remarks",)
+    EXPORT_WITH = ("choices",)
 
     class Status(models.TextChoices):
         CONFIRMED = "bevestigd", _("Confirmed")

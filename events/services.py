@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy, override
 
 from coalitions.models import school_year_of
 from members import activity, notify
+from members import services as member_services
 from members.models import Person
 
 from .models import PartChoice, Registration, Session, SessionPart, ring_invitations
@@ -569,6 +570,18 @@ def walk_in(session: Session, person: Person, *, by: Person | None) -> Registrat
             registration.status = Registration.Status.CONFIRMED
             registration.save(update_fields=["status"])
         return mark_attendance(registration, attended=True, by=by)
+
+
+def _erase(person: Person, *, by: Person | None) -> None:
+    """Erasure, for sessions: places in sessions still to come are given back through `cancel`,
+    so the first person waiting moves up (and is told)."""
+    for registration in Registration.objects.active().filter(
+        person=person, session__end__gte=timezone.now()
+    ):
+        cancel(registration, by=by)
+
+
+member_services.register_erasure_step(_erase)
 
 
 # Keeping the ring's agreements -------------------------------------------------------------------

@@ -356,6 +356,8 @@ class Action(models.Model):
     Erasing a person keeps the rows (the history of a ring or a session must add up) while the
     person in them shows as erased, because the name lives on Person, never in the row."""
 
+    ERASE_KEEP = "who did what stays; names come from Person, which erasure anonymises"
+
     at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
         Person,

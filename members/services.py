@@ -181,6 +181,14 @@ def export_person_data(person: Person) -> dict:
             # The link's hash is a credential, not data about the person.
             fields = [f.name for f in Invitation._meta.concrete_fields if f.name != "token_hash"]
         related[label] = serializers.serialize("python", queryset, fields=fields)
+        # Rows that belong to these rows (a registration's chosen parts), named by the model.
+        for name in getattr(queryset.model, "EXPORT_WITH", ()):
+            field = queryset.model._meta.get_field(name)
+            rows = field.related_model._default_manager.filter(
+                **{field.field.name + "__in": queryset}
+            )
+            key = f"{field.related_model._meta.label} ({field.field.name})"
+            related.setdefault(key, []).extend(serializers.serialize("python", rows))
     if person.user_id:
         user = person.user
         account = serializers.serialize(
@@ -204,12 +212,26 @@ def export_person_data(person: Person) -> dict:
     return data
 
 
+# What erasure means to the apps above members (which members may not import): each registers
+# a step at import of its services, e.g. coalitions ends the person's places and requests,
+# events cancels their future registrations so the waiting list moves up.
+_ERASURE_STEPS: list = []
+
+
+def register_erasure_step(step) -> None:
+    """step(person, by): runs inside erase_person's transaction, before anonymising."""
+    _ERASURE_STEPS.append(step)
+
+
 def erase_person(person: Person, *, by: Person | None) -> None:
     """Anonymise a person on request: name, e-mail and remarks go, the account is removed so no
-    one can log in as them; the row stays so attendance and participation counts keep adding up.
+    one can log in as them; places they held are given back through the normal services (the
+    waiting list moves up); the row stays so attendance and participation counts keep adding up.
     The activity log keeps its rows: they point at the Person, which now shows as erased."""
     with transaction.atomic():
         person = Person.objects.select_for_update().get(pk=person.pk)
+        for step in _ERASURE_STEPS:
+            step(person, by=by)
         user = person.user
         person.first_name = ""
         person.infix = ""
@@ -222,11 +244,12 @@ def erase_person(person: Person, *, by: Person | None) -> None:
         person.user = None
         person.erased_at = timezone.now()
         person.save()
-        # Rows elsewhere that point at the person say themselves what erasure means for them:
+        # Rows elsewhere that point at the person say themselves what erasure means for them,
+        # through the field that makes them theirs (ERASE_OWNER, default "person"):
         # ERASE_DELETE = True (the row is about the person only) or ERASE_FIELDS (texts to blank).
         for _label, field, queryset in _related_querysets(person):
             model = queryset.model
-            if field != "person":
+            if field != getattr(model, "ERASE_OWNER", "person"):
                 continue  # e.g. invitations this person sent to others stay
             if getattr(model, "ERASE_DELETE", False):
                 queryset.delete()

@@ -3,6 +3,7 @@ before its fix."""
 
 import pytest
 from allauth.mfa.models import Authenticator
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from coalitions import services as coalition_services
@@ -236,13 +237,7 @@ class TestImportKeepsWhatTheFileDoesNotName:
             login(client, bureau)
             .post(
                 reverse("members:import", args=["institutions"]),
-                {
-                    "file": __import__(
-                        "django.core.files.uploadedfile"
-                    ).core.files.uploadedfile.SimpleUploadedFile(
-                        "f.csv", b"naam;plaats\nCibap;Kampen\n", "text/csv"
-                    )
-                },
+                {"file": SimpleUploadedFile("f.csv", b"naam;plaats\nCibap;Kampen\n", "text/csv")},
             )
             .content.decode()
         )
@@ -255,11 +250,7 @@ class TestImportKeepsWhatTheFileDoesNotName:
     def test_a_nul_or_a_giant_cell_gets_a_message_not_a_500(self, client, bureau, content):
         response = login(client, bureau).post(
             reverse("members:import", args=["institutions"]),
-            {
-                "file": __import__(
-                    "django.core.files.uploadedfile"
-                ).core.files.uploadedfile.SimpleUploadedFile("f.csv", content, "text/csv")
-            },
+            {"file": SimpleUploadedFile("f.csv", content, "text/csv")},
         )
         assert response.status_code == 400
         assert (
@@ -267,3 +258,108 @@ class TestImportKeepsWhatTheFileDoesNotName:
             or "errorlist" in response.content.decode()
         )
         assert not Institution.objects.filter(name__startswith="Ci").exists()
+
+
+def test_a_compressed_upload_is_never_unpacked_to_be_checked():
+    """A small .odt whose `mimetype` member unpacks to 50 MB of zeros: checking it reads a few
+    bytes, not the whole member (before: the whole member was read into memory)."""
+    import io
+    import tracemalloc
+    import zipfile
+
+    from django import forms
+
+    from coalitions.uploads import validate_output_file
+
+    buffer = io.BytesIO()
+    with (
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("mimetype", "w") as member,
+    ):
+        for _ in range(50):
+            member.write(b"\0" * (1024 * 1024))
+    upload = SimpleUploadedFile("bom.odt", buffer.getvalue(), "application/octet-stream")
+    assert upload.size < 200_000
+    tracemalloc.start()
+    with pytest.raises(forms.ValidationError):
+        validate_output_file(upload)
+    _current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 5 * 1024 * 1024, f"checking took {peak / 1e6:.0f} MB"
+
+
+class TestErasureThatErases:
+    def test_places_are_given_back_and_the_waiting_list_moves_up(
+        self, member, lead, coalition, institution
+    ):
+        kern, flex = coalition.rings.get(order=1), coalition.rings.get(order=2)
+        coalition_services.join_ring(member, flex)
+        session = make_session(capacity=1)
+        waiting = make_person("Wacht", "Ende", institution)
+        place = event_services.register(member, session)
+        queued = event_services.register(waiting, session)
+        member_services.erase_person(member, by=member)
+        place.refresh_from_db()
+        queued.refresh_from_db()
+        assert place.is_cancelled
+        assert queued.is_confirmed
+        assert not member.ring_memberships.open().exists()
+        assert flex.memberships.active().count() == 0
+        assert kern.memberships.open().count() == 0
+
+    def test_every_copy_of_their_words_goes(self, member, lead, coalition):
+        from coalitions.models import Input
+        from members.models import Action, Notification
+
+        coalition_services.join_ring(
+            member, coalition.rings.get(order=1), motivation="Bel me op 06-12345678"
+        )
+        coalition_services.add_input(
+            coalition, by=member, kind="idee", title="Charlie's idee", body="Mail charlie@x"
+        )
+        assert Notification.objects.filter(person=lead, body__contains="06-12345678").exists()
+        member_services.erase_person(member, by=member)
+        for model, field in [(Notification, "body"), (Input, "title"), (Input, "body")]:
+            assert not model.objects.filter(**{f"{field}__icontains": "charlie"}).exists()
+        assert not Notification.objects.filter(body__contains="06-12345678").exists()
+        assert not Action.objects.filter(data__icontains="Charlie").exists()
+
+    def test_every_model_pointing_at_a_person_has_an_erasure_rule(self):
+        """A new model that refers to Person must say what erasure means for it."""
+        from django.apps import apps
+        from django.db import models
+
+        missing = []
+        for model in apps.get_models():
+            if model._meta.app_label not in {"members", "coalitions", "events"}:
+                continue
+            if model is Person:
+                continue
+            refers = any(
+                isinstance(f, models.ForeignKey | models.OneToOneField)
+                and f.related_model is Person
+                for f in model._meta.fields
+            )
+            rule = any(
+                hasattr(model, name) for name in ("ERASE_DELETE", "ERASE_FIELDS", "ERASE_KEEP")
+            )
+            if refers and not rule:
+                missing.append(model._meta.label)
+        assert missing == []
+
+    def test_the_data_download_holds_the_chosen_parts(self, client, member):
+        import json
+
+        from events.models import SessionPart
+
+        session = make_session()
+        parts = [
+            SessionPart.objects.create(
+                session=session, title="Plenair", start=session.start, end=session.end
+            )
+        ]
+        event_services.register(member, session, parts=parts)
+
+        data = json.loads(login(client, member).get(reverse("members:my_data")).content)
+        chosen = data["related"]["events.PartChoice (registration)"]
+        assert [row["fields"]["part"] for row in chosen] == [parts[0].pk]
