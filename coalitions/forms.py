@@ -3,6 +3,7 @@ import re
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from members.formrules import SensibleInputMixin
 from members.models import Person
 
 from .models import Coalition, Input, Output, Ring, RingMembership
@@ -39,7 +40,7 @@ class PeopleByEmailField(forms.CharField):
         return [people[e] for e in dict.fromkeys(emails)]
 
 
-class CoalitionForm(forms.ModelForm):
+class CoalitionForm(SensibleInputMixin, forms.ModelForm):
     """Everything about a coalition, for bureau staff."""
 
     leads = PeopleByEmailField(label=_("Leads (e-mail addresses)"), required=False)
@@ -111,7 +112,9 @@ class CoalitionContentForm(forms.ModelForm):
         fields = ["theme", "assignment", "goal", "intended_output", "needs"]
 
 
-class RingForm(forms.ModelForm):
+class RingForm(SensibleInputMixin, forms.ModelForm):
+    AT_LEAST_ONE = ("capacity",)
+
     class Meta:
         model = Ring
         fields = [

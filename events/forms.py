@@ -3,6 +3,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from coalitions.models import Coalition, Ring
+from members.formrules import SensibleInputMixin
 from members.models import Institution, Person
 
 from .models import Session, SessionPart
@@ -11,7 +12,9 @@ from .services import time_slots
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
-class SessionForm(forms.ModelForm):
+class SessionForm(SensibleInputMixin, forms.ModelForm):
+    AT_LEAST_ONE = ("capacity",)
+
     class Meta:
         model = Session
         fields = [
@@ -71,7 +74,9 @@ class SessionForm(forms.ModelForm):
         return cleaned
 
 
-class PartForm(forms.ModelForm):
+class PartForm(SensibleInputMixin, forms.ModelForm):
+    AT_LEAST_ONE = ("capacity",)
+
     class Meta:
         model = SessionPart
         fields = [
@@ -133,10 +138,12 @@ class PartForm(forms.ModelForm):
         return super().save(commit)
 
 
-class LeadPartForm(forms.ModelForm):
+class LeadPartForm(SensibleInputMixin, forms.ModelForm):
     """What a lead of a coalition taking part decides about their coalition's own work part:
     which rings are invited this time (the core only, or the flexible ring too), how many
     places, and what the part is about."""
+
+    AT_LEAST_ONE = ("capacity",)
 
     class Meta:
         model = SessionPart

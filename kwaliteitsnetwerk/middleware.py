@@ -63,3 +63,23 @@ class AdminSecondFactorMiddleware:
                 )
                 return redirect("mfa_activate_totp")
         return self.get_response(request)
+
+
+class RefuseNulMiddleware:
+    """A NUL character in the address or a form field is never valid input (PostgreSQL refuses
+    it in text): answer 400 with a plain message instead of failing deeper down with a 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        sources = [request.GET, request.POST] if request.method == "POST" else [request.GET]
+        if "\x00" in request.path or any(
+            "\x00" in key or any("\x00" in value for value in values)
+            for data in sources
+            for key, values in data.lists()
+        ):
+            from django.shortcuts import render
+
+            return render(request, "400.html", status=400)
+        return self.get_response(request)

@@ -113,6 +113,7 @@ MIDDLEWARE = [
     "kwaliteitsnetwerk.middleware.LanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "kwaliteitsnetwerk.middleware.AdminSecondFactorMiddleware",
+    "kwaliteitsnetwerk.middleware.RefuseNulMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -181,6 +182,11 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": "20/m/ip,5/m/key",
     "confirm_email": "1/3m/key",
 }
+# Login rate limits count per client address. Behind the TLS proxy production assumes, the
+# address comes from X-Forwarded-For as set by the proxies we run (one by default): otherwise
+# the whole site would share the proxy's address and eleven failed logins lock everyone out.
+ALLAUTH_TRUSTED_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", "0" if DEBUG else "1"))
+
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Kwaliteitsnetwerk mbo"
 # Bureau staff see everything: in production their pages ask for a second factor first.

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .adapter import institution_for_email
+from .formrules import SensibleInputMixin
 from .models import EmailDomain, Institution, Invitation, Person, User
 
 
@@ -74,7 +75,7 @@ def parse_domains(text: str) -> list[str]:
     return sorted({p.lstrip("@") for p in parts if p})
 
 
-class InstitutionForm(forms.ModelForm):
+class InstitutionForm(SensibleInputMixin, forms.ModelForm):
     domains = forms.CharField(
         label=_("E-mail domains"),
         required=False,
@@ -165,7 +166,7 @@ class InstitutionForm(forms.ModelForm):
         ) != self.cleaned_data.get("domains")
 
 
-class EndMembershipForm(forms.Form):
+class EndMembershipForm(SensibleInputMixin, forms.Form):
     member_until = forms.DateField(
         label=_("Member until"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )

@@ -363,3 +363,74 @@ class TestErasureThatErases:
         data = json.loads(login(client, member).get(reverse("members:my_data")).content)
         chosen = data["related"]["events.PartChoice (registration)"]
         assert [row["fields"]["part"] for row in chosen] == [parts[0].pk]
+
+
+class TestBadInputNeverA500:
+    def test_a_session_in_the_year_one_is_refused_beside_the_field(self, client, bureau):
+        response = login(client, bureau).post(
+            reverse("events:create"),
+            {
+                "title": "Oud",
+                "kind": "netwerkbijeenkomst",
+                "start": "0001-01-10T10:00",
+                "end": "0001-01-10T12:00",
+                "form": "fysiek",
+            },
+        )
+        assert response.status_code == 200
+        body = response.content.decode()
+        assert 'id="id_start_error"' in body
+        assert "tussen 2000 en 2100" in body
+        assert not Session.objects.filter(title="Oud").exists()
+
+    def test_capacity_zero_gets_a_message_beside_the_field(self, client, bureau):
+        response = login(client, bureau).post(
+            reverse("events:create"),
+            {
+                "title": "Nul",
+                "kind": "netwerkbijeenkomst",
+                "start": "2027-01-10T10:00",
+                "end": "2027-01-10T12:00",
+                "form": "fysiek",
+                "capacity": "0",
+            },
+        )
+        body = response.content.decode()
+        assert 'id="id_capacity_error"' in body
+        assert "session_capacity_positive" not in body
+        assert not Session.objects.filter(title="Nul").exists()
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "/coalities/opbrengsten/?q=%00",
+            "/coalities/?q=%00",
+            "/coalities/?school_year=%00",
+            "/coalities/?theme=%00",
+            "/personen/?q=%00",
+            "/instellingen/?q=%00",
+            "/bijeenkomsten/agenda/x%00.ics",
+        ],
+    )
+    def test_a_nul_character_gets_a_400_not_a_500(self, client, bureau, url):
+        response = login(client, bureau).get(url)
+        assert response.status_code == 400
+        assert "teken dat niet is toegestaan" in response.content.decode()
+
+    def test_a_nul_in_the_check_in_search_too(self, client, bureau):
+        session = make_session()
+        response = login(client, bureau).get(
+            reverse("events:checkin", args=[session.pk]) + "?wie=%00ab"
+        )
+        assert response.status_code == 400
+
+    def test_production_trusts_one_proxy_for_the_client_address(self):
+        from tests.test_foundation import PROD_ENV, run_manage
+
+        result = run_manage(
+            "shell",
+            "-c",
+            "from django.conf import settings; print(settings.ALLAUTH_TRUSTED_PROXY_COUNT)",
+            env_overrides=PROD_ENV,
+        )
+        assert result.stdout.strip().endswith("1"), result.stderr
