@@ -34,4 +34,3 @@ class SensibleInputMixin:
                     MinValueValidator(1, _("At least 1; leave it empty for no maximum."))
                 )
                 self.fields[name].widget.attrs.setdefault("min", 1)
-

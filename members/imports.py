@@ -92,11 +92,12 @@ def read_rows(raw: bytes, kind: str) -> list[dict]:
             row = {(k or "").strip().lower(): _cell(v) for k, v in raw_row.items() if k is not None}
             if any(row.values()):
                 # A column missing from the file is None: the field keeps its value.
-                rows.append({col: row.get(col, "") if col in headers else None for col in COLUMNS[kind]})
+                rows.append(
+                    {col: row.get(col, "") if col in headers else None for col in COLUMNS[kind]}
+                )
     except csv.Error as error:
         raise ImportFileError(
-            _("Row %(row)s cannot be read (%(error)s).")
-            % {"row": reader.line_num, "error": error}
+            _("Row %(row)s cannot be read (%(error)s).") % {"row": reader.line_num, "error": error}
         ) from error
     if not rows:
         raise ImportFileError(_("The file has no rows below the header."))
