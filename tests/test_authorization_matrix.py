@@ -1,0 +1,276 @@
+"""The authorization matrix: every URL of the site, for every kind of visitor, with GET and —
+where the URL takes it — POST, against the answer each must get. Runs with production's second
+factor rule on. A URL of ours that is missing from the table fails the test.
+
+Kinds of visitor: anonymous (also a person without a login: they cannot get further), a member
+of coalition A, a member of coalition B, the lead of A, the lead of B, the bureau (with a second
+factor) and bureau staff without one (who must be no more than a member).
+"""
+
+import pytest
+from allauth.mfa.models import Authenticator
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
+
+from coalitions import services as coalition_services
+from coalitions.models import Input, Output
+from events import services as event_services
+from events.models import CalendarFeed, SessionPart
+from tests.conftest import login
+from tests.events.conftest import make_session
+from tests.factories import make_coalition, make_membership, make_person
+
+ANON, MEMBER, OTHER, LEAD_A, LEAD_B, BUREAU, BUREAU_NO_2FA = (
+    "anon",
+    "member",
+    "other",
+    "lead_a",
+    "lead_b",
+    "bureau",
+    "bureau_no_2fa",
+)
+EVERYONE = {ANON, MEMBER, OTHER, LEAD_A, LEAD_B, BUREAU, BUREAU_NO_2FA}
+LOGGED_IN = EVERYONE - {ANON}
+ONLY_BUREAU = {BUREAU}
+A_MANAGERS = {BUREAU, LEAD_A}
+LEADS_AND_BUREAU = {BUREAU, LEAD_A, LEAD_B}
+
+# name -> (who may GET, who may POST); None: that method is not this URL's to test (GET on a
+# POST-only URL must be refused with 405, which is checked for every logged-in visitor).
+MATRIX = {
+    # site
+    "home": (LOGGED_IN, None),
+    "healthz": (EVERYONE, None),
+    "bureau_dashboard": (ONLY_BUREAU, None),
+    "activity_log": (ONLY_BUREAU, None),
+    # members
+    "members:institution_list": (ONLY_BUREAU, None),
+    "members:institution_create": (ONLY_BUREAU, ONLY_BUREAU),
+    "members:institution_detail": (ONLY_BUREAU, None),
+    "members:institution_edit": (ONLY_BUREAU, ONLY_BUREAU),
+    "members:institution_end_membership": (None, ONLY_BUREAU),
+    "members:person_list": (ONLY_BUREAU, None),
+    "members:person_create": (ONLY_BUREAU, ONLY_BUREAU),
+    "members:person_detail": (ONLY_BUREAU, None),
+    "members:person_edit": (ONLY_BUREAU, ONLY_BUREAU),
+    "members:person_invite": (None, ONLY_BUREAU),
+    "members:import": (ONLY_BUREAU, ONLY_BUREAU),
+    "members:export": (ONLY_BUREAU, None),
+    "members:accept_invitation": (EVERYONE, EVERYONE),  # the token is the key
+    "members:request_new_invitation": (None, EVERYONE),
+    "members:my_account": (LOGGED_IN, LOGGED_IN),
+    "members:my_data": (LOGGED_IN, None),
+    "members:erase_me": (None, LOGGED_IN),  # without the password nothing is erased
+    # coalitions
+    "coalitions:list": (LOGGED_IN, None),
+    "coalitions:create": (ONLY_BUREAU, ONLY_BUREAU),
+    "coalitions:library": (EVERYONE, None),
+    "coalitions:output_download": (A_MANAGERS, None),  # a Kern-only output of A
+    "coalitions:detail": (LOGGED_IN, None),
+    "coalitions:edit": (A_MANAGERS, A_MANAGERS),
+    "coalitions:transition": (None, ONLY_BUREAU),
+    "coalitions:board": (A_MANAGERS, None),
+    "coalitions:ring_create": (A_MANAGERS, A_MANAGERS),
+    "coalitions:ring_edit": (A_MANAGERS, A_MANAGERS),
+    "coalitions:ring_invite": (None, A_MANAGERS),
+    "coalitions:input_create": (None, A_MANAGERS | {MEMBER}),  # the Flexibele ring may
+    "coalitions:output_create": (A_MANAGERS, A_MANAGERS),  # the Flexibele ring may not
+    "coalitions:input_reply": (A_MANAGERS, A_MANAGERS),
+    "coalitions:ring_join": (None, LOGGED_IN),  # the ring's rules decide, with a message
+    "coalitions:request_accept": (None, A_MANAGERS),
+    "coalitions:request_decline": (None, A_MANAGERS),
+    "coalitions:membership_move": (None, A_MANAGERS),
+    "coalitions:membership_end": (None, A_MANAGERS),
+    "coalitions:membership_leave": (None, {MEMBER}),
+    "coalitions:invitation_respond": (None, {MEMBER}),
+    # events (J: a joint session of A and B, organised by the bureau)
+    "events:list": (LOGGED_IN, None),
+    "events:create": ({BUREAU, LEAD_A, LEAD_B}, {BUREAU, LEAD_A, LEAD_B}),
+    "events:feed": (EVERYONE, None),  # the secret address is the key
+    "events:renew_feed": (None, LOGGED_IN),
+    "events:cancel_registration": (None, {MEMBER, BUREAU, LEAD_A}),
+    "events:mark": (None, {BUREAU, LEAD_A}),
+    "events:detail": (LOGGED_IN, None),
+    "events:signup": (None, LOGGED_IN),
+    "events:edit": (ONLY_BUREAU, ONLY_BUREAU),
+    "events:programme": (ONLY_BUREAU, None),
+    "events:programme_coalitions": (None, ONLY_BUREAU),
+    "events:part_create": (ONLY_BUREAU, ONLY_BUREAU),
+    "events:part_edit": (A_MANAGERS, A_MANAGERS),  # A's own work part
+    "events:publish": (None, ONLY_BUREAU),
+    "events:cancel": (None, ONLY_BUREAU),
+    "events:registrations": (LEADS_AND_BUREAU, LEADS_AND_BUREAU),
+    "events:checkin": (LEADS_AND_BUREAU, None),
+    "events:walk_in": (None, A_MANAGERS),  # checking in the member of A
+    "events:presence_list": (LEADS_AND_BUREAU, None),
+    "events:ics": (LOGGED_IN, None),
+}
+# Third-party URLs with their own tests: allauth's accounts, the Django admin, the language switch.
+NOT_OURS = ("account/", "django-admin/", "i18n/")
+
+
+def our_url_names() -> set[str]:
+    names = set()
+
+    def walk(patterns, namespace, prefix):
+        for p in patterns:
+            route = prefix + str(p.pattern)
+            if isinstance(p, URLResolver):
+                if route.startswith(NOT_OURS):
+                    continue
+                ns = f"{namespace}{p.namespace}:" if p.namespace else namespace
+                walk(p.url_patterns, ns, route)
+            elif isinstance(p, URLPattern) and p.name and not route.startswith(NOT_OURS):
+                names.add(namespace + p.name)
+
+    walk(get_resolver().url_patterns, "", "")
+    return names
+
+
+def test_every_url_of_ours_has_an_entry():
+    assert our_url_names() == set(MATRIX)
+
+
+@pytest.fixture
+def world(db, settings, lead, member, other_institution, institution, bureau):
+    settings.BUREAU_REQUIRE_MFA = True
+    Authenticator.objects.create(user=bureau.user, type=Authenticator.Type.TOTP, data={"s": 1})
+    a = lead.led_coalitions.get()
+    lead_b = make_person("Erik", "Smit", other_institution, account=True)
+    b = make_coalition("Kansengelijkheid", leads=[lead_b])
+    other = make_person("Dana", "Dekker", other_institution, account=True)
+    make_membership(other, b.rings.get(order=1))
+    bureau_no_2fa = make_person(
+        "Bea", "Zonder", bureau.institution, account=True, is_bureau_staff=True
+    )
+    membership = make_membership(member, a.rings.get(order=2))
+    request = coalition_services.join_ring(
+        make_person("Vera", "Verzoek", institution), a.rings.get(order=1)
+    )
+    invitation = coalition_services.invite_to_ring(member, b.rings.get(order=2), by=lead_b)
+    joint = make_session(title="Netwerkdag")
+    SessionPart.objects.create(
+        session=joint, kind="plenair", title="Plenair", start=joint.start, end=joint.end
+    )
+    event_services.add_coalitions(joint, [a, b], by=None)
+    registration = event_services.register(member, joint)
+    item = Input.objects.create(coalition=a, author=member, title="Vraag", body="?")
+    output = Output(coalition=a, ring=a.rings.get(order=1), visibility="ring", title="Kern")
+    output.file.save("kern.txt", ContentFile(b"alleen voor de kern"), save=True)
+    feed = CalendarFeed.objects.create(person=member)
+    people = {
+        MEMBER: member,
+        OTHER: other,
+        LEAD_A: lead,
+        LEAD_B: lead_b,
+        BUREAU: bureau,
+        BUREAU_NO_2FA: bureau_no_2fa,
+    }
+    kwargs = {
+        "members:institution_detail": {"pk": institution.pk},
+        "members:institution_edit": {"pk": institution.pk},
+        "members:institution_end_membership": {"pk": institution.pk},
+        "members:person_detail": {"pk": member.pk},
+        "members:person_edit": {"pk": member.pk},
+        "members:person_invite": {"pk": member.pk},
+        "members:import": {"kind": "people"},
+        "members:export": {"kind": "people"},
+        "members:accept_invitation": {"token": "onbekend"},
+        "members:request_new_invitation": {"token": "onbekend"},
+        "coalitions:output_download": {"pk": output.pk},
+        "coalitions:detail": {"pk": a.pk},
+        "coalitions:edit": {"pk": a.pk},
+        "coalitions:transition": {"pk": a.pk},
+        "coalitions:board": {"pk": a.pk},
+        "coalitions:ring_create": {"pk": a.pk},
+        "coalitions:ring_edit": {"pk": a.pk, "ring_pk": a.rings.get(order=1).pk},
+        "coalitions:ring_invite": {"pk": a.pk},
+        "coalitions:input_create": {"pk": a.pk},
+        "coalitions:output_create": {"pk": a.pk},
+        "coalitions:input_reply": {"pk": item.pk},
+        "coalitions:ring_join": {"ring_pk": a.rings.get(order=2).pk},
+        "coalitions:request_accept": {"membership_pk": request.pk},
+        "coalitions:request_decline": {"membership_pk": request.pk},
+        "coalitions:membership_move": {"membership_pk": membership.pk},
+        "coalitions:membership_end": {"membership_pk": membership.pk},
+        "coalitions:membership_leave": {"membership_pk": membership.pk},
+        "coalitions:invitation_respond": {"membership_pk": invitation.pk},
+        "events:feed": {"token": feed.token},
+        "events:cancel_registration": {"pk": registration.pk},
+        "events:mark": {"pk": registration.pk},
+        "events:part_edit": {"pk": joint.pk, "part_pk": joint.parts.get(coalition=a).pk},
+    }
+    for name in MATRIX:
+        if name.startswith("events:") and name not in kwargs and _takes_pk(name):
+            kwargs[name] = {"pk": joint.pk}
+    posts = {
+        "coalitions:membership_move": {f"m{membership.pk}-ring": a.rings.get(order=1).pk},
+        "events:walk_in": {"person": member.pk},
+        "events:mark": {"attended": "1"},
+        "coalitions:input_create": {"kind": "vraag", "title": "Vraag", "body": "Waarom?"},
+        "coalitions:transition": {"status": "evaluatie"},
+        "events:programme_coalitions": {"coalitions": [b.pk]},
+    }
+    return {"people": people, "kwargs": kwargs, "posts": posts}
+
+
+def _takes_pk(name: str) -> bool:
+    try:
+        reverse(name, kwargs={"pk": 1})
+    except NoReverseMatch:
+        return False
+    return True
+
+
+def _denied(response, persona: str) -> bool:
+    if response.status_code in (403, 404):
+        return True
+    if response.status_code == 302:
+        location = response["Location"]
+        return location.startswith(reverse("account_login")) or (
+            persona == BUREAU_NO_2FA and location == reverse("mfa_activate_totp")
+        )
+    return False
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_the_answer_for_every_visitor(client, world, name):
+    may_get, may_post = MATRIX[name]
+    url = reverse(name, kwargs=world["kwargs"].get(name, {}))
+    wrong = []
+    for persona in sorted(EVERYONE):
+        client.logout()
+        if persona != ANON:
+            login(client, world["people"][persona])
+        for method, allowed in (("get", may_get), ("post", may_post)):
+            if method == "get" and allowed is None:
+                # A POST-only URL: GET is refused (the anonymous visitor is sent to log in).
+                with transaction.atomic():
+                    response = client.get(url)
+                    transaction.set_rollback(True)
+                if (
+                    persona != ANON
+                    and response.status_code != 405
+                    and not _denied(response, persona)
+                ):
+                    wrong.append((persona, "GET", response.status_code, "expected 405"))
+                continue
+            if allowed is None:
+                continue
+            with transaction.atomic():
+                if method == "get":
+                    response = client.get(url)
+                else:
+                    response = client.post(url, world["posts"].get(name, {}))
+                transaction.set_rollback(True)
+            denied = _denied(response, persona)
+            if name in ("members:accept_invitation", "members:request_new_invitation"):
+                denied = response.status_code != 404  # an unknown link: 404 for everyone
+            if persona in allowed and denied:
+                wrong.append((persona, method.upper(), response.status_code, "should be allowed"))
+            if persona not in allowed and not denied:
+                wrong.append((persona, method.upper(), response.status_code, "should be refused"))
+            if response.status_code >= 500:
+                wrong.append((persona, method.upper(), response.status_code, "server error"))
+    assert wrong == [], url
