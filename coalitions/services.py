@@ -8,12 +8,13 @@ per person per coalition" in the database.
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Case, DateTimeField, Exists, OuterRef, Subquery, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop, override
 
-from members import activity, notify
+from members import activity, notify, retention
 from members import services as member_services
 from members.models import Action, Notification, Person
 
@@ -393,6 +394,29 @@ def _erase(person: Person, *, by: Person | None) -> None:
 
 
 member_services.register_erasure_step(_erase)
+
+
+def _last_activity(now):
+    """For retention: an open place or a running coalition one leads is activity today;
+    otherwise the last change to one of their places."""
+    open_place = RingMembership.objects.open().filter(person=OuterRef("pk"))
+    leading = Coalition.leads.through.objects.filter(person=OuterRef("pk")).exclude(
+        coalition__status=Coalition.Status.CLOSED
+    )
+    last_change = Subquery(
+        RingMembership.objects.filter(person=OuterRef("pk"))
+        .order_by("-changed_at")
+        .values("changed_at")[:1],
+        output_field=DateTimeField(),
+    )
+    return Case(
+        When(Exists(open_place) | Exists(leading), then=Value(now)),
+        default=last_change,
+        output_field=DateTimeField(),
+    )
+
+
+retention.register_activity(_last_activity)
 
 
 def _coalition_url(coalition: Coalition) -> str:

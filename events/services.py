@@ -11,14 +11,14 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import DateTimeField, Exists, F, OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, override
 
 from coalitions.models import school_year_of
-from members import activity, notify
+from members import activity, notify, retention
 from members import services as member_services
 from members.models import Person
 
@@ -582,6 +582,20 @@ def _erase(person: Person, *, by: Person | None) -> None:
 
 
 member_services.register_erasure_step(_erase)
+
+
+def _last_activity(now):
+    """For retention: the end of the latest session someone signed up for (one still to come
+    counts as activity until it has taken place)."""
+    return Subquery(
+        Registration.objects.filter(person=OuterRef("pk"))
+        .order_by("-session__end")
+        .values("session__end")[:1],
+        output_field=DateTimeField(),
+    )
+
+
+retention.register_activity(_last_activity)
 
 
 # Keeping the ring's agreements -------------------------------------------------------------------

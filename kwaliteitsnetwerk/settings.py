@@ -238,6 +238,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "members.tasks.send_pending_notifications",
         "schedule": 300.0,
     },
+    # AVG: people past the retention period are anonymised (members.retention); a second run
+    # finds them already erased.
+    "apply-retention": {
+        "task": "members.tasks.apply_retention",
+        "schedule": 24 * 3600.0,
+    },
 }
 
 _email_backend = env(

@@ -166,6 +166,28 @@ class InstitutionForm(SensibleInputMixin, forms.ModelForm):
         ) != self.cleaned_data.get("domains")
 
 
+class RetentionForm(forms.Form):
+    school_years = forms.IntegerField(
+        label=_("Keep personal data for (school years)"),
+        min_value=1,
+        max_value=20,
+        help_text=_(
+            "Counted from the school year of someone's last membership, registration or login."
+        ),
+    )
+
+
+class PostponeForm(SensibleInputMixin, forms.Form):
+    until = forms.DateField(label=_("Keep until"), widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.CharField(label=_("Reason"), max_length=300)
+
+    def clean_until(self):
+        until = self.cleaned_data["until"]
+        if until <= timezone.localdate():
+            raise forms.ValidationError(_("Choose a date in the future."))
+        return until
+
+
 class EndMembershipForm(SensibleInputMixin, forms.Form):
     member_until = forms.DateField(
         label=_("Member until"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")

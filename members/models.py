@@ -405,3 +405,54 @@ class Action(models.Model):
         from .activity import describe
 
         return describe(self)
+
+
+class RetentionPolicy(models.Model):
+    """How long the network keeps personal data of people who no longer take part (AVG): the
+    bureau sets it; one row (see members.retention)."""
+
+    school_years = models.PositiveSmallIntegerField(
+        _("school years to keep"),
+        default=3,
+        help_text=_("After the school year of someone's last membership, registration or login."),
+    )
+    changed_by = models.ForeignKey(
+        Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    ERASE_KEEP = "a setting of the network; changed_by points at Person"
+
+    class Meta:
+        verbose_name = _("retention period")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(school_years__gte=1), name="retention_at_least_one_year"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.school_years)
+
+
+class RetentionHold(models.Model):
+    """The bureau keeps someone's data longer, until a date, with a reason."""
+
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="retention_holds", verbose_name=_("person")
+    )
+    until = models.DateField(_("keep until"))
+    reason = models.CharField(_("reason"), max_length=300)
+    by = models.ForeignKey(
+        Person, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("by")
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    ERASE_DELETE = True  # erasing the person ends any reason to keep them
+
+    class Meta:
+        ordering = ["-until"]
+        verbose_name = _("postponed erasure")
+
+    def __str__(self) -> str:
+        return f"{self.person} → {self.until}"

@@ -12,13 +12,18 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from . import activity
-from .models import Institution, Invitation, Person, User
+from .models import Institution, Invitation, Person, RetentionHold, RetentionPolicy, User
 
 activity.register_verbs(
     {
         "person.invited": gettext_lazy("invited to make an account"),
         "person.invitation_accepted": gettext_lazy("made an account through an invitation"),
         "person.erased": gettext_lazy("personal data erased"),
+        "person.retention_erased": gettext_lazy(
+            "personal data erased after the retention period (last active %(last_active)s)"
+        ),
+        "person.retention_postponed": gettext_lazy("erasure postponed until %(until)s: %(reason)s"),
+        "retention.changed": gettext_lazy("retention period set to %(years)s school years"),
         "institution.membership_ended": gettext_lazy("membership of the network ends on %(until)s"),
     }
 )
@@ -223,13 +228,17 @@ def register_erasure_step(step) -> None:
     _ERASURE_STEPS.append(step)
 
 
-def erase_person(person: Person, *, by: Person | None) -> None:
+def erase_person(
+    person: Person, *, by: Person | None, verb: str = "person.erased", **details
+) -> None:
     """Anonymise a person on request: name, e-mail and remarks go, the account is removed so no
     one can log in as them; places they held are given back through the normal services (the
     waiting list moves up); the row stays so attendance and participation counts keep adding up.
     The activity log keeps its rows: they point at the Person, which now shows as erased."""
     with transaction.atomic():
         person = Person.objects.select_for_update().get(pk=person.pk)
+        if person.erased_at is not None:
+            return  # already done (a second run of the retention task, a double click)
         for step in _ERASURE_STEPS:
             step(person, by=by)
         user = person.user
@@ -258,7 +267,7 @@ def erase_person(person: Person, *, by: Person | None) -> None:
         if user is not None:
             # Deleting the account removes its e-mail addresses, login sessions and second factors.
             user.delete()
-        activity.log("person.erased", by=by, target=person, person=person)
+        activity.log(verb, by=by, target=person, person=person, **details)
 
 
 def end_institution_membership(
@@ -278,6 +287,48 @@ def end_institution_membership(
             until=until.strftime("%d-%m-%Y"),
         )
     return institution
+
+
+def set_retention(school_years: int, *, by: Person | None) -> RetentionPolicy:
+    with transaction.atomic():
+        policy = RetentionPolicy.objects.select_for_update().get_or_create(pk=1)[0]
+        policy.school_years = school_years
+        policy.changed_by = by
+        policy.changed_at = timezone.now()
+        policy.save(update_fields=["school_years", "changed_by", "changed_at"])
+        activity.log("retention.changed", by=by, target=policy, years=school_years)
+    return policy
+
+
+def postpone_erasure(person: Person, *, until: dt.date, reason: str, by: Person | None) -> None:
+    """Keep someone's data longer: the bureau's decision, with its reason, in the log."""
+    with transaction.atomic():
+        RetentionHold.objects.create(person=person, until=until, reason=reason, by=by)
+        activity.log(
+            "person.retention_postponed",
+            by=by,
+            target=person,
+            person=person,
+            until=until.strftime("%d-%m-%Y"),
+            reason=reason,
+        )
+
+
+def apply_retention(*, day: dt.date | None = None, limit: int = 200) -> int:
+    """Anonymise the people due today (members.retention), oldest first, at most `limit` per
+    run. Each in its own transaction: one that fails does not hold up the rest."""
+    from . import retention
+
+    erased = 0
+    for person in list(retention.due(day)[:limit]):
+        erase_person(
+            person,
+            by=None,
+            verb="person.retention_erased",
+            last_active=timezone.localtime(person.last_activity).strftime("%d-%m-%Y"),
+        )
+        erased += 1
+    return erased
 
 
 class UnknownContact(Exception):

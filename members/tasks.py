@@ -70,6 +70,14 @@ def send_pending_notifications(older_than_seconds: int = 120) -> int:
     return sum(send_one(pk) for pk in list(ids))
 
 
+@shared_task
+def apply_retention() -> int:
+    """The beat, once a day: anonymise the people whose retention period has passed."""
+    from .services import apply_retention as apply
+
+    return apply()
+
+
 def send_one(notification_id: int) -> bool:
     """Claim the row (unsent → sent) and mail it. False when someone else already did."""
     claimed = Notification.objects.filter(pk=notification_id, sent_at__isnull=True).update(

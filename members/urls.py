@@ -26,6 +26,12 @@ urlpatterns = [
         views.request_new_invitation,
         name="request_new_invitation",
     ),
+    path("beheer/bewaartermijn/", views.retention_overview, name="retention"),
+    path(
+        "beheer/bewaartermijn/<int:pk>/uitstellen/",
+        views.retention_postpone,
+        name="retention_postpone",
+    ),
     path("mijn-account/", views.my_account, name="my_account"),
     path("mijn-account/mijn-gegevens.json", views.my_data, name="my_data"),
     path("mijn-account/verwijderen/", views.erase_me, name="erase_me"),

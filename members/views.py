@@ -12,7 +12,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from . import imports, services
+from . import imports, retention, services
 from .access import bureau_required, person_of
 from .csvfiles import csv_response
 from .forms import (
@@ -23,8 +23,10 @@ from .forms import (
     InvitationForm,
     MyDetailsForm,
     PersonForm,
+    PostponeForm,
+    RetentionForm,
 )
-from .models import Institution, Invitation, Person
+from .models import Institution, Invitation, Person, RetentionHold
 
 PAGE_SIZE = 25
 
@@ -365,6 +367,58 @@ def erase_me(request):
     services.erase_person(person, by=person)
     messages.success(request, _("Your personal data has been erased and your account removed."))
     return redirect("account_login")
+
+
+# Retention (AVG) --------------------------------------------------------------------------------
+
+RETENTION_LIST = 100
+
+
+@bureau_required
+def retention_overview(request):
+    """Who is due for anonymisation now (the daily task does it) and on the coming 1 September,
+    longest inactive first; the bureau sets the period and postpones one with a reason."""
+    form = RetentionForm(
+        request.POST or None, initial={"school_years": retention.policy().school_years}
+    )
+    if request.method == "POST" and form.is_valid():
+        services.set_retention(form.cleaned_data["school_years"], by=person_of(request))
+        messages.success(request, _("The retention period is saved."))
+        return redirect("members:retention")
+    due_now = list(retention.due().select_related("institution")[:RETENTION_LIST])
+    due_next, next_day = retention.due_next()
+    context = {
+        "form": form,
+        "due_now": due_now,
+        "due_next": list(due_next.select_related("institution")[:RETENTION_LIST]),
+        "next_day": next_day,
+        "postpone_form": PostponeForm(),
+        "holds": RetentionHold.objects.filter(until__gte=timezone.localdate())
+        .select_related("person", "by")
+        .order_by("until"),
+    }
+    return render(request, "members/retention.html", context)
+
+
+@bureau_required
+@require_POST
+def retention_postpone(request, pk: int):
+    person = get_object_or_404(Person, pk=pk, erased_at__isnull=True)
+    form = PostponeForm(request.POST)
+    if form.is_valid():
+        services.postpone_erasure(person, by=person_of(request), **form.cleaned_data)
+        messages.success(
+            request,
+            _("The data of %(name)s are kept until %(date)s.")
+            % {"name": person.full_name, "date": form.cleaned_data["until"].strftime("%d-%m-%Y")},
+        )
+    else:
+        messages.error(
+            request,
+            _("Not postponed: %(errors)s")
+            % {"errors": " ".join(m for errors in form.errors.values() for m in errors)},
+        )
+    return redirect("members:retention")
 
 
 # Import and export -------------------------------------------------------------------------------

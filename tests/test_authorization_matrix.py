@@ -59,6 +59,8 @@ MATRIX = {
     "members:export": (ONLY_BUREAU, None),
     "members:accept_invitation": (EVERYONE, EVERYONE),  # the token is the key
     "members:request_new_invitation": (None, EVERYONE),
+    "members:retention": (ONLY_BUREAU, ONLY_BUREAU),
+    "members:retention_postpone": (None, ONLY_BUREAU),
     "members:my_account": (LOGGED_IN, LOGGED_IN),
     "members:my_data": (LOGGED_IN, None),
     "members:erase_me": (None, LOGGED_IN),  # without the password nothing is erased
@@ -174,6 +176,7 @@ def world(db, settings, lead, member, other_institution, institution, bureau):
         "members:person_detail": {"pk": member.pk},
         "members:person_edit": {"pk": member.pk},
         "members:person_invite": {"pk": member.pk},
+        "members:retention_postpone": {"pk": member.pk},
         "members:import": {"kind": "people"},
         "members:export": {"kind": "people"},
         "members:accept_invitation": {"token": "onbekend"},

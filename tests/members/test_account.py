@@ -60,6 +60,8 @@ def fill_everything_about(person, bureau):
         kind="test", person=person, occasion="x", subject="Hallo", body="Hallo"
     )
     services.invite(person, invited_by=bureau)  # logs an Action about the person
+    services.set_retention(3, by=person)
+    services.postpone_erasure(person, until=dt.date(2030, 1, 1), reason="Onderzoek", by=person)
     services.end_institution_membership(
         make_institution(), until=dt.date(2030, 7, 31), by=person
     )  # and one the person did
@@ -149,6 +151,8 @@ class TestMyData:
             "members.Notification",
             "members.Invitation",
             "members.Action",
+            "members.RetentionHold",
+            "members.RetentionPolicy",
             "members.Person",
             "account.EmailAddress",
             "mfa.Authenticator",
