@@ -5,6 +5,7 @@ import zoneinfo
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from icalendar import Calendar, Event
 
 from .models import Registration, Session
@@ -22,16 +23,24 @@ def _calendar(method: str = "PUBLISH") -> Calendar:
     return calendar
 
 
-def session_event(session: Session) -> Event:
+def session_event(session: Session, registration: Registration | None = None) -> Event:
+    """The session as a calendar event; for someone's own registration it tells their state: on
+    the waiting list it is tentative (and says so), moved up it is confirmed with a higher
+    SEQUENCE, so their calendar updates the event it already holds."""
+    waiting = registration is not None and registration.is_waitlisted
     event = Event()
     # A stable UID: the same event in every file and feed, so calendars update instead of duplicating.
     event.add("uid", f"{session.uid}@kwaliteitsnetwerk")
-    event.add("sequence", session.sequence)
+    moved_up = registration is not None and registration.promoted_at is not None
+    event.add("sequence", session.sequence + (1 if moved_up else 0))
     event.add("dtstamp", timezone.now())
     event.add("last-modified", session.updated_at)
     event.add("dtstart", timezone.localtime(session.start, AMSTERDAM))
     event.add("dtend", timezone.localtime(session.end, AMSTERDAM))
-    event.add("summary", session.title)
+    event.add(
+        "summary",
+        _("%(title)s (waiting list)") % {"title": session.title} if waiting else session.title,
+    )
     where = ", ".join(
         part
         for part in (
@@ -45,15 +54,21 @@ def session_event(session: Session) -> Event:
         event.add("location", where)
     url = settings.SITE_URL + reverse("events:detail", args=[session.pk])
     event.add("url", url)
-    event.add("description", f"{session.description}\n\n{url}".strip())
-    event.add("status", "CANCELLED" if session.is_cancelled else "CONFIRMED")
+    note = (
+        _("You are on the waiting list; we tell you when a place becomes free.") if waiting else ""
+    )
+    event.add("description", "\n\n".join(p for p in (note, session.description, url) if p))
+    if session.is_cancelled:
+        event.add("status", "CANCELLED")
+    else:
+        event.add("status", "TENTATIVE" if waiting else "CONFIRMED")
     return event
 
 
-def session_ics(session: Session) -> bytes:
+def session_ics(session: Session, registration: Registration | None = None) -> bytes:
     cancelled = session.is_cancelled
     calendar = _calendar("CANCEL" if cancelled else "PUBLISH")
-    calendar.add_component(session_event(session))
+    calendar.add_component(session_event(session, registration))
     calendar.add_missing_timezones()
     return calendar.to_ical()
 
@@ -62,15 +77,14 @@ def feed_ics(person) -> bytes:
     """The person's sessions: what they signed up for (also cancelled sessions, shown as such)."""
     calendar = _calendar()
     calendar.add("x-wr-calname", "Kwaliteitsnetwerk mbo")
-    sessions = (
-        Session.objects.filter(
-            pk__in=Registration.objects.active().filter(person=person).values("session")
-        )
-        .exclude(status=Session.Status.DRAFT)
-        .select_related("host_institution")
-        .order_by("start")
+    registrations = (
+        Registration.objects.active()
+        .filter(person=person)
+        .exclude(session__status=Session.Status.DRAFT)
+        .select_related("session__host_institution")
+        .order_by("session__start")
     )
-    for session in sessions:
-        calendar.add_component(session_event(session))
+    for registration in registrations:
+        calendar.add_component(session_event(registration.session, registration))
     calendar.add_missing_timezones()
     return calendar.to_ical()

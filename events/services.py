@@ -341,7 +341,7 @@ def _queue_promotion(registration: Registration, session: Session) -> None:
         subject=subject,
         body=body,
         attachment_name="bijeenkomst.ics",
-        attachment=session_ics(session).decode(),
+        attachment=session_ics(session, registration).decode(),
     )
 
 

@@ -8,7 +8,7 @@ from django.db.models import Count, Prefetch, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -612,7 +612,8 @@ def session_calendar(request, pk: int):
     session = get_session_for_user(
         request, pk, queryset=Session.objects.select_related("host_institution")
     )
-    return _ics_response(session_ics(session), f"bijeenkomst-{session.pk}.ics")
+    registration = _registration_of(person_of(request), session)
+    return _ics_response(session_ics(session, registration), f"bijeenkomst-{session.pk}.ics")
 
 
 def personal_feed(request, token: str):
@@ -624,7 +625,9 @@ def personal_feed(request, token: str):
     )
     if feed is None:
         raise Http404
-    response = HttpResponse(feed_ics(feed.person), content_type="text/calendar; charset=utf-8")
+    with translation.override(feed.person.language):
+        content = feed_ics(feed.person)
+    response = HttpResponse(content, content_type="text/calendar; charset=utf-8")
     response["Cache-Control"] = "private, max-age=900"
     return response
 

@@ -264,6 +264,28 @@ class TestCalendar:
         assert int(second["sequence"]) > int(first["sequence"])
         assert str(second["summary"]) == "Nieuwe titel"
 
+    def test_the_waiting_list_is_tentative_in_the_calendar_until_the_person_moves_up(
+        self, client, member, institution
+    ):
+        session = make_session(capacity=1)
+        first = services.register(make_person("Eerst", "Er", institution), session)
+        services.register(member, session)
+        feed = CalendarFeed.objects.create(person=member)
+        login(client, member)
+        for content in (
+            client.get(reverse("events:ics", args=[session.pk])).content,
+            client.get(reverse("events:feed", args=[feed.token])).content,
+        ):
+            _cal, [event] = self.parse(content)
+            assert str(event["status"]) == "TENTATIVE"
+            assert "(wachtlijst)" in str(event["summary"])
+            waiting_sequence = int(event["sequence"])
+        services.cancel(first, by=None)
+        _cal, [event] = self.parse(client.get(reverse("events:feed", args=[feed.token])).content)
+        assert str(event["status"]) == "CONFIRMED"
+        assert "wachtlijst" not in str(event["summary"])
+        assert int(event["sequence"]) > waiting_sequence
+
     def test_a_cancelled_session_gives_a_cancelled_event_and_tells_everyone(
         self, member, session, bureau, django_capture_on_commit_callbacks
     ):
