@@ -362,6 +362,17 @@ class RingMembership(models.Model):
         verbose_name=_("changed by"),
     )
     changed_at = models.DateTimeField(_("changed"), default=timezone.now)
+    # An active member may ask to move to another ring of the coalition while staying where they
+    # are: the lead's accept moves them (coalitions.services.accept_request), a refusal clears it.
+    requested_ring = models.ForeignKey(
+        "Ring",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="move_requests",
+        verbose_name=_("asks to move to"),
+    )
+    requested_at = models.DateTimeField(_("asked to move"), null=True, blank=True)
 
     objects = RingMembershipQuerySet.as_manager()
 
@@ -380,6 +391,10 @@ class RingMembership(models.Model):
                 | (~Q(status="beeindigd") & Q(ended_at__isnull=True)),
                 name="membership_ended_has_end_date",
             ),
+            models.CheckConstraint(
+                condition=Q(requested_ring__isnull=True) | Q(status="actief"),
+                name="membership_move_request_only_when_active",
+            ),
         ]
         indexes = [models.Index(fields=["ring", "status"], name="membership_ring_status")]
 
@@ -397,6 +412,10 @@ class RingMembership(models.Model):
     @property
     def is_invited(self) -> bool:
         return self.status == self.Status.INVITED
+
+    @property
+    def asks_to_move(self) -> bool:
+        return self.is_active and self.requested_ring_id is not None
 
     def grants(self, right: str) -> bool:
         """A ring right ("can_see_workspace", "can_post_input", "can_post_outputs") through this

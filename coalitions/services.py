@@ -8,7 +8,7 @@ per person per coalition" in the database.
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Case, DateTimeField, Exists, OuterRef, Subquery, Value, When
+from django.db.models import Case, DateTimeField, Exists, OuterRef, Q, Subquery, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -41,6 +41,9 @@ activity.register_verbs(
         "membership.withdrawn": gettext_lazy("withdrew from %(ring)s"),
         "membership.ended": gettext_lazy("place in %(ring)s ended"),
         "membership.moved": gettext_lazy("moved from %(from)s to %(to)s"),
+        "membership.move_requested": gettext_lazy("asked to move to %(to)s"),
+        "membership.move_declined": gettext_lazy("request to move to %(to)s declined"),
+        "membership.move_withdrawn": gettext_lazy("withdrew the request to move to %(to)s"),
         "input.added": gettext_lazy("brought in “%(title)s”"),
         "input.answered": (
             gettext_lazy("marked the input “%(title)s” %(status)s"),
@@ -205,7 +208,88 @@ def _activate(
         return membership
 
 
+def request_move(
+    membership: RingMembership, ring: Ring, *, person: Person, motivation: str = ""
+) -> RingMembership:
+    """An active member asks to move to another ring of their coalition and stays where they
+    are meanwhile. To an open ring they move at once (its capacity holds); to an on-request ring
+    the leads decide (accept_request / decline_request); an invitation-only ring says no."""
+    if membership.person_id != person.pk:
+        raise MembershipError(_("You can only move yourself."))
+    if ring.coalition_id != membership.coalition_id:
+        raise MembershipError(_("A person can only move between rings of the same coalition."))
+    with transaction.atomic():
+        target = _locked_ring(ring)
+        _check_open_coalition(target.coalition)
+        membership = _locked_membership(membership)
+        if not membership.is_active:
+            raise MembershipError(_("Only an active member can ask to move."))
+        if membership.ring_id == target.pk:
+            raise MembershipError(_("You are already in %(ring)s.") % {"ring": target.name})
+        if target.joins_directly:
+            return move_member(membership, target, by=person)
+        if not target.joins_on_request:
+            raise MembershipError(_("%(ring)s is by invitation only.") % {"ring": target.name})
+        now = timezone.now()
+        membership.requested_ring = target
+        membership.requested_at = now
+        membership.motivation = motivation
+        membership.changed_by = person
+        membership.changed_at = now
+        membership.save(
+            update_fields=[
+                "requested_ring",
+                "requested_at",
+                "motivation",
+                "changed_by",
+                "changed_at",
+            ]
+        )
+        _log_membership("membership.move_requested", membership, by=person, to=target.name)
+        _tell_leads_of_request(membership, ring=target)
+        return membership
+
+
+def withdraw_move(membership: RingMembership, *, person: Person) -> RingMembership:
+    if membership.person_id != person.pk:
+        raise MembershipError(_("You can only withdraw your own request."))
+    return _clear_move(membership, by=person, verb="membership.move_withdrawn")
+
+
+def _clear_move(membership: RingMembership, *, by: Person, verb: str, message: str = ""):
+    with transaction.atomic():
+        membership = _locked_membership(membership)
+        if not membership.asks_to_move:
+            raise MembershipError(_("This has already been dealt with."))
+        target = membership.requested_ring
+        membership.requested_ring = None
+        membership.requested_at = None
+        membership.response = message or membership.response
+        membership.changed_by = by
+        membership.changed_at = timezone.now()
+        membership.save(
+            update_fields=["requested_ring", "requested_at", "response", "changed_by", "changed_at"]
+        )
+        _log_membership(verb, membership, by=by, to=target.name)
+        membership.declined_ring = target
+        return membership
+
+
 def accept_request(membership: RingMembership, *, by: Person, message: str = "") -> RingMembership:
+    """A lead accepts a request: to join a ring, or (from an active member) to move to one."""
+    if membership.asks_to_move:
+        moved = move_member(membership, membership.requested_ring, by=by)
+        _tell(
+            moved,
+            "membership_decision",
+            gettext_noop("Welcome to %(ring)s of %(coalition)s"),
+            gettext_noop(
+                "Your request to move to %(ring)s of the coalition %(coalition)s is accepted."
+            ),
+            by=by,
+            message=message,
+        )
+        return moved
     membership = _activate(
         membership,
         by=by,
@@ -270,6 +354,26 @@ def _end(
 
 
 def decline_request(membership: RingMembership, *, by: Person, message: str = "") -> RingMembership:
+    """A lead declines a request: to join (the request ends), or to move (they stay where they
+    are)."""
+    if membership.asks_to_move:
+        membership = _clear_move(
+            membership, by=by, verb="membership.move_declined", message=message
+        )
+        values_ring = membership.declined_ring.name
+        _tell(
+            membership,
+            "membership_decision",
+            gettext_noop("Your request for %(ring)s of %(coalition)s"),
+            gettext_noop(
+                "The leads of %(coalition)s have not taken up your request to move to %(ring)s this time; you stay where you are."
+            ),
+            by=by,
+            message=message,
+            ring=values_ring,
+            occasion_suffix=f":move:{timezone.now():%Y%m%d%H%M%S%f}",
+        )
+        return membership
     membership = _end(
         membership,
         by=by,
@@ -349,10 +453,20 @@ def move_member(membership: RingMembership, ring: Ring, *, by: Person) -> RingMe
         membership.status = RingMembership.Status.ENDED
         membership.ended_at = now
         membership.end_reason = RingMembership.EndReason.MOVED
+        membership.requested_ring = None  # a request to move is answered by the move
+        membership.requested_at = None
         membership.changed_by = by
         membership.changed_at = now
         membership.save(
-            update_fields=["status", "ended_at", "end_reason", "changed_by", "changed_at"]
+            update_fields=[
+                "status",
+                "ended_at",
+                "end_reason",
+                "requested_ring",
+                "requested_at",
+                "changed_by",
+                "changed_at",
+            ]
         )
         moved = RingMembership.objects.create(
             person=membership.person,
@@ -380,13 +494,14 @@ def _erase(person: Person, *, by: Person | None) -> None:
     carried the motivation, the log of their input its title."""
     for membership in RingMembership.objects.open().filter(person=person):
         leave(membership, person=person)
-    occasions = [
-        f"coalitions.membership:{pk}"
-        for pk in RingMembership.objects.filter(person=person).values_list("pk", flat=True)
-    ]
-    Notification.objects.filter(occasion__in=occasions).exclude(person=person).update(
-        subject="", body="", attachment=""
-    )
+    about_them = Q()
+    for pk in RingMembership.objects.filter(person=person).values_list("pk", flat=True):
+        occasion = f"coalitions.membership:{pk}"
+        about_them |= Q(occasion=occasion) | Q(occasion__startswith=occasion + ":")
+    if about_them:
+        Notification.objects.filter(about_them).exclude(person=person).update(
+            subject="", body="", attachment=""
+        )
     inputs = Input.objects.filter(author=person).values("pk")
     Action.objects.filter(
         verb__startswith="input.", target_type__model="input", target_id__in=inputs
@@ -431,11 +546,13 @@ def _tell(
     *,
     by: Person | None,
     message: str = "",
+    ring: str = "",
+    occasion_suffix: str = "",
 ) -> None:
     """Tell the person about a change to their membership, once (through the outbox)."""
     person = membership.person
     values = {
-        "ring": membership.ring.name,
+        "ring": ring or membership.ring.name,
         "coalition": membership.coalition.name,
         "by": by.full_name if by else "",
     }
@@ -447,29 +564,38 @@ def _tell(
         notify.queue(
             kind,
             person,
-            f"coalitions.membership:{membership.pk}",
+            f"coalitions.membership:{membership.pk}{occasion_suffix}",
             subject=_(subject) % values,
             body=body,
         )
 
 
-def _tell_leads_of_request(membership: RingMembership) -> None:
+def _tell_leads_of_request(membership: RingMembership, *, ring: Ring | None = None) -> None:
+    """Tell the leads of a request to join `membership.ring`, or to move to `ring`."""
     values = {
         "name": membership.person.full_name,
-        "ring": membership.ring.name,
+        "ring": (ring or membership.ring).name,
+        "from": membership.ring.name,
         "coalition": membership.coalition.name,
     }
+    occasion = f"coalitions.membership:{membership.pk}"
+    if ring is not None:
+        occasion += f":move:{membership.requested_at:%Y%m%d%H%M%S%f}"
     url = settings.SITE_URL + reverse("coalitions:board", args=[membership.coalition_id])
     for lead in membership.coalition.leads.all():
         with override(lead.language):
-            body = _("%(name)s asks to join %(ring)s of %(coalition)s.") % values
+            body = (
+                _("%(name)s (now in %(from)s) asks to move to %(ring)s of %(coalition)s.")
+                if ring is not None
+                else _("%(name)s asks to join %(ring)s of %(coalition)s.")
+            ) % values
             if membership.motivation:
                 body += f"\n\n{membership.motivation}"
             body += "\n\n" + _("Accept or decline on the ring board:") + f"\n{url}\n"
             notify.queue(
                 "membership_request",
                 lead,
-                f"coalitions.membership:{membership.pk}",
+                occasion,
                 subject=_("Request for %(ring)s of %(coalition)s") % values,
                 body=body,
             )

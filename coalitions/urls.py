@@ -39,6 +39,11 @@ urlpatterns = [
         name="membership_leave",
     ),
     path(
+        "lidmaatschap/<int:membership_pk>/verzoek-intrekken/",
+        views.move_withdraw,
+        name="move_withdraw",
+    ),
+    path(
         "lidmaatschap/<int:membership_pk>/uitnodiging/",
         views.invitation_respond,
         name="invitation_respond",

@@ -276,6 +276,8 @@ def _board_context(request, coalition: Coalition) -> dict:
         if m.is_active:
             m.move_form = MoveForm(membership=m, rings=rings, prefix=f"m{m.pk}")
             by_ring[m.ring_id]["active"].append(m)
+            if m.asks_to_move:  # a request to move shows with the ring it asks for
+                by_ring[m.requested_ring_id]["requested"].append(m)
         elif m.is_requested:
             by_ring[m.ring_id]["requested"].append(m)
         else:
@@ -322,11 +324,12 @@ def request_accept(request, membership_pk: int):
     membership = get_membership_for_user(request, membership_pk, manage=True)
     form = DecisionForm(request.POST)
     message = form.cleaned_data["message"] if form.is_valid() else ""
+    ring = membership.requested_ring if membership.asks_to_move else membership.ring
     if _run(request, services.accept_request, membership, by=person_of(request), message=message):
         messages.success(
             request,
             _("%(name)s is now in %(ring)s.")
-            % {"name": membership.person.full_name, "ring": membership.ring.name},
+            % {"name": membership.person.full_name, "ring": ring.name},
         )
     return _board_response(request, membership.coalition)
 
@@ -424,12 +427,25 @@ def ring_join(request, ring_pk: int):
     ring, person = get_ring_to_join(request, ring_pk)
     form = JoinForm(request.POST)
     motivation = form.cleaned_data["motivation"] if form.is_valid() else ""
+    current = open_membership(person, ring.coalition)
     try:
-        membership = services.join_ring(person, ring, motivation=motivation)
+        if current is not None and current.is_active:
+            # Already in another ring of this coalition: ask to move, staying there meanwhile.
+            membership = services.request_move(current, ring, person=person, motivation=motivation)
+        else:
+            membership = services.join_ring(person, ring, motivation=motivation)
     except services.MembershipError as error:
         messages.error(request, str(error))
     else:
-        if membership.is_active:
+        if membership.asks_to_move:
+            messages.success(
+                request,
+                _(
+                    "Your request to move to %(ring)s is sent to the leads. Until they decide you stay in %(current)s."
+                )
+                % {"ring": ring.name, "current": membership.ring.name},
+            )
+        elif membership.is_active:
             messages.success(
                 request,
                 _("Welcome to %(ring)s of %(coalition)s.")
@@ -453,6 +469,18 @@ def membership_leave(request, membership_pk: int):
             request, _("You are no longer in %(ring)s.") % {"ring": membership.ring.name}
         )
     return redirect("coalitions:detail", membership.coalition_id)
+
+
+@login_required
+@require_POST
+def move_withdraw(request, membership_pk: int):
+    membership = get_membership_for_user(request, membership_pk)
+    if _run(request, services.withdraw_move, membership, person=person_of(request)):
+        messages.success(
+            request,
+            _("You withdrew your request. You stay in %(ring)s.") % {"ring": membership.ring.name},
+        )
+    return redirect(reverse("coalitions:detail", args=[membership.coalition_id]) + "#ringen")
 
 
 @login_required

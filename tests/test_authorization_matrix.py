@@ -85,6 +85,7 @@ MATRIX = {
     "coalitions:membership_move": (None, A_MANAGERS),
     "coalitions:membership_end": (None, A_MANAGERS),
     "coalitions:membership_leave": (None, {MEMBER}),
+    "coalitions:move_withdraw": (None, {MEMBER}),  # a message when there is nothing to withdraw
     "coalitions:invitation_respond": (None, {MEMBER}),
     # events (J: a joint session of A and B, organised by the bureau)
     "events:list": (LOGGED_IN, None),
@@ -198,6 +199,7 @@ def world(db, settings, lead, member, other_institution, institution, bureau):
         "coalitions:membership_move": {"membership_pk": membership.pk},
         "coalitions:membership_end": {"membership_pk": membership.pk},
         "coalitions:membership_leave": {"membership_pk": membership.pk},
+        "coalitions:move_withdraw": {"membership_pk": membership.pk},
         "coalitions:invitation_respond": {"membership_pk": invitation.pk},
         "events:feed": {"token": feed.token},
         "events:cancel_registration": {"pk": registration.pk},

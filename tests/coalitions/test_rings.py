@@ -324,3 +324,68 @@ def test_leads_hear_of_a_request_and_the_member_of_the_decision(
         services.decline_request(request, by=lead, message="Volgend jaar graag!")
     assert mail.outbox[-1].to == [member.email]
     assert "Volgend jaar graag!" in mail.outbox[-1].body
+
+
+class TestAskingToMove:
+    """A member of the Flexibele ring asks to move to the Kern and stays in their ring meanwhile;
+    the lead's accept moves them (with history), a refusal leaves them where they were."""
+
+    def test_the_member_asks_and_stays_where_they_are(self, client, flex_member, flex, kern, lead):
+        from members.models import Notification
+
+        login(client, flex_member)
+        client.post(reverse("coalitions:ring_join", args=[kern.pk]), {"motivation": "Graag!"})
+        membership = RingMembership.objects.get(person=flex_member, status="actief")
+        assert membership.ring == flex  # still in the Flexibele ring
+        assert membership.requested_ring == kern
+        assert Notification.objects.filter(person=lead, kind="membership_request").exists()
+        body = client.get(reverse("coalitions:detail", args=[kern.coalition_id])).content.decode()
+        assert "Je vroeg om naar <strong>Kern</strong> te gaan" in body
+        board = login(client, lead).get(reverse("coalitions:board", args=[kern.coalition_id]))
+        assert "nu in Flexibele ring: vraagt om te verhuizen" in board.content.decode()
+
+    def test_the_leads_accept_moves_them_with_history(self, client, flex_member, flex, kern, lead):
+        membership = RingMembership.objects.get(person=flex_member)
+        services.request_move(membership, kern, person=flex_member)
+        login(client, lead).post(reverse("coalitions:request_accept", args=[membership.pk]))
+        old = RingMembership.objects.get(pk=membership.pk)
+        assert old.status == "beeindigd"
+        assert old.end_reason == "verplaatst"
+        assert old.requested_ring is None
+        new = RingMembership.objects.get(person=flex_member, status="actief")
+        assert new.ring == kern
+
+    def test_a_refusal_leaves_them_where_they_were(self, client, flex_member, flex, kern, lead):
+        from members.models import Notification
+
+        membership = RingMembership.objects.get(person=flex_member)
+        services.request_move(membership, kern, person=flex_member)
+        login(client, lead).post(
+            reverse("coalitions:request_decline", args=[membership.pk]), {"message": "Volgend jaar"}
+        )
+        membership.refresh_from_db()
+        assert membership.is_active
+        assert membership.ring == flex
+        assert membership.requested_ring is None
+        told = Notification.objects.get(person=flex_member, kind="membership_decision")
+        assert "blijft waar je bent" in told.body
+
+    def test_the_member_withdraws_the_request(self, client, flex_member, kern):
+        membership = RingMembership.objects.get(person=flex_member)
+        services.request_move(membership, kern, person=flex_member)
+        login(client, flex_member).post(reverse("coalitions:move_withdraw", args=[membership.pk]))
+        membership.refresh_from_db()
+        assert membership.requested_ring is None
+        assert membership.is_active
+
+    def test_a_full_core_keeps_its_capacity_on_accept(self, flex_member, kern, lead, institution):
+        kern.capacity, kern.minimum_size = 1, None
+        kern.save(update_fields=["capacity", "minimum_size"])
+        make_membership(make_person("Al", "Binnen", institution), kern)
+        membership = RingMembership.objects.get(person=flex_member)
+        services.request_move(membership, kern, person=flex_member)
+        with pytest.raises(services.MembershipError):
+            services.accept_request(membership, by=lead)
+        membership.refresh_from_db()
+        assert membership.is_active
+        assert membership.asks_to_move
