@@ -207,9 +207,41 @@ def coalition_edit(request, pk: int):
 
 
 @bureau_required
-@require_POST
 def coalition_transition(request, pk: int):
+    """Move to the next phase, after asking: there is no way back."""
     coalition = get_coalition_for_user(request, pk, manage=True)
+    status = request.POST.get("status") or request.GET.get("status", "")
+    if request.method != "POST" or request.POST.get("confirm") != "1":
+        if status not in coalition.allowed_transitions():
+            raise Http404
+        label = Coalition.Status(status).label.lower()
+        explanation = [
+            _("%(name)s moves from %(current)s to %(new)s. A phase cannot be undone.")
+            % {
+                "name": coalition.name,
+                "current": coalition.get_status_display().lower(),
+                "new": label,
+            }
+        ]
+        if status == Coalition.Status.CLOSED:
+            explanation.append(
+                _(
+                    "A closed coalition takes no new members and its rings no longer change; its outputs stay findable."
+                )
+            )
+        return render(
+            request,
+            "confirm.html",
+            {
+                "title": _("Move %(name)s to %(status)s?")
+                % {"name": coalition.name, "status": label},
+                "explanation": explanation,
+                "action": reverse("coalitions:transition", args=[coalition.pk]),
+                "fields": [("status", status)],
+                "confirm_label": _("Yes, move to %(status)s") % {"status": label},
+                "back": reverse("coalitions:detail", args=[coalition.pk]),
+            },
+        )
     try:
         services.transition(coalition, request.POST.get("status", ""), by=person_of(request))
     except (services.TransitionError, ValueError) as error:
@@ -461,9 +493,33 @@ def ring_join(request, ring_pk: int):
 
 
 @login_required
-@require_POST
 def membership_leave(request, membership_pk: int):
+    """Leave a ring (or withdraw a request), after asking: a place in an on-request ring is not
+    simply taken back."""
     membership = get_membership_for_user(request, membership_pk)
+    if request.method != "POST" or request.POST.get("confirm") != "1":
+        ring = membership.ring.name
+        return render(
+            request,
+            "confirm.html",
+            {
+                "title": _("Leave %(ring)s?") % {"ring": ring}
+                if membership.is_active
+                else _("Withdraw your request for %(ring)s?") % {"ring": ring},
+                "explanation": [
+                    _(
+                        "You are then in no ring of %(coalition)s. To come back you join again, by the rules of the ring (for the Kern: on request)."
+                    )
+                    % {"coalition": membership.coalition.name}
+                ],
+                "action": reverse("coalitions:membership_leave", args=[membership.pk]),
+                "confirm_label": _("Yes, leave %(ring)s") % {"ring": ring}
+                if membership.is_active
+                else _("Yes, withdraw"),
+                "button_class": "button-danger",
+                "back": reverse("coalitions:detail", args=[membership.coalition_id]),
+            },
+        )
     if _run(request, services.leave, membership, person=person_of(request)):
         messages.success(
             request, _("You are no longer in %(ring)s.") % {"ring": membership.ring.name}

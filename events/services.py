@@ -447,6 +447,16 @@ def _field_labels(model, names: list[str]) -> str:
     return ", ".join(str(model._meta.get_field(name).verbose_name) for name in names)
 
 
+def invitation_text(session: Session) -> tuple[str, str]:
+    """The invitation mail on publishing (also shown to the bureau before it goes out)."""
+    subject = _("Invitation: %(title)s") % {"title": session.title}
+    body = _("You are invited to %(title)s on %(when)s. Sign up here:") % {
+        "title": session.title,
+        "when": _when(session),
+    }
+    return subject, f"{body}\n{_session_url(session)}\n"
+
+
 def publish(session: Session, *, by: Person | None) -> Session:
     with transaction.atomic():
         session = _lock_session(session)
@@ -456,17 +466,13 @@ def publish(session: Session, *, by: Person | None) -> Session:
         session.save(update_fields=["status"])
         touch(session)
         activity.log("session.published", by=by, target=session, scope=session)
-        subject = _("Invitation: %(title)s") % {"title": session.title}
-        body = _("You are invited to %(title)s on %(when)s. Sign up here:") % {
-            "title": session.title,
-            "when": _when(session),
-        }
+        subject, body = invitation_text(session)
         notify.queue_many(
             "session_invitation",
             people_invited(session),
             f"events.session:{session.pk}",
             subject=subject,
-            body=f"{body}\n{_session_url(session)}\n",
+            body=body,
         )
     return session
 

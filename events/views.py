@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from coalitions.models import Coalition
@@ -219,11 +220,48 @@ def signup(request, pk: int):
 
 
 @login_required
-@require_POST
 def cancel_registration(request, pk: int):
     registration = get_registration_for_user(request, pk)
     person = person_of(request)
     own = person is not None and registration.person_id == person.pk
+    session = registration.session
+    # A place in a full session goes to the first person waiting: ask first.
+    gives_up_scarce_place = registration.is_confirmed and (
+        session.is_full or session.registrations.waitlisted().exists()
+    )
+    confirmed = request.method == "POST" and (
+        request.POST.get("confirm") == "1" or not gives_up_scarce_place
+    )
+    if not confirmed:
+        url = reverse("events:cancel_registration", args=[registration.pk])
+        if request.htmx:
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = url
+            return response
+        if request.method == "POST" and not registration.is_cancelled:
+            return redirect(url)
+        return render(
+            request,
+            "confirm.html",
+            {
+                "title": _("Give up your place?")
+                if own
+                else _("Cancel the place of %(name)s?") % {"name": registration.person.full_name},
+                "explanation": [
+                    _(
+                        "%(title)s is full. The place goes to the first person on the waiting list at once; it cannot be given back."
+                    )
+                    % {"title": session.title}
+                    if gives_up_scarce_place
+                    else _("The registration for %(title)s will be cancelled.")
+                    % {"title": session.title}
+                ],
+                "action": url,
+                "confirm_label": _("Yes, cancel the place"),
+                "button_class": "button-danger",
+                "back": reverse("events:detail", args=[session.pk]),
+            },
+        )
     try:
         services.cancel(registration, by=person)
     except services.RegistrationError as error:
@@ -338,9 +376,32 @@ def part_edit(request, pk: int, part_pk: int | None = None):
 
 
 @login_required
-@require_POST
 def session_publish(request, pk: int):
+    """Ask first, showing who is invited and the mail they get: invitations cannot be unsent."""
     session = get_session_for_user(request, pk, edit=True)
+    if request.method != "POST" or request.POST.get("confirm") != "1":
+        count = services.people_invited(session).count()
+        subject, body = services.invitation_text(session)
+        return render(
+            request,
+            "confirm.html",
+            {
+                "title": _("Publish %(title)s?") % {"title": session.title},
+                "explanation": [
+                    ngettext(
+                        "The invitation goes out at once to %(count)s person.",
+                        "The invitation goes out at once to %(count)s people.",
+                        count,
+                    )
+                    % {"count": count},
+                    _("Members see the session and can sign up. An invitation cannot be unsent."),
+                ],
+                "preview": {"subject": subject, "body": body},
+                "action": reverse("events:publish", args=[session.pk]),
+                "confirm_label": _("Yes, publish and send the invitations"),
+                "back": reverse("events:detail", args=[session.pk]),
+            },
+        )
     try:
         services.publish(session, by=person_of(request))
     except services.RegistrationError as error:

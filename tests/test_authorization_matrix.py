@@ -71,7 +71,7 @@ MATRIX = {
     "coalitions:output_download": (A_MANAGERS, None),  # a Kern-only output of A
     "coalitions:detail": (LOGGED_IN, None),
     "coalitions:edit": (A_MANAGERS, A_MANAGERS),
-    "coalitions:transition": (None, ONLY_BUREAU),
+    "coalitions:transition": (ONLY_BUREAU, ONLY_BUREAU),  # GET asks first
     "coalitions:board": (A_MANAGERS, None),
     "coalitions:ring_create": (A_MANAGERS, A_MANAGERS),
     "coalitions:ring_edit": (A_MANAGERS, A_MANAGERS),
@@ -84,7 +84,7 @@ MATRIX = {
     "coalitions:request_decline": (None, A_MANAGERS),
     "coalitions:membership_move": (None, A_MANAGERS),
     "coalitions:membership_end": (None, A_MANAGERS),
-    "coalitions:membership_leave": (None, {MEMBER}),
+    "coalitions:membership_leave": ({MEMBER}, {MEMBER}),
     "coalitions:move_withdraw": (None, {MEMBER}),  # a message when there is nothing to withdraw
     "coalitions:invitation_respond": (None, {MEMBER}),
     # events (J: a joint session of A and B, organised by the bureau)
@@ -92,7 +92,7 @@ MATRIX = {
     "events:create": ({BUREAU, LEAD_A, LEAD_B}, {BUREAU, LEAD_A, LEAD_B}),
     "events:feed": (EVERYONE, None),  # the secret address is the key
     "events:renew_feed": (None, LOGGED_IN),
-    "events:cancel_registration": (None, {MEMBER, BUREAU, LEAD_A}),
+    "events:cancel_registration": ({MEMBER, BUREAU, LEAD_A}, {MEMBER, BUREAU, LEAD_A}),
     "events:mark": (None, {BUREAU, LEAD_A}),
     "events:detail": (LOGGED_IN, None),
     "events:signup": (None, LOGGED_IN),
@@ -101,7 +101,7 @@ MATRIX = {
     "events:programme_coalitions": (None, ONLY_BUREAU),
     "events:part_create": (ONLY_BUREAU, ONLY_BUREAU),
     "events:part_edit": (A_MANAGERS, A_MANAGERS),  # A's own work part
-    "events:publish": (None, ONLY_BUREAU),
+    "events:publish": (ONLY_BUREAU, ONLY_BUREAU),
     "events:cancel": (None, ONLY_BUREAU),
     "events:registrations": (LEADS_AND_BUREAU, LEADS_AND_BUREAU),
     "events:checkin": (LEADS_AND_BUREAU, None),
@@ -109,6 +109,7 @@ MATRIX = {
     "events:presence_list": (LEADS_AND_BUREAU, None),
     "events:ics": (LOGGED_IN, None),
 }
+QUERY = {"coalitions:transition": "?status=evaluatie"}
 # Third-party URLs with their own tests: allauth's accounts, the Django admin, the language switch.
 NOT_OURS = ("account/", "django-admin/", "i18n/")
 
@@ -214,7 +215,10 @@ def world(db, settings, lead, member, other_institution, institution, bureau):
         "events:walk_in": {"person": member.pk},
         "events:mark": {"attended": "1"},
         "coalitions:input_create": {"kind": "vraag", "title": "Vraag", "body": "Waarom?"},
-        "coalitions:transition": {"status": "evaluatie"},
+        "coalitions:transition": {"status": "evaluatie", "confirm": "1"},
+        "coalitions:membership_leave": {"confirm": "1"},
+        "events:publish": {"confirm": "1"},
+        "events:cancel_registration": {"confirm": "1"},
         "events:programme_coalitions": {"coalitions": [b.pk]},
     }
     return {"people": people, "kwargs": kwargs, "posts": posts}
@@ -242,7 +246,7 @@ def _denied(response, persona: str) -> bool:
 @pytest.mark.parametrize("name", sorted(MATRIX))
 def test_the_answer_for_every_visitor(client, world, name):
     may_get, may_post = MATRIX[name]
-    url = reverse(name, kwargs=world["kwargs"].get(name, {}))
+    url = reverse(name, kwargs=world["kwargs"].get(name, {})) + QUERY.get(name, "")
     wrong = []
     for persona in sorted(EVERYONE):
         client.logout()

@@ -10,9 +10,13 @@ from tests.factories import make_coalition, make_institution, make_membership, m
 class TestLifecycle:
     def test_bureau_moves_a_coalition_one_step_forward(self, client, bureau, coalition):
         Coalition.objects.filter(pk=coalition.pk).update(status=Coalition.Status.PREPARING)
-        login(client, bureau).post(
-            reverse("coalitions:transition", args=[coalition.pk]), {"status": "werving"}
-        )
+        url = reverse("coalitions:transition", args=[coalition.pk])
+        asked = login(client, bureau).get(url, {"status": "werving"}).content.decode()
+        assert "kan niet ongedaan worden gemaakt" in asked
+        client.post(url, {"status": "werving"})  # without confirming: nothing happens
+        coalition.refresh_from_db()
+        assert coalition.status == "voorbereiding"
+        client.post(url, {"status": "werving", "confirm": "1"})
         coalition.refresh_from_db()
         assert coalition.status == "werving"
 
@@ -20,7 +24,7 @@ class TestLifecycle:
         Coalition.objects.filter(pk=coalition.pk).update(status=Coalition.Status.PREPARING)
         response = login(client, bureau).post(
             reverse("coalitions:transition", args=[coalition.pk]),
-            {"status": "afgerond"},
+            {"status": "afgerond", "confirm": "1"},
             follow=True,
         )
         assert (

@@ -73,7 +73,12 @@ class TestJoinPolicy:
 
     def test_a_member_leaves_and_may_join_again(self, client, member, flex):
         membership = services.join_ring(member, flex)
-        login(client, member).post(reverse("coalitions:membership_leave", args=[membership.pk]))
+        url = reverse("coalitions:membership_leave", args=[membership.pk])
+        asked = login(client, member).post(url)  # one click only asks
+        assert "Flexibele ring verlaten?" in asked.content.decode()
+        membership.refresh_from_db()
+        assert membership.is_active
+        client.post(url, {"confirm": "1"})
         membership.refresh_from_db()
         assert membership.status == "beeindigd"
         assert membership.end_reason == "vertrokken"

@@ -67,7 +67,10 @@ class TestProgramme:
         assert response.status_code == 302
         assert session.status == "concept"
         assert session.organiser_coalition == coalition
-        assert client.post(reverse("events:publish", args=[session.pk])).status_code == 302
+        assert (
+            client.post(reverse("events:publish", args=[session.pk]), {"confirm": "1"}).status_code
+            == 302
+        )
         session.refresh_from_db()
         assert session.status == "gepubliceerd"
 

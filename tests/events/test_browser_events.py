@@ -30,7 +30,11 @@ def test_sign_up_cancel_and_the_waiting_list_moving_up(page, browser, live_serve
     expect(page.get_by_text("Je bent aangemeld. Een bevestiging is onderweg")).to_be_visible()
     assert_accessible(page)
 
+    # The only place of a full session: giving it up is asked first.
     page.get_by_role("button", name="Afmelden voor bijeenkomst").click()
+    expect(page.get_by_role("heading", name="Je plek opgeven?")).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("button", name="Ja, plek opgeven").click()
     expect(page.get_by_text("Je bent afgemeld.")).to_be_visible()
     expect(page.get_by_role("button", name="Aanmelden voor bijeenkomst")).to_be_visible()
 
@@ -52,6 +56,7 @@ def test_sign_up_cancel_and_the_waiting_list_moving_up(page, browser, live_serve
     assert_accessible(other)
 
     page.get_by_role("button", name="Afmelden voor bijeenkomst").click()
+    page.get_by_role("button", name="Ja, plek opgeven").click()
     expect(page.get_by_text("Je bent afgemeld.")).to_be_visible()
     other.reload()
     expect(other.get_by_text("Je bent aangemeld voor deze bijeenkomst.")).to_be_visible()

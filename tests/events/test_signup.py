@@ -402,3 +402,46 @@ def test_a_lead_signs_up_only_people_of_their_own_coalition(
     assert not Registration.objects.filter(person=outsider).exists()
     client.post(url, {"email": flex_member_of_lead.email})
     assert Registration.objects.get(person=flex_member_of_lead).registered_by == lead
+
+
+class TestAskingFirst:
+    """Nothing irreversible in one click: publishing and giving up a scarce place ask first."""
+
+    def test_publishing_shows_who_is_invited_and_the_mail_before_it_goes(
+        self, client, bureau, joint_session
+    ):
+        from events.models import Session
+
+        Session.objects.filter(pk=joint_session.pk).update(status="concept")
+        url = reverse("events:publish", args=[joint_session.pk])
+        body = login(client, bureau).get(url).content.decode()
+        assert "De uitnodiging gaat meteen naar" in body
+        assert "Uitnodiging: Netwerkbijeenkomst coalities" in body
+        client.post(url)  # one click only asks
+        joint_session.refresh_from_db()
+        assert joint_session.is_draft
+        client.post(url, {"confirm": "1"})
+        joint_session.refresh_from_db()
+        assert joint_session.is_published
+
+    def test_giving_up_a_place_in_a_full_session_asks_first(self, client, member, institution):
+        session = make_session(capacity=1)
+        registration = services.register(member, session)
+        services.register(make_person("Wacht", "Rij", institution), session)
+        url = reverse("events:cancel_registration", args=[registration.pk])
+        login(client, member)
+        response = client.post(url, headers={"HX-Request": "true"})
+        assert response["HX-Redirect"] == url
+        body = client.get(url).content.decode()
+        assert "wachtlijst" in body
+        registration.refresh_from_db()
+        assert registration.is_confirmed
+        client.post(url, {"confirm": "1"})
+        registration.refresh_from_db()
+        assert registration.is_cancelled
+
+    def test_a_place_nobody_waits_for_is_given_up_at_once(self, client, member, session):
+        registration = services.register(member, session)
+        login(client, member).post(reverse("events:cancel_registration", args=[registration.pk]))
+        registration.refresh_from_db()
+        assert registration.is_cancelled
