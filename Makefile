@@ -11,8 +11,11 @@ PYTHON ?= $(shell for p in "$$(pyenv which python 2>/dev/null)" python3.14 pytho
 
 .PHONY: run test lint format bench messages lock clean help
 
+# make run PORT=8001: serve on another port; mails, .ics and invitation links follow it.
+PORT ?= 8000
+
 help:
-	@echo "make run    set up (.venv, migrations, demo data) and serve http://127.0.0.1:8000"
+	@echo "make run    set up (.venv, migrations, demo data) and serve http://127.0.0.1:8000 (PORT=...)"
 	@echo "make test   set up and run the whole test suite"
 	@echo "make lint   ruff check and format check"
 	@echo "make bench  measure page speed on the ten-fold demo data"
@@ -35,12 +38,12 @@ run: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	@echo ""
-	@echo "Kwaliteitsnetwerk draait op http://127.0.0.1:8000 — demo-accounts (wachtwoord: demo-wachtwoord):"
+	@echo "Kwaliteitsnetwerk draait op http://127.0.0.1:$(PORT) — demo-accounts (wachtwoord: demo-wachtwoord):"
 	@echo "  bureau@kwaliteitsnetwerk.example  (bureaumedewerker)"
 	@echo "  trekker@deltion.example           (coalitietrekker)"
 	@echo "  lid@albeda.example                (lid)"
 	@echo ""
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

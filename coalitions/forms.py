@@ -82,7 +82,9 @@ class CoalitionForm(SensibleInputMixin, forms.ModelForm):
         start, end = cleaned.get("start"), cleaned.get("planned_end")
         if start and end:
             if end <= start:
-                self.add_error("planned_end", _("The planned end lies after the start."))
+                self.add_error(
+                    "planned_end", _("The planned end is before the start: choose a later date.")
+                )
             elif (
                 end - start > Coalition.MAX_TERM and not cleaned.get("extension_reason", "").strip()
             ):

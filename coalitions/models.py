@@ -57,6 +57,11 @@ class CoalitionQuerySet(models.QuerySet):
             | Q(pk__in=RingMembership.objects.open().filter(person=person).values("coalition"))
         )
 
+    def organising_for(self, person: Person | None):
+        """The coalitions whose meetings this person may plan and change as a lead: those they
+        lead that are running (a closed or prepared coalition meets through the bureau)."""
+        return self.led_by(person).running()
+
     def manageable_by(self, person: Person | None):
         """The coalitions this person may change: all for the bureau, else those they lead."""
         if person is not None and person.has_bureau_rights:

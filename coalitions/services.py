@@ -278,7 +278,7 @@ def _clear_move(membership: RingMembership, *, by: Person, verb: str, message: s
 def accept_request(membership: RingMembership, *, by: Person, message: str = "") -> RingMembership:
     """A lead accepts a request: to join a ring, or (from an active member) to move to one."""
     if membership.asks_to_move:
-        moved = move_member(membership, membership.requested_ring, by=by)
+        moved = move_member(membership, membership.requested_ring, by=by, as_requested=True)
         _tell(
             moved,
             "membership_decision",
@@ -337,6 +337,8 @@ def _end(
         membership.ended_at = now
         membership.end_reason = reason
         membership.response = message or membership.response
+        membership.requested_ring = None  # an ended place asks for nothing
+        membership.requested_at = None
         membership.changed_by = by
         membership.changed_at = now
         membership.save(
@@ -345,6 +347,8 @@ def _end(
                 "ended_at",
                 "end_reason",
                 "response",
+                "requested_ring",
+                "requested_at",
                 "changed_by",
                 "changed_at",
             ]
@@ -432,7 +436,9 @@ def end_membership(membership: RingMembership, *, by: Person) -> RingMembership:
     )
 
 
-def move_member(membership: RingMembership, ring: Ring, *, by: Person) -> RingMembership:
+def move_member(
+    membership: RingMembership, ring: Ring, *, by: Person, as_requested: bool = False
+) -> RingMembership:
     """Move an active member to another ring of the same coalition: the old row ends (history),
     a new active row begins. The target ring's capacity holds."""
     if ring.coalition_id != membership.coalition_id:
@@ -443,6 +449,9 @@ def move_member(membership: RingMembership, ring: Ring, *, by: Person) -> RingMe
         membership = _locked_membership(membership)
         if membership.status != RingMembership.Status.ACTIVE:
             raise MembershipError(_("Only an active member can move."))
+        if as_requested and membership.requested_ring_id != target.pk:
+            # Withdrawn or answered meanwhile: a stale accept moves nobody.
+            raise MembershipError(_("This has already been dealt with."))
         if membership.ring_id == target.pk:
             raise MembershipError(
                 _("%(name)s is already in %(ring)s.")

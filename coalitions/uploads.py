@@ -1,6 +1,7 @@
 """Checks on uploaded output files: size, and type by content (never by name or browser claim)."""
 
 import zipfile
+import zlib
 
 from django import forms
 from django.utils.translation import gettext as _
@@ -46,12 +47,22 @@ def sniff(head: bytes, upload) -> str | None:
                 if "[Content_Types].xml" in names:
                     return "ooxml"
                 if "mimetype" in names:
+                    if archive.getinfo("mimetype").flag_bits & 0x1:
+                        return None  # encrypted: not an office document we can check
                     with archive.open("mimetype") as member:
                         if member.read(MIMETYPE_BYTES).startswith(
                             b"application/vnd.oasis.opendocument"
                         ):
                             return "odf"
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError):
+        except (
+            zipfile.BadZipFile,
+            zipfile.LargeZipFile,
+            NotImplementedError,
+            EOFError,
+            RuntimeError,
+            OSError,
+            zlib.error,
+        ):
             return None
         return None
     if b"\x00" not in head:

@@ -253,7 +253,7 @@ def coalition_transition(request, pk: int):
         coalition.refresh_from_db()
         messages.success(
             request,
-            _("The coalition is now %(status)s.")
+            _("The coalition is now in the phase “%(status)s”.")
             % {"status": coalition.get_status_display().lower()},
         )
     return redirect("coalitions:detail", coalition.pk)

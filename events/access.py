@@ -51,8 +51,11 @@ def get_registration_for_user(request: HttpRequest, pk: int, *, own: bool = True
     registration = get_object_or_404(
         Registration.objects.select_related("session", "person__institution"), pk=pk
     )
-    if own and person is not None and registration.person_id == person.pk:
+    is_own = person is not None and registration.person_id == person.pk
+    if is_own and own:
         return registration
+    if is_own and not person.has_bureau_rights:
+        raise PermissionDenied  # nobody but the bureau marks themselves present
     if not Registration.objects.filter(pk=pk).manageable_by(person).exists():
         raise PermissionDenied
     return registration

@@ -62,9 +62,12 @@ class SessionForm(SensibleInputMixin, forms.ModelForm):
             cleaned.get("signup_deadline"),
         )
         if start and end and end <= start:
-            self.add_error("end", _("The end lies after the start."))
+            self.add_error("end", _("The end is before the start: choose an end after the start."))
         if deadline and start and deadline > start:
-            self.add_error("signup_deadline", _("Signing up closes before the session starts."))
+            self.add_error(
+                "signup_deadline",
+                _("The sign-up deadline is after the start: choose a moment before the session."),
+            )
         if cleaned.get("kind") == Session.Kind.COALITION and not cleaned.get("organiser_coalition"):
             self.add_error("organiser_coalition", _("A coalition meeting belongs to a coalition."))
         if cleaned.get("form") in (Session.Form.ONLINE, Session.Form.HYBRID) and not cleaned.get(
@@ -116,9 +119,20 @@ class PartForm(SensibleInputMixin, forms.ModelForm):
         start, end = cleaned.get("start"), cleaned.get("end")
         if start and end:
             if end <= start:
-                self.add_error("end", _("The end lies after the start."))
+                self.add_error(
+                    "end", _("The end is before the start: choose an end after the start.")
+                )
             elif start < self.session.start or end > self.session.end:
-                self.add_error("start", _("A part takes place within the session's time."))
+                self.add_error(
+                    "start",
+                    _(
+                        "This part falls outside the session (%(start)s–%(end)s): choose a time within it."
+                    )
+                    % {
+                        "start": timezone.localtime(self.session.start).strftime("%H.%M"),
+                        "end": timezone.localtime(self.session.end).strftime("%H.%M"),
+                    },
+                )
         kind, coalition = cleaned.get("kind"), cleaned.get("coalition")
         if kind == SessionPart.Kind.WORK and not coalition:
             self.add_error("coalition", _("Work within a coalition needs the coalition."))

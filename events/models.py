@@ -86,7 +86,9 @@ class SessionQuerySet(models.QuerySet):
             return self.none()
         if person.has_bureau_rights:
             return self
-        return self.filter(organiser_coalition__in=Coalition.objects.led_by(person).values("pk"))
+        return self.filter(
+            organiser_coalition__in=Coalition.objects.organising_for(person).values("pk")
+        )
 
     def organised_by(self, person: Person | None):
         """Who may open the registrations, check-in and presence list (each then shows only the
@@ -403,14 +405,16 @@ class SessionPart(models.Model):
         description: see events.forms.LeadPartForm)."""
         return self.session.is_editable_by(person) or self.is_steered_by(person)
 
-    def is_steered_by(self, person: Person | None) -> bool:
-        """A lead's say over their own coalition's work part in someone else's session."""
-        return (
-            self.is_work_part
-            and self.coalition is not None
-            and self.coalition.is_led_by(person)
-            and self.session.coalitions.filter(pk=self.coalition_id).exists()
-        )
+    def is_steered_by(self, person: Person | None, *, taking_part: set[int] | None = None) -> bool:
+        """A lead's say over their own coalition's work part in someone else's session.
+        `taking_part`: the ids of the session's coalitions, when the caller has them."""
+        if not (self.is_work_part and self.coalition is not None):
+            return False
+        if not self.coalition.is_led_by(person):
+            return False
+        if taking_part is not None:
+            return self.coalition_id in taking_part
+        return self.session.coalitions.filter(pk=self.coalition_id).exists()
 
 
 class RegistrationQuerySet(models.QuerySet):

@@ -379,8 +379,9 @@ def create_session(*, by: Person | None, **fields) -> Session:
 
 def change_session(session: Session, *, by: Person | None, **fields) -> list[str]:
     """Change a session's details: the one door, so calendars see a new SEQUENCE, a raised
-    capacity first fills places from the waiting list, and the people signed up hear of a new
-    time or place. Its status changes only through publish and cancel_session. Returns the
+    capacity first fills places from the waiting list, and a new time or place reaches
+    `session_changed` (where the message to the people signed up will be sent: it comes with
+    the reminders). Its status changes only through publish and cancel_session. Returns the
     names of the fields that changed."""
     if "status" in fields:
         raise RegistrationError("The status changes through publish() or cancel_session().")
@@ -389,12 +390,20 @@ def change_session(session: Session, *, by: Person | None, **fields) -> list[str
         changed = [name for name, value in fields.items() if getattr(locked, name) != value]
         if not changed:
             return []
+        previous_organiser = locked.organiser_coalition_id
         for name in changed:
             setattr(locked, name, fields[name])
             setattr(session, name, fields[name])
         locked.save(update_fields=changed)
-        if locked.organiser_coalition_id:
-            locked.coalitions.add(locked.organiser_coalition_id)
+        if "organiser_coalition" in changed:
+            # The former organiser no longer takes part, unless it has a part of its own here.
+            if (
+                previous_organiser
+                and not locked.parts.filter(coalition_id=previous_organiser).exists()
+            ):
+                locked.coalitions.remove(previous_organiser)
+            if locked.organiser_coalition_id:
+                locked.coalitions.add(locked.organiser_coalition_id)
         touch(locked)
         session.sequence, session.updated_at = locked.sequence, locked.updated_at
         if "capacity" in changed:

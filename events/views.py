@@ -100,7 +100,7 @@ def session_list(request):
         "kind": kind,
         "kinds": Session.Kind.choices,
         "mine": request.GET.get("mine") == "1",
-        "may_create": is_bureau(request) or Coalition.objects.led_by(person).exists(),
+        "may_create": is_bureau(request) or Coalition.objects.organising_for(person).exists(),
     }
     template = "events/session_list.html"
     if request.htmx and not request.htmx.boosted:
@@ -131,9 +131,10 @@ def _detail_context(request, session: Session) -> dict:
     invited_parts = [part for part in parts if part.pk in open_ids]
     invited = session.invites(person)
     choices = {c.part_id: c for c in registration.choices.all()} if registration else {}
+    taking_part = {c.pk for c in session.coalitions.all()}
     for part in parts:
         part.my_choice = choices.get(part.pk)
-        part.steered = not editable and part.is_work_part and part.coalition.is_led_by(person)
+        part.steered = not editable and part.is_steered_by(person, taking_part=taking_part)
     counts = session.registrations.aggregate(
         confirmed=Count("pk", filter=Q(status=Registration.Status.CONFIRMED)),
         waitlisted=Count("pk", filter=Q(status=Registration.Status.WAITLISTED)),
@@ -282,7 +283,7 @@ def cancel_registration(request, pk: int):
 
 
 def _lead_coalitions(request):
-    return Coalition.objects.led_by(person_of(request)).running().order_by("name")
+    return Coalition.objects.organising_for(person_of(request)).order_by("name")
 
 
 @login_required

@@ -23,6 +23,7 @@ admin.site.has_permission = _admin_permission
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("healthz", views.healthz, name="healthz"),
     path("beheer/", views.bureau_dashboard, name="bureau_dashboard"),
     path("beheer/logboek/", views.activity_log, name="activity_log"),

@@ -4,7 +4,8 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Q
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.dateparse import parse_date
 from django.views.decorators.cache import never_cache
@@ -144,6 +145,12 @@ def bureau_dashboard(request):
         "participation": [row for row in rows if row.coalitions > 0],
     }
     return render(request, "bureau_dashboard.html", context)
+
+
+@require_GET
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page says: send them to the icon."""
+    return redirect(static("favicon.svg"), permanent=True)
 
 
 @require_GET

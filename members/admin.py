@@ -34,6 +34,11 @@ class InstitutionAdmin(admin.ModelAdmin):
     search_fields = ["name", "short_name", "city", "brin"]
     inlines = [EmailDomainInline]
 
+    def save_model(self, request, obj, form, change):
+        from .services import save_institution
+
+        save_institution(form, by=Person.objects.filter(user=request.user).first())
+
 
 @admin.register(Person)
 class PersonAdmin(admin.ModelAdmin):
@@ -49,6 +54,12 @@ class PersonAdmin(admin.ModelAdmin):
     search_fields = ["first_name", "last_name", "email"]
     list_select_related = ["institution"]
     raw_id_fields = ["user", "institution"]
+
+    def save_model(self, request, obj, form, change):
+        # Through the one door, so a change here (bureau rights above all) is in the log too.
+        from .services import save_person
+
+        save_person(form, by=Person.objects.filter(user=request.user).first())
 
 
 @admin.register(Invitation)

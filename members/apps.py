@@ -16,4 +16,7 @@ class MembersConfig(AppConfig):
         def _link(sender, request, email_address, **kwargs):
             link_person_on_verification(email_address.user)
 
-        email_confirmed.connect(_link, dispatch_uid="members.link_person_on_verification")
+        # weak=False: a local function is otherwise collected and the signal silently drops it.
+        email_confirmed.connect(
+            _link, weak=False, dispatch_uid="members.link_person_on_verification"
+        )

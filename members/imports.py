@@ -109,8 +109,13 @@ def _cell(value) -> str:
     return unguard_cell(text)
 
 
+YES = {"1", "ja", "j", "yes", "y", "true", "waar", "x"}
+NO = {"", "0", "nee", "n", "no", "false", "onwaar"}
+YES_NO_COLUMNS = ("bureaumedewerker", "ambassadeur")
+
+
 def _yes(value: str) -> bool:
-    return value.strip().lower() in {"1", "ja", "j", "yes", "y", "true", "waar", "x"}
+    return value.strip().lower() in YES
 
 
 def _kind_value(value: str) -> str:
@@ -253,9 +258,21 @@ def check_rows(rows: list[dict], kind: str) -> tuple[list[RowResult], list]:
         if not form.is_valid():
             result.errors = _form_errors(form)
         if getattr(form, "institution_missing", None):
+            # Filled in but not found: say that, not that the field is empty.
+            result.errors = [
+                e for e in result.errors if not e.startswith(str(form.fields["institution"].label))
+            ]
             result.errors.append(
-                _("Unknown institution: %(name)s") % {"name": form.institution_missing}
+                _("Unknown institution: %(name)s. Use its name, short name or BRIN code.")
+                % {"name": form.institution_missing}
             )
+        for column in YES_NO_COLUMNS:
+            value = values.get(column)
+            if value is not None and value.strip().lower() not in YES | NO:
+                result.errors.append(
+                    _("%(column)s: “%(value)s” is not a yes or no; write ja or nee.")
+                    % {"column": column, "value": value}
+                )
         ident = values[key].strip().lower()
         if ident in seen:
             result.errors.append(_("Same as row %(row)s.") % {"row": seen[ident]})
@@ -271,8 +288,11 @@ def check_rows(rows: list[dict], kind: str) -> tuple[list[RowResult], list]:
 
 
 @transaction.atomic
-def apply_rows(rows: list[dict], kind: str) -> dict[str, int]:
-    """Import all rows or none. Raises ImportFileError when any row is invalid now."""
+def apply_rows(rows: list[dict], kind: str, *, by=None) -> dict[str, int]:
+    """Import all rows or none, each through the same door as the pages (so it is logged).
+    Raises ImportFileError when any row is invalid now."""
+    from .services import save_institution, save_person
+
     results, forms = check_rows(rows, kind)
     if any(r.errors for r in results):
         raise ImportFileError(_("The file has rows with problems; nothing was imported."))
@@ -280,7 +300,7 @@ def apply_rows(rows: list[dict], kind: str) -> dict[str, int]:
     for result, form in zip(results, forms, strict=True):
         counts[result.action] += 1
         if result.action != "unchanged":
-            form.save()
+            (save_institution if kind == "institutions" else save_person)(form, by=by)
     return counts
 
 

@@ -216,7 +216,7 @@ class Person(models.Model):
         """The one test of bureau powers in the application. Where BUREAU_REQUIRE_MFA is on
         (production) they come only with a second factor: a bureau account without one is a
         member like any other, on every page. (A superuser's powers are the Django admin's,
-        which has its own guard: kwaliteitsnetwerk.admin_access.)"""
+        which has its own guard in kwaliteitsnetwerk/urls.py and AdminSecondFactorMiddleware.)"""
         if not self.is_bureau_staff or self.erased_at is not None:
             return False
         return self.has_second_factor or not settings.BUREAU_REQUIRE_MFA

@@ -112,7 +112,7 @@ def institution_edit(request, pk: int | None = None):
     institution = get_object_or_404(Institution, pk=pk) if pk else None
     form = InstitutionForm(request.POST or None, instance=institution)
     if request.method == "POST" and form.is_valid():
-        institution = form.save()
+        institution = services.save_institution(form, by=person_of(request))
         messages.success(request, _("%(name)s is saved.") % {"name": institution.name})
         return redirect("members:institution_detail", institution.pk)
     return render(
@@ -225,7 +225,7 @@ def person_edit(request, pk: int | None = None):
         initial["institution"] = int(request.GET["institution"])
     form = PersonForm(request.POST or None, instance=person, initial=initial)
     if request.method == "POST" and form.is_valid():
-        person = form.save()
+        person = services.save_person(form, by=person_of(request))
         messages.success(request, _("%(name)s is saved.") % {"name": person.full_name})
         return redirect("members:person_detail", person.pk)
     return render(request, "members/person_form.html", {"form": form, "person": person})
@@ -446,7 +446,7 @@ def import_csv(request, kind: str):
             messages.error(request, _("Upload the file again: the preview has expired."))
             return redirect("members:import", kind)
         try:
-            counts = imports.apply_rows(stored["rows"], kind)
+            counts = imports.apply_rows(stored["rows"], kind, by=person_of(request))
         except imports.ImportFileError as error:
             results, _forms = imports.check_rows(stored["rows"], kind)
             return render(

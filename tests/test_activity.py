@@ -58,7 +58,7 @@ class TestMembersServices:
         assert "31-07-2027" in action.description
 
     def test_erasure_keeps_the_rows_and_anonymises_the_person_in_them(
-        self, client, member, lead, coalition
+        self, client, member, lead, coalition, bureau
     ):
         membership = coalition_services.join_ring(member, coalition.rings.get(order=2))
         coalition_services.move_member(membership, coalition.rings.get(order=1), by=lead)
@@ -76,6 +76,12 @@ class TestMembersServices:
         assert "Visser" not in body
         for action in Action.objects.filter(person=member):
             assert "Charlie" not in json.dumps(action.data)
+        # The log still shows what happened, about an erased person.
+        log = login(client, bureau).get(reverse("activity_log")).content.decode()
+        results = log.split('id="results"')[1]
+        assert "verplaatst van Flexibele ring naar Kern" in results
+        assert "Verwijderde persoon" in results
+        assert "Visser" not in results
 
 
 class TestCoalitionServices:
@@ -199,6 +205,22 @@ class TestEventServices:
         part = SessionPart(session=session, title="Plenair", start=session.start, end=session.end)
         event_services.save_part(part, by=bureau)
         assert_logged("part.created", by=bureau, target=part, scope=session)
+
+    def test_raising_a_parts_capacity_serves_its_waiting_list_first(self, bureau, institution):
+        session = make_session()
+        part = SessionPart.objects.create(
+            session=session, title="Werkplaats", start=session.start, end=session.end, capacity=1
+        )
+        event_services.register(make_person("A", None, institution), session, parts=[part])
+        waiting = event_services.register(
+            make_person("B", None, institution), session, parts=[part]
+        )
+        choice = waiting.choices.get()
+        assert choice.is_waitlisted
+        part.capacity = 2
+        event_services.save_part(part, by=bureau, fields=["capacity"])
+        choice.refresh_from_db()
+        assert choice.is_confirmed
 
     def test_sign_up_cancel_promotion_attendance_and_walk_in(self, bureau, institution):
         session = make_session(capacity=1)

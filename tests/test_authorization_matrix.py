@@ -42,6 +42,7 @@ MATRIX = {
     # site
     "home": (LOGGED_IN, None),
     "healthz": (EVERYONE, None),
+    "favicon": (EVERYONE, None),
     "bureau_dashboard": (ONLY_BUREAU, None),
     "activity_log": (ONLY_BUREAU, None),
     # members
@@ -110,6 +111,20 @@ MATRIX = {
     "events:ics": (LOGGED_IN, None),
 }
 QUERY = {"coalitions:transition": "?status=evaluatie"}
+# What an allowed GET answers (200 unless said here): a refusal dressed as a page fails.
+ALLOWED_GET = {"favicon": {301}, "members:accept_invitation": {404}}
+
+# A meeting that coalition A organises itself: its lead has the organiser's powers there.
+OWN_MEETING = {
+    "events:edit": (A_MANAGERS, A_MANAGERS),
+    "events:programme": (A_MANAGERS, None),
+    "events:part_create": (A_MANAGERS, A_MANAGERS),
+    "events:publish": (A_MANAGERS, A_MANAGERS),
+    "events:cancel": (None, A_MANAGERS),
+    "events:registrations": (A_MANAGERS, A_MANAGERS),
+    "events:checkin": (A_MANAGERS, None),
+    "events:programme_coalitions": (None, ONLY_BUREAU),  # which coalitions take part: bureau
+}
 # Third-party URLs with their own tests: allauth's accounts, the Django admin, the language switch.
 NOT_OURS = ("account/", "django-admin/", "i18n/")
 
@@ -221,7 +236,16 @@ def world(db, settings, lead, member, other_institution, institution, bureau):
         "events:cancel_registration": {"confirm": "1"},
         "events:programme_coalitions": {"coalitions": [b.pk]},
     }
-    return {"people": people, "kwargs": kwargs, "posts": posts}
+    meeting = event_services.create_session(
+        by=lead,
+        title="Eigen overleg",
+        kind="coalitiebijeenkomst",
+        organiser_coalition=a,
+        status="concept",
+        start=joint.start,
+        end=joint.end,
+    )
+    return {"people": people, "kwargs": kwargs, "posts": posts, "meeting": meeting}
 
 
 def _takes_pk(name: str) -> bool:
@@ -245,8 +269,18 @@ def _denied(response, persona: str) -> bool:
 
 @pytest.mark.parametrize("name", sorted(MATRIX))
 def test_the_answer_for_every_visitor(client, world, name):
-    may_get, may_post = MATRIX[name]
     url = reverse(name, kwargs=world["kwargs"].get(name, {})) + QUERY.get(name, "")
+    assert _wrong_answers(client, world, name, url, MATRIX[name]) == [], url
+
+
+@pytest.mark.parametrize("name", sorted(OWN_MEETING))
+def test_the_answer_at_a_meeting_the_leads_coalition_organises(client, world, name):
+    url = reverse(name, kwargs={"pk": world["meeting"].pk})
+    assert _wrong_answers(client, world, name, url, OWN_MEETING[name]) == [], url
+
+
+def _wrong_answers(client, world, name, url, rights) -> list:
+    may_get, may_post = rights
     wrong = []
     for persona in sorted(EVERYONE):
         client.logout()
@@ -278,8 +312,14 @@ def test_the_answer_for_every_visitor(client, world, name):
                 denied = response.status_code != 404  # an unknown link: 404 for everyone
             if persona in allowed and denied:
                 wrong.append((persona, method.upper(), response.status_code, "should be allowed"))
+            if (
+                persona in allowed
+                and method == "get"
+                and response.status_code not in ALLOWED_GET.get(name, {200})
+            ):
+                wrong.append((persona, "GET", response.status_code, "allowed GET not a page"))
             if persona not in allowed and not denied:
                 wrong.append((persona, method.upper(), response.status_code, "should be refused"))
             if response.status_code >= 500:
                 wrong.append((persona, method.upper(), response.status_code, "server error"))
-    assert wrong == [], url
+    return wrong

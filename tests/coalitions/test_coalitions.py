@@ -155,7 +155,7 @@ class TestPages:
             .get(reverse("coalitions:detail", args=[coalition.pk]))
             .content.decode()
         )
-        assert "Je zit in <strong>Flexibele ring</strong>." in body
+        assert "Je bent lid van de ring <strong>Flexibele ring</strong>." in body
         assert "Spelregels en afspraken" in body
 
     def test_an_outsider_sees_the_rules_but_not_who_is_in(

@@ -108,3 +108,36 @@ def test_the_bureau_sees_who_is_due_and_postpones_one_with_a_reason(client, netw
 
 def test_the_retention_page_is_for_the_bureau(client, member):
     assert login(client, member).get(reverse("members:retention")).status_code == 403
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_each_kind_of_activity_keeps_someone(institution, bureau):
+    """Every source of activity counts on its own: a login, a session, something they did."""
+    from members.models import User
+
+    long_ago = at(2019, 1, 1)
+    recent = at(2025, 10, 1)
+
+    def old(name, **extra):
+        person = make_person(name, "Oud", institution, **extra)
+        Person.objects.filter(pk=person.pk).update(created_at=long_ago)
+        return person
+
+    idle = old("Stil")
+    logged_in = old("Inlog", account=True)
+    User.objects.filter(pk=logged_in.user_id).update(last_login=recent)
+    came = old("Kwam")
+    Registration.objects.create(
+        person=came, session=make_session(start=recent), status="bevestigd", attended=True
+    )
+    did = old("Deed")
+    from django.contrib.contenttypes.models import ContentType
+
+    action = Action.objects.create(
+        actor=did,
+        verb="person.created",
+        target_type=ContentType.objects.get_for_model(Person),
+        target_id=did.pk,
+    )
+    Action.objects.filter(pk=action.pk).update(at=recent)
+    assert set(retention.due()) == {idle}

@@ -1,0 +1,105 @@
+"""What the browser tour found in words and small things (issue 11): Dutch that reads as Dutch,
+no invitation badge on past sessions, a way into the public library and back, a favicon."""
+
+from django.urls import reverse
+
+from events.models import Session
+from tests.conftest import login
+from tests.events.conftest import make_session
+
+
+def test_a_short_password_is_refused_in_dutch(client, institution):
+    response = client.post(
+        reverse("account_signup"),
+        {
+            "email": "kort@deltion.example",
+            "password1": "kort",
+            "password2": "kort",
+            "first_name": "Kim",
+            "last_name": "Kort",
+        },
+    )
+    body = response.content.decode()
+    assert "Dit wachtwoord is te kort" in body
+    assert "too short" not in body
+
+
+def test_an_optional_select_offers_a_dutch_empty_choice(client, bureau):
+    body = login(client, bureau).get(reverse("events:create")).content.decode()
+    assert "- Kies een optie -" in body
+    assert "Select an option" not in body
+
+
+def test_a_wrong_order_of_times_says_what_to_do(client, bureau):
+    body = (
+        login(client, bureau)
+        .post(
+            reverse("events:create"),
+            {
+                "title": "Omgekeerd",
+                "kind": "netwerkbijeenkomst",
+                "start": "2027-01-10T12:00",
+                "end": "2027-01-10T10:00",
+                "form": "fysiek",
+            },
+        )
+        .content.decode()
+    )
+    assert "Het einde ligt vóór het begin: kies een einde na het begin." in body
+    assert not Session.objects.filter(title="Omgekeerd").exists()
+
+
+def test_past_sessions_no_longer_say_you_are_invited(client, member):
+    make_session(days=-10, title="Geweest")
+    body = login(client, member).get(reverse("events:list"), {"when": "past"}).content.decode()
+    assert "Geweest" in body
+    assert "Je bent uitgenodigd" not in body
+
+
+def test_an_empty_search_in_the_library_says_nothing_matched(client, db):
+    body = client.get(reverse("coalitions:library"), {"q": "bestaatniet"}).content.decode()
+    assert "Geen opbrengsten gevonden" in body
+    assert "Nog geen opbrengsten" not in body
+
+
+def test_visitors_find_the_library_and_the_way_to_log_in(client, db):
+    login_page = client.get(reverse("account_login")).content.decode()
+    assert reverse("coalitions:library") in login_page
+    library = client.get(reverse("coalitions:library")).content.decode()
+    assert reverse("account_login") in library
+
+
+def test_the_favicon_is_there(client, db):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("favicon.svg")
+
+
+def test_the_csv_import_refuses_a_maybe_and_names_an_unknown_institution_once(client, bureau):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    content = (
+        b"voornaam;achternaam;email;instelling;ambassadeur\n"
+        b"Mo;Misschien;mo@deltion.example;Deltion College;misschien\n"
+        b"On;Bekend;on@x.example;ROC Onbekend;nee\n"
+    )
+    body = (
+        login(client, bureau)
+        .post(
+            reverse("members:import", args=["people"]),
+            {"file": SimpleUploadedFile("p.csv", content, "text/csv")},
+        )
+        .content.decode()
+    )
+    assert "is geen ja of nee" in body
+    assert "Onbekende instelling: ROC Onbekend" in body
+    assert "Dit veld is verplicht" not in body
+
+
+def test_make_run_takes_a_port():
+    from pathlib import Path
+
+    makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
+    assert "PORT ?= 8000" in makefile
+    assert "runserver 127.0.0.1:$(PORT)" in makefile
+    assert "SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)}" in makefile
