@@ -239,6 +239,24 @@ class SignupForm(forms.Form):
         return chosen
 
 
+class GuestForm(forms.Form):
+    first_name = forms.CharField(label=_("First name"), max_length=100)
+    last_name = forms.CharField(label=_("Last name"), max_length=150)
+    email = forms.EmailField(label=_("E-mail address"))
+    institution = forms.ModelChoiceField(
+        label=_("Institution"),
+        queryset=Institution.objects.none(),
+        required=False,
+        empty_label=_("None (a guest or an external person)"),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["institution"].queryset = Institution.objects.exclude(
+            kind__in=[Institution.Kind.BUREAU, Institution.Kind.EXTERNAL]
+        ).order_by("name")
+
+
 class PersonByEmailForm(forms.Form):
     email = forms.EmailField(label=_("E-mail address"))
 

@@ -22,6 +22,7 @@ urlpatterns = [
     path("<int:pk>/aanmeldingen/", views.registrations, name="registrations"),
     path("<int:pk>/inchecken/", views.checkin, name="checkin"),
     path("<int:pk>/inchecken/binnenloper/", views.walk_in, name="walk_in"),
+    path("<int:pk>/inchecken/gast/", views.add_guest, name="add_guest"),
     path("<int:pk>/presentielijst/", views.presence_list, name="presence_list"),
     path("<int:pk>/agenda.ics", views.session_calendar, name="ics"),
 ]

@@ -9,11 +9,13 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from coalitions.models import Coalition
+from members import services as member_services
 from members.access import is_bureau, person_of
 from members.csvfiles import csv_response
 from members.models import Action, Person
@@ -28,6 +30,7 @@ from .access import (
 from .calendar import feed_ics, session_ics
 from .forms import (
     CoalitionsForm,
+    GuestForm,
     LeadPartForm,
     PartForm,
     PersonByEmailForm,
@@ -535,41 +538,40 @@ def _registrations_csv(session, regs, *, show_remarks: bool):
 # Attendance -------------------------------------------------------------------------------------
 
 
-@login_required
-def checkin(request, pk: int):
-    session = get_session_for_user(request, pk, organise=True)
+def _checkin_context(request, session: Session, query: str) -> dict:
+    """One search at the door: the people signed up (whom this person manages) and, from two
+    letters on, the people not signed up whom they may check in; with the present count."""
     person = person_of(request)
-    query = request.GET.get("q", "").strip()
-    regs = (
-        session.registrations.manageable_by(person)
-        .active()
-        .select_related("person__institution")
-        .order_by("person__last_name", "person__first_name")
+    mine = session.registrations.manageable_by(person).active()
+    regs = mine.select_related("person__institution").order_by(
+        "person__last_name", "person__first_name"
     )
-    if query:
-        for word in query.split():
-            regs = regs.filter(
-                Q(person__first_name__icontains=word)
-                | Q(person__last_name__icontains=word)
-                | Q(person__institution__name__icontains=word)
-            )
-    counts = (
-        session.registrations.manageable_by(person)
-        .active()
-        .aggregate(present=Count("pk", filter=Q(attended=True)), total=Count("pk"))
-    )
-    walk_in_query = request.GET.get("wie", "").strip()
-    context = {
+    for word in query.split():
+        regs = regs.filter(
+            Q(person__first_name__icontains=word)
+            | Q(person__last_name__icontains=word)
+            | Q(person__email__icontains=word)
+            | Q(person__institution__name__icontains=word)
+        )
+    return {
         "session": session,
         "registrations": regs[:200],
         "query": query,
-        "counts": counts,
-        "walk_in_query": walk_in_query,
-        "walk_in_people": _walk_in_candidates(session, person, walk_in_query),
+        "counts": mine.aggregate(present=Count("pk", filter=Q(attended=True)), total=Count("pk")),
+        "walk_in_people": _walk_in_candidates(session, person, query),
+        "guest_form": GuestForm() if session.is_editable_by(person) else None,
     }
+
+
+@login_required
+def checkin(request, pk: int):
+    session = get_session_for_user(request, pk, organise=True)
+    # "wie" was the walk-in search's own field: one search field now does both.
+    query = (request.GET.get("q") or request.GET.get("wie") or "").strip()
+    context = _checkin_context(request, session, query)
     template = "events/checkin.html"
     if request.htmx and not request.htmx.boosted:
-        template += "#walkin" if "wie" in request.GET else "#rows"
+        template += "#results"
     return render(request, template, context)
 
 
@@ -590,22 +592,23 @@ def _walk_in_candidates(session: Session, person: Person | None, query: str):
     return list(people.dutch_order()[:10])
 
 
+def _checkin_response(request, session: Session):
+    """After a change at the door: the results and the present count for htmx, else the page."""
+    query = request.POST.get("q", "").strip()
+    if request.htmx:
+        return render(
+            request, "events/checkin.html#results", _checkin_context(request, session, query)
+        )
+    return redirect(reverse("events:checkin", args=[session.pk]) + f"?{urlencode({'q': query})}")
+
+
 @login_required
 @require_POST
 def mark(request, pk: int):
     registration = get_registration_for_user(request, pk, own=False)
     attended = request.POST.get("attended") == "1"
     services.mark_attendance(registration, attended=attended, by=person_of(request))
-    if request.htmx:
-        return render(
-            request,
-            "events/checkin.html#row",
-            {"registration": registration, "session": registration.session},
-        )
-    return redirect(
-        reverse("events:checkin", args=[registration.session_id])
-        + f"?q={request.POST.get('q', '')}"
-    )
+    return _checkin_response(request, registration.session)
 
 
 @login_required
@@ -622,6 +625,31 @@ def walk_in(request, pk: int):
     )
     services.walk_in(session, person, by=person_of(request))
     messages.success(request, _("%(name)s is marked present.") % {"name": person.full_name})
+    return _checkin_response(request, session)
+
+
+@login_required
+@require_POST
+def add_guest(request, pk: int):
+    """Someone at the door who is not in the system: the bureau, or the lead of the organising
+    coalition, registers them (with or without an institution) and marks them present."""
+    session = get_session_for_user(request, pk, edit=True)
+    form = GuestForm(request.POST)
+    if not form.is_valid():
+        context = _checkin_context(request, session, "")
+        context["guest_form"] = form
+        return render(request, "events/checkin.html", context, status=400)
+    try:
+        guest = member_services.register_guest(by=person_of(request), **form.cleaned_data)
+    except member_services.GuestError as error:
+        form.add_error("email", str(error))
+        context = _checkin_context(request, session, "")
+        context["guest_form"] = form
+        return render(request, "events/checkin.html", context, status=400)
+    services.walk_in(session, guest, by=person_of(request))
+    messages.success(
+        request, _("%(name)s is added and marked present.") % {"name": guest.full_name}
+    )
     return redirect("events:checkin", session.pk)
 
 

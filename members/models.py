@@ -71,7 +71,7 @@ class InstitutionQuerySet(models.QuerySet):
     def members_on(self, day=None):
         """Institutions that are members of the network on the given day (default today)."""
         day = day or timezone.localdate()
-        return self.exclude(kind=Institution.Kind.BUREAU).filter(
+        return self.exclude(kind__in=[Institution.Kind.BUREAU, Institution.Kind.EXTERNAL]).filter(
             models.Q(member_since__isnull=True) | models.Q(member_since__lte=day),
             models.Q(member_until__isnull=True) | models.Q(member_until__gte=day),
         )
@@ -84,6 +84,7 @@ class Institution(models.Model):
         VAKINSTELLING = "vakinstelling", _("Vocational college")
         OTHER = "overig", _("Other")
         BUREAU = "bureau", _("Network office")
+        EXTERNAL = "extern", _("Guests and external people")
 
     name = models.CharField(_("name"), max_length=200, unique=True)
     short_name = models.CharField(_("short name"), max_length=50, blank=True)

@@ -397,6 +397,42 @@ def apply_retention(*, day: dt.date | None = None, limit: int = 200) -> int:
     return erased
 
 
+class GuestError(ValueError):
+    """A guest who cannot be added this way; the message says what to do instead."""
+
+
+GUESTS = "Gasten en externen"
+
+
+def register_guest(
+    *,
+    first_name: str,
+    last_name: str,
+    email: str,
+    institution: Institution | None = None,
+    by: Person | None,
+) -> Person:
+    """Someone at the door who is not in the system (a guest, an external facilitator): a
+    Person without an account, at their institution or among the guests and external people."""
+    if Person.objects.filter(email__iexact=email.strip()).exists():
+        raise GuestError(
+            _("Someone with this e-mail address is already registered: search for them by name.")
+        )
+    with transaction.atomic():
+        if institution is None:
+            institution, _created = Institution.objects.get_or_create(
+                name=GUESTS, defaults={"kind": Institution.Kind.EXTERNAL}
+            )
+        person = Person.objects.create(
+            first_name=first_name.strip(),
+            last_name=last_name.strip(),
+            email=email.strip().lower(),
+            institution=institution,
+        )
+        activity.log("person.created", by=by, target=person, person=person)
+    return person
+
+
 class UnknownContact(Exception):
     """Nobody with this address, and not enough to register them (name, member domain)."""
 

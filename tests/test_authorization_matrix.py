@@ -107,6 +107,7 @@ MATRIX = {
     "events:registrations": (LEADS_AND_BUREAU, LEADS_AND_BUREAU),
     "events:checkin": (LEADS_AND_BUREAU, None),
     "events:walk_in": (None, A_MANAGERS),  # checking in the member of A
+    "events:add_guest": (None, ONLY_BUREAU),  # the organisers: at J the bureau
     "events:presence_list": (LEADS_AND_BUREAU, None),
     "events:ics": (LOGGED_IN, None),
 }
@@ -123,6 +124,7 @@ OWN_MEETING = {
     "events:cancel": (None, A_MANAGERS),
     "events:registrations": (A_MANAGERS, A_MANAGERS),
     "events:checkin": (A_MANAGERS, None),
+    "events:add_guest": (None, A_MANAGERS),
     "events:programme_coalitions": (None, ONLY_BUREAU),  # which coalitions take part: bureau
 }
 # Third-party URLs with their own tests: allauth's accounts, the Django admin, the language switch.
@@ -235,6 +237,7 @@ def world(db, settings, lead, member, other_institution, institution, bureau):
         "events:publish": {"confirm": "1"},
         "events:cancel_registration": {"confirm": "1"},
         "events:programme_coalitions": {"coalitions": [b.pk]},
+        "events:add_guest": {"first_name": "G", "last_name": "Ast", "email": "g@x.example"},
     }
     meeting = event_services.create_session(
         by=lead,

@@ -400,3 +400,83 @@ class TestQueryBudget:
             end=start + dt.timedelta(hours=4),
         )
         assert self.measure(client, url, django_assert_max_num_queries) == small
+
+
+class TestAtTheDoor:
+    def test_one_search_finds_the_signed_up_and_the_others_with_the_count(
+        self, client, bureau, institution
+    ):
+        session = make_session()
+        services.register(make_person("Anna", "Aangemeld", institution), session)
+        make_person("Bart", "Aangemeldniet", institution)
+        login(client, bureau)
+        body = client.get(
+            reverse("events:checkin", args=[session.pk]),
+            {"q": "aangemeld"},
+            headers={"HX-Request": "true"},
+        ).content.decode()
+        assert body.startswith('\\n<div id="results">') or '<div id="results">' in body[:40]
+        signed_up, others = body.split("Niet aangemeld", 1)
+        assert "Anna Aangemeld" in signed_up
+        assert "Bart Aangemeldniet" in others
+        assert "0 van 1 aanwezig" in body
+
+    def test_marking_someone_updates_the_count_in_the_same_swap(self, client, bureau, institution):
+        session = make_session()
+        registration = services.register(make_person("Anna", "Teller", institution), session)
+        body = (
+            login(client, bureau)
+            .post(
+                reverse("events:mark", args=[registration.pk]),
+                {"attended": "1", "q": "teller"},
+                headers={"HX-Request": "true"},
+            )
+            .content.decode()
+        )
+        assert "1 van 1 aanwezig" in body
+        assert 'id="results"' in body
+
+    def test_a_guest_not_in_the_system_is_added_and_marked_present(self, client, bureau):
+        session = make_session()
+        response = login(client, bureau).post(
+            reverse("events:add_guest", args=[session.pk]),
+            {"first_name": "Gast", "last_name": "Spreker", "email": "gast@extern.example"},
+        )
+        assert response.status_code == 302
+        registration = Registration.objects.get(
+            session=session, person__email="gast@extern.example"
+        )
+        assert registration.attended is True
+        assert registration.walk_in is True
+        assert registration.person.institution.kind == "extern"
+        assert registration.person.user is None
+        body = client.get(reverse("bureau_dashboard")).content.decode()
+        assert "Gasten en externen" not in body  # not an institution "taking part nowhere"
+
+    def test_a_known_address_is_not_registered_twice(self, client, bureau, member):
+        session = make_session()
+        response = login(client, bureau).post(
+            reverse("events:add_guest", args=[session.pk]),
+            {"first_name": "Dubbel", "last_name": "Op", "email": member.email},
+        )
+        assert response.status_code == 400
+        assert "zoek op naam" in response.content.decode()
+        assert not Registration.objects.filter(session=session).exists()
+
+    def test_only_the_organisers_add_guests(self, client, lead, joint_session):
+        response = login(client, lead).post(
+            reverse("events:add_guest", args=[joint_session.pk]),
+            {"first_name": "Gast", "last_name": "X", "email": "x@extern.example"},
+        )
+        assert response.status_code == 403
+
+
+def test_signing_up_updates_the_places_in_the_same_swap(client, member):
+    session = make_session(capacity=5)
+    body = (
+        login(client, member)
+        .post(reverse("events:signup", args=[session.pk]), headers={"HX-Request": "true"})
+        .content.decode()
+    )
+    assert 'id="places" hx-swap-oob="true"' in body
+    assert "1 van 5 plaatsen bezet" in body

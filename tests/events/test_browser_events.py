@@ -1,5 +1,7 @@
 """Journeys: sign up, cancel, waiting list and moving up; check-in at the door on a phone."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -25,9 +27,12 @@ def test_sign_up_cancel_and_the_waiting_list_moving_up(page, browser, live_serve
     assert_accessible(page)
 
     page.get_by_label("Opmerkingen (dieet, toegankelijkheid)").fill("Glutenvrij")
+    expect(page.locator("#places")).to_have_text("0 van 1 plaatsen bezet")
     page.get_by_role("button", name="Aanmelden voor bijeenkomst").click()
     expect(page.get_by_text("Je bent aangemeld voor deze bijeenkomst.")).to_be_visible()
     expect(page.get_by_text("Je bent aangemeld. Een bevestiging is onderweg")).to_be_visible()
+    # The count of places changes with the swap that changed it, without a reload.
+    expect(page.locator("#places")).to_have_text("1 van 1 plaatsen bezet")
     assert_accessible(page)
 
     # The only place of a full session: giving it up is asked first.
@@ -78,13 +83,39 @@ def test_check_in_at_the_door_on_a_phone(page, live_server, small_session):
     log_in(page, live_server, "bureau@kwaliteitsnetwerk.example")
     page.goto(f"{live_server.url}/bijeenkomsten/{small_session.pk}/inchecken/")
     expect(page.get_by_role("heading", name="Inchecken")).to_be_visible()
-    page.get_by_label("Zoeken op naam").fill("Albers")
+    expect(page.locator("#present-count")).to_have_text("0 van 1 aanwezig")
+    # One search field at the top finds the signed-up people...
+    page.get_by_label("Naam of e-mailadres").fill("Albers")
     row = page.locator(".checkin-row", has_text="Lieke Albers")
     expect(row).to_be_visible()
     row.get_by_role("button", name="Aanwezig Lieke Albers").click()
     expect(
         page.locator(".checkin-row", has_text="Lieke Albers").get_by_text("aanwezig", exact=True)
     ).to_be_visible()
+    expect(page.locator("#present-count")).to_have_text("1 van 1 aanwezig")
+    # ...and the people who did not sign up, to mark present at the door.
+    page.get_by_label("Naam of e-mailadres").fill("Jansen")
+    other = (
+        page.locator(".checkin-row", has_text="Jansen")
+        .filter(has=page.get_by_role("button", name=re.compile("^Aanwezig melden")))
+        .first
+    )
+    expect(other).to_be_visible()
+    other.get_by_role("button", name=re.compile("^Aanwezig melden")).click()
+    expect(page.locator("#present-count")).to_have_text("2 van 2 aanwezig")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     assert_accessible(page)
     assert Registration.objects.get(session=small_session, person=member).attended is True
+    assert (
+        Registration.objects.filter(session=small_session, walk_in=True, attended=True).count() == 1
+    )
+
+    # Someone who is not in the system at all: added as a guest, present.
+    page.get_by_text("Iemand toevoegen die nog niet in het systeem staat").click()
+    page.get_by_label("Voornaam").fill("Gerda")
+    page.get_by_label("Achternaam").fill("Gast")
+    page.locator("#id_email").fill("gerda.gast@extern.example")
+    page.get_by_role("button", name="Toevoegen en aanwezig melden").click()
+    expect(page.get_by_text("Gerda Gast is toegevoegd en als aanwezig gemeld.")).to_be_visible()
+    expect(page.locator("#present-count")).to_have_text("3 van 3 aanwezig")
+    assert_accessible(page)
