@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from members import services as member_services
 from members.access import bureau_required, is_bureau, person_of
 from members.activity import scope_of
-from members.models import Action, Institution, Person
+from members.models import Action, Institution, Person, dutch
 
 from . import services
 from .access import (
@@ -86,7 +86,7 @@ def coalition_list(request):
         ).distinct()
     if params["mine"] == "1":
         coalitions = coalitions.filter(pk__in=Coalition.objects.involving(person).values("pk"))
-    page = Paginator(coalitions.order_by("-school_year", "name"), PAGE_SIZE).get_page(
+    page = Paginator(coalitions.order_by("-school_year", dutch("name"), "pk"), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     years = (

@@ -27,7 +27,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("beheer/", views.bureau_dashboard, name="bureau_dashboard"),
     path("beheer/logboek/", views.activity_log, name="activity_log"),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/setlang/", views.set_language, name="set_language"),
     path("account/", include("allauth.urls")),
     path("", include("members.urls")),
     path("coalities/", include("coalitions.urls")),

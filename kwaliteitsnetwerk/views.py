@@ -8,8 +8,9 @@ from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.dateparse import parse_date
+from django.views import i18n as i18n_views
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from coalitions import health
 from coalitions.models import Coalition
@@ -145,6 +146,19 @@ def bureau_dashboard(request):
         "participation": [row for row in rows if row.coalitions > 0],
     }
     return render(request, "bureau_dashboard.html", context)
+
+
+@require_POST
+def set_language(request):
+    """The footer's language switch: Django's, and for a logged-in person also the language of
+    their account (mails follow it), so the two are one setting."""
+    response = i18n_views.set_language(request)
+    language = request.POST.get("language", "")
+    user = request.user
+    if user.is_authenticated and language in dict(settings.LANGUAGES) and user.language != language:
+        user.language = language
+        user.save(update_fields=["language"])
+    return response
 
 
 @require_GET

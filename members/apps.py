@@ -9,6 +9,7 @@ class MembersConfig(AppConfig):
     def ready(self):
         # The services name their activity-log verbs on import (members.activity).
         from allauth.account.signals import email_confirmed
+        from django.db.backends.signals import connection_created
 
         from . import services  # noqa: F401
         from .forms import link_person_on_verification
@@ -16,6 +17,18 @@ class MembersConfig(AppConfig):
         def _link(sender, request, email_address, **kwargs):
             link_person_on_verification(email_address.user)
 
+        def _sqlite_collation(sender, connection, **kwargs):
+            if connection.vendor == "sqlite":
+                from .models import dutch_key
+
+                connection.connection.create_collation(
+                    "dutch",
+                    lambda a, b: (dutch_key(a) > dutch_key(b)) - (dutch_key(a) < dutch_key(b)),
+                )
+
+        connection_created.connect(
+            _sqlite_collation, weak=False, dispatch_uid="members.sqlite_dutch_collation"
+        )
         # weak=False: a local function is otherwise collected and the signal silently drops it.
         email_confirmed.connect(
             _link, weak=False, dispatch_uid="members.link_person_on_verification"

@@ -26,7 +26,7 @@ from .forms import (
     PostponeForm,
     RetentionForm,
 )
-from .models import Institution, Invitation, Person, RetentionHold
+from .models import Institution, Invitation, Person, RetentionHold, dutch
 
 PAGE_SIZE = 25
 
@@ -44,7 +44,12 @@ def _render_list(request, template: str, context: dict):
 
 # Institutions -----------------------------------------------------------------------------------
 
-INSTITUTION_SORTS = {"name": "name", "-name": "-name", "city": "city", "people": "-people_count"}
+INSTITUTION_SORTS = {
+    "name": dutch("name"),
+    "-name": dutch("name").desc(),
+    "city": dutch("city"),
+    "people": "-people_count",
+}
 
 
 @bureau_required
@@ -69,7 +74,7 @@ def institution_list(request):
         institutions = institutions.filter(pk__in=Institution.objects.members_on())
     elif membership == "former":
         institutions = institutions.filter(member_until__lt=timezone.localdate())
-    institutions = institutions.order_by(INSTITUTION_SORTS.get(sort, "name"), "name")
+    institutions = institutions.order_by(INSTITUTION_SORTS.get(sort, dutch("name")), "pk")
     context = {
         "page": _page(request, institutions),
         "query": query,
@@ -145,8 +150,8 @@ def institution_end_membership(request, pk: int):
 # People -----------------------------------------------------------------------------------------
 
 PERSON_SORTS = {
-    "name": ["last_name", "first_name"],
-    "institution": ["institution__name", "last_name"],
+    "name": [dutch("last_name"), dutch("first_name")],
+    "institution": [dutch("institution__name"), dutch("last_name")],
     "new": ["-created_at"],
 }
 

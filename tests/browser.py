@@ -20,3 +20,24 @@ def log_in(page, live_server, email, password=DEMO_PASSWORD):
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Wachtwoord").fill(password)
     page.get_by_role("button", name="Inloggen").click()
+
+
+SMALL_TARGETS = """() => {
+  const small = [];
+  const selector = 'button, input:not([type=hidden]), select, textarea, summary, a.button, nav a, .pagination a';
+  for (const el of document.querySelectorAll(selector)) {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 && box.height === 0) continue;
+    if (getComputedStyle(el).visibility === 'hidden' || el.closest('.visually-hidden')) continue;
+    if (box.width < 24 || box.height < 24) {
+      small.push(`${el.outerHTML.slice(0, 90)} (${Math.round(box.width)}x${Math.round(box.height)})`);
+    }
+  }
+  return small;
+}"""
+
+
+def assert_targets_big_enough(page):
+    """Every control (not links inside running text) is at least 24 x 24 px (WCAG 2.2, 2.5.8)."""
+    small = page.evaluate(SMALL_TARGETS)
+    assert small == [], small

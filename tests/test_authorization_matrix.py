@@ -43,6 +43,7 @@ MATRIX = {
     "home": (LOGGED_IN, None),
     "healthz": (EVERYONE, None),
     "favicon": (EVERYONE, None),
+    "set_language": (None, EVERYONE),
     "bureau_dashboard": (ONLY_BUREAU, None),
     "activity_log": (ONLY_BUREAU, None),
     # members
@@ -127,8 +128,8 @@ OWN_MEETING = {
     "events:add_guest": (None, A_MANAGERS),
     "events:programme_coalitions": (None, ONLY_BUREAU),  # which coalitions take part: bureau
 }
-# Third-party URLs with their own tests: allauth's accounts, the Django admin, the language switch.
-NOT_OURS = ("account/", "django-admin/", "i18n/")
+# Third-party URLs with their own tests: allauth's accounts and the Django admin.
+NOT_OURS = ("account/", "django-admin/")
 
 
 def our_url_names() -> set[str]:

@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from coalitions.models import Coalition
 from events.models import Session
-from tests.browser import assert_accessible, log_in
+from tests.browser import assert_accessible, assert_targets_big_enough, log_in
 
 pytestmark = pytest.mark.browser
 
@@ -87,3 +87,4 @@ def test_pages_fit_a_phone_screen(page, live_server, demo_network):
     ]:
         page.goto(live_server.url + path)
         assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
+        assert_targets_big_enough(page)

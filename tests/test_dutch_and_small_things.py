@@ -103,3 +103,54 @@ def test_make_run_takes_a_port():
     assert "PORT ?= 8000" in makefile
     assert "runserver 127.0.0.1:$(PORT)" in makefile
     assert "SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)}" in makefile
+
+
+def test_names_sort_the_dutch_way_whatever_the_case_or_accents(client, bureau):
+    from members.models import Institution
+
+    for name in ["ROC Tilburg", "ROC de Leijgraaf", "mboRijnland", "Élan College"]:
+        Institution.objects.create(name=name)
+    body = login(client, bureau).get(reverse("members:institution_list")).content.decode()
+    positions = [
+        body.index(name)
+        for name in ["Élan College", "mboRijnland", "ROC de Leijgraaf", "ROC Tilburg"]
+    ]
+    assert positions == sorted(positions)
+
+
+def test_wide_tables_scroll_in_a_region_a_keyboard_can_reach(client, bureau):
+    body = login(client, bureau).get(reverse("members:institution_list")).content.decode()
+    assert 'class="table-scroll" role="region" tabindex="0" aria-label=' in body
+
+
+def test_the_footer_language_switch_is_the_accounts_language_too(client, member):
+    login(client, member).post(reverse("set_language"), {"language": "en", "next": "/"})
+    member.user.refresh_from_db()
+    assert member.user.language == "en"
+    assert '<html lang="en">' in client.get(reverse("home")).content.decode()
+
+
+def test_the_account_mails_are_ours_and_dutch(client, institution, settings):
+    from django.core import mail
+
+    client.post(
+        reverse("account_signup"),
+        {
+            "email": "noor@deltion.example",
+            "password1": "een-goed-wachtwoord-42",
+            "password2": "een-goed-wachtwoord-42",
+            "first_name": "Noor",
+            "last_name": "Groot",
+        },
+    )
+    message = mail.outbox[-1]
+    assert "Bevestig je e-mailadres" in message.subject
+    assert message.body.startswith("Hallo,")
+    assert "Kwaliteitsnetwerk mbo" in message.body
+    for wrong in ("Hallo van", "Bevestigings e-mail", "Je ontvang ", "testserver!"):
+        assert wrong not in message.subject + message.body
+    mail.outbox.clear()
+    client.post(reverse("account_reset_password"), {"email": "niemand@deltion.example"})
+    body = mail.outbox[-1].body
+    assert "er is geen account met dat adres" in body
+    assert "verificatie" not in body.lower()
