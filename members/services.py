@@ -6,9 +6,8 @@ import logging
 import secrets
 
 from allauth.account.models import EmailAddress
-from django.core import serializers
 from django.db import models, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -182,47 +181,104 @@ def _related_querysets(obj: models.Model):
             yield label, field_name, queryset
 
 
-def export_person_data(person: Person) -> dict:
-    """Everything held about a person (and their account) as plain data, for a JSON download."""
-    data: dict = {
-        "exported_at": timezone.now().isoformat(),
-        "person": serializers.serialize("python", [person])[0],
+# Fields that are credentials or internal bookkeeping, never part of the download.
+_NOT_EXPORTED = {"token_hash", "password", "secret", "session_key", "signup_name"}
+
+
+def _value(obj: models.Model, field) -> object:
+    """One field as a reader wants it: a choice by its label, a relation by its name, a moment
+    in ISO 8601 (Amsterdam time)."""
+    if field.is_relation:
+        related = getattr(obj, field.name, None)
+        return str(related) if related is not None else None
+    if field.choices:
+        return str(getattr(obj, f"get_{field.name}_display")())
+    value = getattr(obj, field.name)
+    if isinstance(value, dt.datetime):
+        return timezone.localtime(value).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, models.fields.files.FieldFile):
+        return value.name or None
+    return value
+
+
+def _readable(obj: models.Model, only: list[str] | None = None) -> dict:
+    row = {}
+    for field in obj._meta.concrete_fields:
+        if field.name in _NOT_EXPORTED or (only is not None and field.name not in only):
+            continue
+        label = "id" if field.primary_key else str(field.verbose_name).capitalize()
+        row[label] = _value(obj, field)
+    return row
+
+
+def _section(model, via: str, rows: list[dict]) -> dict:
+    return {
+        "title": str(model._meta.verbose_name_plural).capitalize(),
+        "source": f"{model._meta.label} ({via})",
+        "rows": rows,
     }
-    related: dict[str, list] = {}
-    for label, _field, queryset in _related_querysets(person):
-        fields = None
-        if queryset.model is Invitation:
-            # The link's hash is a credential, not data about the person.
-            fields = [f.name for f in Invitation._meta.concrete_fields if f.name != "token_hash"]
-        related[label] = serializers.serialize("python", queryset, fields=fields)
-        # Rows that belong to these rows (a registration's chosen parts), named by the model.
-        for name in getattr(queryset.model, "EXPORT_WITH", ()):
-            field = queryset.model._meta.get_field(name)
-            rows = field.related_model._default_manager.filter(
-                **{field.field.name + "__in": queryset}
+
+
+def export_person_data(person: Person) -> dict:
+    """Everything held about a person (and their account), as a document they can read: in
+    their language, moments in ISO 8601, one section per kind of data, saying what it is."""
+    with translation.override(person.language):
+        data: dict = {
+            "about": _(
+                "Everything the Kwaliteitsnetwerk mbo keeps about you, on %(date)s: your details, "
+                "your account, and one section per kind of data that refers to you (ring "
+                "memberships, registrations, messages, the activity log…). Moments are in ISO 8601, "
+                "Amsterdam time. Passwords, link codes and second-factor secrets are never included."
             )
-            key = f"{field.related_model._meta.label} ({field.field.name})"
-            related.setdefault(key, []).extend(serializers.serialize("python", rows))
-    if person.user_id:
-        user = person.user
-        account = serializers.serialize(
-            "python", [user], fields=["email", "language", "date_joined", "last_login"]
-        )[0]
-        data["account"] = account
-        for label, _field, queryset in _related_querysets(user):
-            if label.startswith("members.Person"):
-                continue
-            if label.startswith(("mfa.Authenticator", "allauth.mfa.Authenticator")):
-                # Secrets stay secret: say which kinds of second factor exist, not their keys.
-                related[label] = list(queryset.values("type", "created_at", "last_used_at"))
-                continue
-            if label.startswith("usersessions.UserSession"):
-                related[label] = list(
-                    queryset.values("ip", "created_at", "last_seen_at", "user_agent")
+            % {"date": timezone.localdate().strftime("%d-%m-%Y")},
+            "exported_at": timezone.localtime().isoformat(),
+            "person": _readable(person),
+        }
+        sections = []
+        for label, field, queryset in _related_querysets(person):
+            rows = [_readable(obj) for obj in queryset]
+            sections.append(_section(queryset.model, field, rows))
+            # Rows that belong to these rows (a registration's chosen parts).
+            for name in getattr(queryset.model, "EXPORT_WITH", ()):
+                relation = queryset.model._meta.get_field(name)
+                owned = relation.related_model._default_manager.filter(
+                    **{relation.field.name + "__in": queryset}
                 )
-                continue
-            related[label] = serializers.serialize("python", queryset)
-    data["related"] = related
+                sections.append(
+                    _section(
+                        relation.related_model,
+                        relation.field.name,
+                        [_readable(obj) for obj in owned],
+                    )
+                )
+        if person.user_id:
+            user = person.user
+            data["account"] = _readable(
+                user, only=["email", "language", "date_joined", "last_login"]
+            )
+            for label, field, queryset in _related_querysets(user):
+                if label.startswith("members.Person"):
+                    continue
+                if label.startswith(("mfa.Authenticator", "allauth.mfa.Authenticator")):
+                    # Secrets stay secret: which kinds of second factor exist, not their keys.
+                    only = ["type", "created_at", "last_used_at"]
+                elif label.startswith("usersessions.UserSession"):
+                    only = ["ip", "created_at", "last_seen_at", "user_agent"]
+                else:
+                    only = None
+                rows = [_readable(obj, only=only) for obj in queryset]
+                sections.append(_section(queryset.model, field, rows))
+        # Merge sections of the same source (a model can be reached twice) and drop empty ones
+        # only at the end, so the reader sees what exists.
+        merged: dict[str, dict] = {}
+        for section in sections:
+            if section["source"] in merged:
+                merged[section["source"]]["rows"].extend(section["rows"])
+            else:
+                merged[section["source"]] = section
+        data["sections"] = [s for s in merged.values() if s["rows"]]
     return data
 
 

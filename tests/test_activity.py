@@ -312,8 +312,9 @@ class TestHistoryWherePeopleLook:
         membership = coalition_services.join_ring(member, coalition.rings.get(order=2))
         coalition_services.end_membership(membership, by=lead)
         data = json.loads(login(client, member).get(reverse("members:my_data")).content)
-        done = [row["fields"]["verb"] for row in data["related"]["members.Action (actor)"]]
-        about = [row["fields"]["verb"] for row in data["related"]["members.Action (person)"]]
+        sections = {s["source"]: s["rows"] for s in data["sections"]}
+        done = [row["Wat"] for row in sections["members.Action (actor)"]]
+        about = [row["Wat"] for row in sections["members.Action (person)"]]
         assert done == ["membership.joined"]
         assert sorted(about) == ["membership.ended", "membership.joined"]
 

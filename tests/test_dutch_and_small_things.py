@@ -154,3 +154,16 @@ def test_the_account_mails_are_ours_and_dutch(client, institution, settings):
     body = mail.outbox[-1].body
     assert "er is geen account met dat adres" in body
     assert "verificatie" not in body.lower()
+
+
+def test_a_first_local_run_prints_no_broker_hostname_warning():
+    from tests.test_foundation import run_manage
+
+    result = run_manage(
+        "shell",
+        "-c",
+        "from kwaliteitsnetwerk.celery import app; app.connection_for_write().info()",
+        env_overrides={"REDIS_URL": "", "DATABASE_URL": "sqlite:////tmp/kn-hostname.sqlite3"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "No hostname was supplied" not in result.stdout + result.stderr

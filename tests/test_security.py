@@ -361,8 +361,10 @@ class TestErasureThatErases:
         event_services.register(member, session, parts=parts)
 
         data = json.loads(login(client, member).get(reverse("members:my_data")).content)
-        chosen = data["related"]["events.PartChoice (registration)"]
-        assert [row["fields"]["part"] for row in chosen] == [parts[0].pk]
+        chosen = next(
+            s["rows"] for s in data["sections"] if s["source"] == "events.PartChoice (registration)"
+        )
+        assert [row["Programmaonderdeel"] for row in chosen] == ["Plenair"]
 
 
 class TestBadInputNeverA500:

@@ -69,7 +69,7 @@ def fill_everything_about(person, bureau):
     from allauth.usersessions.models import UserSession
 
     Authenticator.objects.create(
-        user=person.user, type=Authenticator.Type.RECOVERY_CODES, data={"seed": "geheim"}
+        user=person.user, type=Authenticator.Type.RECOVERY_CODES, data={"seed": "zaad-7f3e9-geheim"}
     )
     UserSession.objects.create(
         user=person.user, ip="127.0.0.1", session_key="abc", user_agent="test"
@@ -117,7 +117,7 @@ class TestMyData:
         response = login(client, member).get(reverse("members:my_data"))
         assert response["Content-Disposition"].startswith("attachment")
         data = json.loads(response.content)
-        exported = {label.split(" ")[0] for label, rows in data["related"].items() if rows}
+        exported = {section["source"].split(" ")[0] for section in data["sections"]}
         expected = (models_referring_to(Person) | models_referring_to(User)) - {"members.Person"}
         # allauth's own bookkeeping that never holds rows for a member here
         expected -= {
@@ -131,10 +131,19 @@ class TestMyData:
         } - exported
         missing = expected - exported
         assert not missing, f"not in the export: {missing}"
-        assert data["person"]["fields"]["email"] == member.email
-        assert data["account"]["fields"]["email"] == member.user.email
+        assert data["person"]["E-mailadres"] == member.email
+        assert data["account"]["E-mailadres"] == member.user.email
+        assert "Alles wat het Kwaliteitsnetwerk mbo over je bewaart" in data["about"]
+        registrations = next(
+            s for s in data["sections"] if s["source"] == "events.Registration (person)"
+        )
+        assert registrations["title"] == "Aanmeldingen"
+        row = registrations["rows"][0]
+        assert row["Status"] == "Bevestigd"  # a choice by its label
+        assert row["Bijeenkomst"] == "Bijeenkomst"  # a relation by its name
+        assert "T" in row["Aangemeld"] and row["Aangemeld"].endswith(("+01:00", "+02:00"))
         assert "token_hash" not in json.dumps(data)
-        assert "geheim" not in json.dumps(data)
+        assert "zaad-7f3e9" not in json.dumps(data)
 
     def test_every_model_referring_to_a_person_is_covered_by_the_test(self):
         # When a new model points at Person or User, the export picks it up generically; this
