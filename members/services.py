@@ -237,7 +237,7 @@ def export_person_data(person: Person) -> dict:
             "person": _readable(person),
         }
         sections = []
-        for label, field, queryset in _related_querysets(person):
+        for _label, field, queryset in _related_querysets(person):
             rows = [_readable(obj) for obj in queryset]
             sections.append(_section(queryset.model, field, rows))
             # Rows that belong to these rows (a registration's chosen parts).
