@@ -45,7 +45,13 @@ run: $(VENV)/.runtime
 	@echo ""
 	SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-test: $(VENV)/.dev
+# The Nu HTML checker for the browser tests (runs on Java; from the npm registry).
+VNU_VERSION := 26.9.27
+VNU_JAR := .cache/vnu/node_modules/vnu-jar/build/dist/vnu.jar
+$(VNU_JAR):
+	npm install --prefix .cache/vnu --no-audit --no-fund --silent vnu-jar@$(VNU_VERSION)
+
+test: $(VENV)/.dev $(VNU_JAR)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev

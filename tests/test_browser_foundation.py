@@ -33,3 +33,15 @@ def test_the_landing_page_works_on_a_phone(page, live_server, demo_network):
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="Naar de inhoud")).to_be_focused()
     assert_accessible(page)
+
+
+def test_the_html_check_can_fail(page):
+    """The Nu HTML checker behind assert_accessible really refuses invalid HTML."""
+    from tests.browser import assert_valid_html
+
+    page.set_content(
+        '<!DOCTYPE html><html lang="nl"><head><title>x</title></head>'
+        '<body><span><form action="/"></form></span><div hx-get="/x"></div></body></html>'
+    )
+    with pytest.raises(AssertionError, match="not allowed"):
+        assert_valid_html(page)

@@ -478,5 +478,5 @@ def test_signing_up_updates_the_places_in_the_same_swap(client, member):
         .post(reverse("events:signup", args=[session.pk]), headers={"HX-Request": "true"})
         .content.decode()
     )
-    assert 'id="places" hx-swap-oob="true"' in body
+    assert 'id="places" data-hx-swap-oob="true"' in body
     assert "1 van 5 plaatsen bezet" in body
