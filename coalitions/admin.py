@@ -10,6 +10,6 @@ class CoalitionAdmin(admin.ModelAdmin):
 
     list_display = ["name", "school_year", "theme", "status"]
     list_filter = ["status", "school_year"]
-    search_fields = ["name", "theme"]
+    search_fields = ["name", "theme__name"]
     filter_horizontal = ["leads"]
     readonly_fields = ["status"]

@@ -8,7 +8,7 @@ from django.utils import timezone
 from members.models import Person
 
 from . import services
-from .models import Coalition, Input, Output, RingMembership, school_year_of
+from .models import Coalition, Input, Output, RingMembership, Theme, school_year_of
 
 # (name, theme, assignment, intended output, first year of the school year; None = current year)
 COALITIONS = [
@@ -221,6 +221,11 @@ def seed_coalitions(*, scale: int = 1, rng: random.Random, demo: dict) -> list[C
             year = current_first - (i % 5)
             rows.append((f"{name} – {region} {copy}-{i}", theme, assignment, output, year))
 
+    themes = {}
+    for _name, theme, *_rest in COALITIONS:
+        themes[theme] = Theme.objects.filter(name__iexact=theme).first() or Theme.objects.create(
+            name=theme
+        )
     coalitions = []
     for name, theme, assignment, output, first in rows:
         closed = first < current_first
@@ -228,7 +233,7 @@ def seed_coalitions(*, scale: int = 1, rng: random.Random, demo: dict) -> list[C
             name=name,
             school_year=f"{first}-{first + 1}",
             defaults={
-                "theme": theme,
+                "theme": themes[theme],
                 "assignment": assignment,
                 "intended_output": output,
                 "goal": assignment,

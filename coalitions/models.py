@@ -15,6 +15,25 @@ def school_year_of(day) -> str:
     return f"{first}-{first + 1}"
 
 
+class Theme(models.Model):
+    """A theme of the network, from the list the bureau keeps: one spelling for everyone, so
+    filters and the health overview count "Data" once, not "data" and "Data"."""
+
+    name = models.CharField(_("name"), max_length=100)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("theme")
+        verbose_name_plural = _("themes")
+        constraints = [
+            models.UniqueConstraint(models.functions.Lower("name"), name="theme_name_unique_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 @dataclass(frozen=True)
 class Rights:
     """A person's rights in one coalition (Coalition.rights_of)."""
@@ -89,7 +108,9 @@ class Coalition(models.Model):
     ERASE_KEEP = "the coalition's texts are the network's; leads and contact point at Person"
 
     name = models.CharField(_("name"), max_length=200)
-    theme = models.CharField(_("theme"), max_length=100)
+    theme = models.ForeignKey(
+        Theme, on_delete=models.PROTECT, related_name="coalitions", verbose_name=_("theme")
+    )
     assignment = models.TextField(_("assignment"))
     goal = models.TextField(_("goal"), blank=True)
     intended_output = models.TextField(_("intended output"), blank=True)

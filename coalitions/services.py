@@ -18,7 +18,7 @@ from members import activity, notify, retention
 from members import services as member_services
 from members.models import Action, Notification, Person
 
-from .models import Coalition, Input, Output, Ring, RingMembership
+from .models import Coalition, Input, Output, Ring, RingMembership, Theme
 
 activity.register_verbs(
     {
@@ -50,6 +50,9 @@ activity.register_verbs(
             {"status": Input.Status},
         ),
         "output.added": gettext_lazy("added the output “%(title)s”"),
+        "theme.created": gettext_lazy("added the theme “%(name)s”"),
+        "theme.renamed": gettext_lazy("renamed the theme “%(from)s” to “%(to)s”"),
+        "theme.merged": gettext_lazy("merged the theme “%(from)s” into “%(to)s”"),
     }
 )
 
@@ -734,6 +737,51 @@ def update_coalition(coalition: Coalition, *, by: Person | None, leads=None, **f
                 "coalition.changed", by=by, target=coalition, scope=coalition, fields=labels
             )
     return coalition
+
+
+class ThemeError(ValueError):
+    """A theme change that cannot be; the message is for the bureau."""
+
+
+def _check_theme_name(name: str, *, other_than: Theme | None = None) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise ThemeError(_("Give the theme a name."))
+    clash = Theme.objects.filter(name__iexact=name)
+    if other_than is not None:
+        clash = clash.exclude(pk=other_than.pk)
+    if clash.exists():
+        raise ThemeError(
+            _("The theme “%(name)s” already exists: merge into it instead.") % {"name": name}
+        )
+    return name
+
+
+def create_theme(name: str, *, by: Person | None) -> Theme:
+    with transaction.atomic():
+        theme = Theme.objects.create(name=_check_theme_name(name))
+        activity.log("theme.created", by=by, target=theme, name=theme.name)
+    return theme
+
+
+def rename_theme(theme: Theme, name: str, *, by: Person | None) -> Theme:
+    with transaction.atomic():
+        previous = theme.name
+        theme.name = _check_theme_name(name, other_than=theme)
+        theme.save(update_fields=["name"])
+        activity.log("theme.renamed", by=by, target=theme, **{"from": previous, "to": theme.name})
+    return theme
+
+
+def merge_themes(theme: Theme, into: Theme, *, by: Person | None) -> Theme:
+    """Two spellings of one theme become one: its coalitions move, the theme goes."""
+    if theme.pk == into.pk:
+        raise ThemeError(_("A theme cannot be merged into itself."))
+    with transaction.atomic():
+        Coalition.objects.filter(theme=theme).update(theme=into)
+        activity.log("theme.merged", by=by, target=into, **{"from": theme.name, "to": into.name})
+        theme.delete()
+    return into
 
 
 def save_ring(ring: Ring, *, by: Person | None) -> Ring:

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.coalition_list, name="list"),
     path("nieuw/", views.coalition_create, name="create"),
     path("opbrengsten/", views.output_library, name="library"),
+    path("themas/", views.theme_list, name="themes"),
     path("opbrengsten/<int:pk>/download/", views.output_download, name="output_download"),
     path("<int:pk>/", views.coalition_detail, name="detail"),
     path("<int:pk>/bewerken/", views.coalition_edit, name="edit"),

@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
 from django.http import FileResponse, Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -39,7 +39,7 @@ from .forms import (
     OutputForm,
     RingForm,
 )
-from .models import Coalition, Input, Output, RingMembership
+from .models import Coalition, Input, Output, RingMembership, Theme
 
 PAGE_SIZE = 24
 
@@ -54,9 +54,13 @@ def coalition_list(request):
         key: request.GET.get(key, "").strip()
         for key in ("q", "school_year", "theme", "status", "institution", "mine")
     }
-    coalitions = Coalition.objects.annotate(
-        member_count=Count(
-            "memberships", filter=Q(memberships__status=RingMembership.Status.ACTIVE), distinct=True
+    coalitions = (
+        Coalition.objects.select_related("theme").annotate(
+            member_count=Count(
+                "memberships",
+                filter=Q(memberships__status=RingMembership.Status.ACTIVE),
+                distinct=True,
+            )
         )
     ).prefetch_related(
         Prefetch("leads", queryset=Person.objects.select_related("institution").dutch_order())
@@ -65,14 +69,14 @@ def coalition_list(request):
         q = params["q"]
         coalitions = coalitions.filter(
             Q(name__icontains=q)
-            | Q(theme__icontains=q)
+            | Q(theme__name__icontains=q)
             | Q(assignment__icontains=q)
             | Q(intended_output__icontains=q)
         )
     if params["school_year"]:
         coalitions = coalitions.filter(school_year=params["school_year"])
-    if params["theme"]:
-        coalitions = coalitions.filter(theme=params["theme"])
+    if params["theme"].isdigit():
+        coalitions = coalitions.filter(theme_id=int(params["theme"]))
     if params["status"] in Coalition.Status.values:
         coalitions = coalitions.filter(status=params["status"])
     if params["institution"].isdigit():
@@ -92,7 +96,7 @@ def coalition_list(request):
     years = (
         Coalition.objects.order_by("-school_year").values_list("school_year", flat=True).distinct()
     )
-    themes = Coalition.objects.order_by("theme").values_list("theme", flat=True).distinct()
+    themes = Theme.objects.filter(coalitions__isnull=False).distinct().order_by(dutch("name"))
     context = {
         "page": page,
         "params": params,
@@ -110,6 +114,40 @@ def coalition_list(request):
     return render(request, template, context)
 
 
+# Themes (the bureau's list) ----------------------------------------------------------------------
+
+
+@bureau_required
+def theme_list(request):
+    """The list of themes the bureau keeps: add one, rename one, merge two spellings."""
+    if request.method == "POST":
+        try:
+            if request.POST.get("theme", "").isdigit():
+                theme = get_object_or_404(Theme, pk=int(request.POST["theme"]))
+                into = request.POST.get("into", "")
+                if into.isdigit():
+                    target = get_object_or_404(Theme, pk=int(into))
+                    services.merge_themes(theme, target, by=person_of(request))
+                    messages.success(
+                        request, _("The theme is merged into %(name)s.") % {"name": target.name}
+                    )
+                else:
+                    services.rename_theme(
+                        theme, request.POST.get("name", ""), by=person_of(request)
+                    )
+                    messages.success(request, _("The theme is renamed."))
+            else:
+                theme = services.create_theme(request.POST.get("name", ""), by=person_of(request))
+                messages.success(request, _("%(name)s is added.") % {"name": theme.name})
+        except services.ThemeError as error:
+            messages.error(request, str(error))
+        return redirect("coalitions:themes")
+    themes = list(
+        Theme.objects.annotate(coalition_count=Count("coalitions")).order_by(dutch("name"))
+    )
+    return render(request, "coalitions/theme_list.html", {"themes": themes})
+
+
 # One coalition -----------------------------------------------------------------------------------
 
 
@@ -118,7 +156,7 @@ def coalition_detail(request, pk: int):
     coalition = get_coalition_for_user(
         request,
         pk,
-        queryset=Coalition.objects.select_related("bureau_contact").prefetch_related(
+        queryset=Coalition.objects.select_related("bureau_contact", "theme").prefetch_related(
             Prefetch("leads", queryset=Person.objects.select_related("institution").dutch_order())
         ),
     )
@@ -637,7 +675,7 @@ def output_library(request):
             Q(title__icontains=query)
             | Q(description__icontains=query)
             | Q(coalition__name__icontains=query)
-            | Q(coalition__theme__icontains=query)
+            | Q(coalition__theme__name__icontains=query)
         )
     if kind in Output.Kind.values:
         outputs = outputs.filter(kind=kind)

@@ -51,6 +51,12 @@ def make_person(
     )
 
 
+def theme_named(name: str):
+    from coalitions.models import Theme
+
+    return Theme.objects.filter(name__iexact=name).first() or Theme.objects.create(name=name)
+
+
 def make_coalition(
     name: str | None = None,
     *,
@@ -66,7 +72,7 @@ def make_coalition(
     first = int(school_year[:4])
     coalition = Coalition.objects.create(
         name=name or f"Coalitie {n}",
-        theme=extra.pop("theme", "Data"),
+        theme=theme_named(extra.pop("theme", "Data")),
         assignment=extra.pop("assignment", "Maak data bruikbaar voor onderwijsteams."),
         school_year=school_year,
         start=extra.pop("start", dt.date(first, 9, 1)),

@@ -16,7 +16,7 @@ from members.activity import scope_of
 from members.models import Action
 from tests.conftest import login
 from tests.events.conftest import make_session
-from tests.factories import make_coalition, make_institution, make_person
+from tests.factories import make_coalition, make_institution, make_person, theme_named
 
 
 def last(verb: str) -> Action:
@@ -90,7 +90,7 @@ class TestCoalitionServices:
             by=bureau,
             leads=[lead],
             name="Nieuw",
-            theme="Data",
+            theme=theme_named("Data"),
             assignment="Opdracht",
             school_year="2026-2027",
             start=dt.date(2026, 9, 1),

@@ -70,6 +70,7 @@ MATRIX = {
     "coalitions:list": (LOGGED_IN, None),
     "coalitions:create": (ONLY_BUREAU, ONLY_BUREAU),
     "coalitions:library": (EVERYONE, None),
+    "coalitions:themes": (ONLY_BUREAU, ONLY_BUREAU),
     "coalitions:output_download": (A_MANAGERS, None),  # a Kern-only output of A
     "coalitions:detail": (LOGGED_IN, None),
     "coalitions:edit": (A_MANAGERS, A_MANAGERS),

@@ -4,7 +4,13 @@ from django.urls import reverse
 from coalitions import services
 from coalitions.models import Coalition, Input, RingMembership
 from tests.conftest import login
-from tests.factories import make_coalition, make_institution, make_membership, make_person
+from tests.factories import (
+    make_coalition,
+    make_institution,
+    make_membership,
+    make_person,
+    theme_named,
+)
 
 
 class TestLifecycle:
@@ -59,7 +65,7 @@ class TestCreateAndEdit:
     def data(self, **extra):
         return {
             "name": "Burgerschap",
-            "theme": "Burgerschap",
+            "theme": theme_named("Burgerschap").pk,
             "school_year": "2026-2027",
             "assignment": "Maak zichtbaar hoe teams burgerschap volgen.",
             "start": "2026-09-01",
@@ -105,7 +111,11 @@ class TestCreateAndEdit:
     def test_a_lead_edits_the_content_but_not_the_dates(self, client, lead, coalition):
         login(client, lead).post(
             reverse("coalitions:edit", args=[coalition.pk]),
-            {"theme": "Data", "assignment": "Nieuwe opdracht", "planned_end": "2030-01-01"},
+            {
+                "theme": theme_named("Data").pk,
+                "assignment": "Nieuwe opdracht",
+                "planned_end": "2030-01-01",
+            },
         )
         coalition.refresh_from_db()
         assert coalition.assignment == "Nieuwe opdracht"
@@ -259,3 +269,36 @@ class TestQueryBudget:
         coalition.rings.create(name="Volgers", order=3)
         assert self.count(client, url, django_assert_max_num_queries, limit=25) == small
         assert RingMembership.objects.filter(coalition=coalition).count() > 30
+
+
+class TestThemes:
+    """Themes are a list the bureau keeps: "data" and "Data" are one theme."""
+
+    def test_the_filter_shows_each_theme_once(self, client, member, lead):
+        make_coalition("Eerste", theme="Data")
+        make_coalition("Tweede", theme="data")
+        body = login(client, member).get(reverse("coalitions:list")).content.decode()
+        options = body.split('id="theme"')[1].split("</select>")[0]
+        assert options.count(">Data<") == 1
+        assert ">data<" not in options
+
+    def test_the_bureau_adds_renames_and_merges_themes(self, client, bureau):
+        from coalitions.models import Theme
+
+        login(client, bureau)
+        client.post(reverse("coalitions:themes"), {"name": "Burgerschap"})
+        client.post(reverse("coalitions:themes"), {"name": "burgerschap"})  # refused
+        assert Theme.objects.filter(name__iexact="burgerschap").count() == 1
+        typo = Theme.objects.create(name="Burgerschp")
+        coalition = make_coalition("Met typfout", theme="Burgerschp")
+        right = Theme.objects.get(name="Burgerschap")
+        client.post(reverse("coalitions:themes"), {"theme": typo.pk, "into": right.pk})
+        coalition.refresh_from_db()
+        assert coalition.theme == right
+        assert not Theme.objects.filter(pk=typo.pk).exists()
+        client.post(reverse("coalitions:themes"), {"theme": right.pk, "name": "Burgerschap mbo"})
+        right.refresh_from_db()
+        assert right.name == "Burgerschap mbo"
+
+    def test_the_theme_list_is_for_the_bureau(self, client, lead):
+        assert login(client, lead).get(reverse("coalitions:themes")).status_code == 403

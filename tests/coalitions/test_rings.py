@@ -6,7 +6,7 @@ from coalitions import services
 from coalitions.models import Coalition, Ring, RingMembership
 from tests.concurrency import race
 from tests.conftest import login
-from tests.factories import make_coalition, make_membership, make_person
+from tests.factories import make_coalition, make_membership, make_person, theme_named
 
 
 class TestJoinPolicy:
@@ -201,7 +201,7 @@ def lead_change_endpoints(coalition, membership, item):
         (
             "post",
             reverse("coalitions:edit", args=[coalition.pk]),
-            {"theme": "x", "assignment": "x"},
+            {"theme": theme_named("x").pk, "assignment": "x"},
         ),
         ("get", reverse("coalitions:board", args=[coalition.pk]), {}),
         (
