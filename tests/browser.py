@@ -117,3 +117,30 @@ def assert_targets_big_enough(page):
     """Every control (not links inside running text) is at least 24 x 24 px (WCAG 2.2, 2.5.8)."""
     small = page.evaluate(SMALL_TARGETS)
     assert small == [], small
+
+
+BROKEN_WORDS = """() => {
+  const broken = [];
+  for (const cell of document.querySelectorAll('td:not(.text), th')) {
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const re = /\\S+/g;
+      let match;
+      while ((match = re.exec(node.textContent))) {
+        const range = document.createRange();
+        range.setStart(node, match.index);
+        range.setEnd(node, match.index + match[0].length);
+        const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+        if (lines.size > 1) broken.push(match[0]);
+      }
+    }
+  }
+  return broken;
+}"""
+
+
+def assert_no_broken_words_in_tables(page):
+    """No word in a table's data is split over two lines (a wide table scrolls instead); prose
+    cells (class "text") wrap at spaces and hyphens like any text."""
+    broken = page.evaluate(BROKEN_WORDS)
+    assert broken == [], broken

@@ -6,7 +6,12 @@ from playwright.sync_api import expect
 
 from coalitions.models import Coalition
 from events.models import Session
-from tests.browser import assert_accessible, assert_targets_big_enough, log_in
+from tests.browser import (
+    assert_accessible,
+    assert_no_broken_words_in_tables,
+    assert_targets_big_enough,
+    log_in,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -88,3 +93,27 @@ def test_pages_fit_a_phone_screen(page, live_server, demo_network):
         page.goto(live_server.url + path)
         assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
         assert_targets_big_enough(page)
+        assert_no_broken_words_in_tables(page)
+
+
+def test_the_bureaus_pages_fit_a_phone_screen(page, live_server, demo_network):
+    session = Session.objects.filter(status="gepubliceerd").order_by("-start").first()
+    page.set_viewport_size({"width": 375, "height": 740})
+    log_in(page, live_server, "bureau@kwaliteitsnetwerk.example")
+    for path in [
+        "/beheer/",
+        "/beheer/logboek/",
+        "/beheer/bewaartermijn/",
+        "/instellingen/",
+        "/personen/",
+        "/coalities/themas/",
+        f"/bijeenkomsten/{session.pk}/programma/",
+        f"/bijeenkomsten/{session.pk}/aanmeldingen/",
+        f"/bijeenkomsten/{session.pk}/inchecken/?q=an",
+    ]:
+        page.goto(live_server.url + path)
+        expect(page.locator("h1")).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
+        assert_targets_big_enough(page)
+        assert_no_broken_words_in_tables(page)
+        assert_accessible(page)
