@@ -250,8 +250,13 @@ class GuestForm(forms.Form):
         empty_label=_("None (a guest or an external person)"),
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, choose_institution: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
+        if not choose_institution:
+            # A lead adds a guest among the guests; registering people of member institutions
+            # is the bureau's.
+            del self.fields["institution"]
+            return
         self.fields["institution"].queryset = Institution.objects.exclude(
             kind__in=[Institution.Kind.BUREAU, Institution.Kind.EXTERNAL]
         ).order_by("name")

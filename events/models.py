@@ -429,8 +429,10 @@ class RegistrationQuerySet(models.QuerySet):
             return self.none()
         if person.has_bureau_rights:
             return self
+        # A guest a lead added at the door stays theirs to manage.
         return self.filter(
             _acts_for(person, person=OuterRef("person"), session=OuterRef("session"))
+            | Q(walk_in=True, registered_by=person)
         )
 
     def confirmed(self):

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Count, Prefetch, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -559,7 +560,9 @@ def _checkin_context(request, session: Session, query: str) -> dict:
         "query": query,
         "counts": mine.aggregate(present=Count("pk", filter=Q(attended=True)), total=Count("pk")),
         "walk_in_people": _walk_in_candidates(session, person, query),
-        "guest_form": GuestForm() if session.is_editable_by(person) else None,
+        "guest_form": GuestForm(choose_institution=bool(person and person.has_bureau_rights))
+        if session.is_editable_by(person)
+        else None,
     }
 
 
@@ -624,7 +627,8 @@ def walk_in(request, pk: int):
         ),
     )
     services.walk_in(session, person, by=person_of(request))
-    messages.success(request, _("%(name)s is marked present.") % {"name": person.full_name})
+    if not request.htmx:  # htmx shows the row itself; a message would surface on a later page
+        messages.success(request, _("%(name)s is marked present.") % {"name": person.full_name})
     return _checkin_response(request, session)
 
 
@@ -634,19 +638,21 @@ def add_guest(request, pk: int):
     """Someone at the door who is not in the system: the bureau, or the lead of the organising
     coalition, registers them (with or without an institution) and marks them present."""
     session = get_session_for_user(request, pk, edit=True)
-    form = GuestForm(request.POST)
+    form = GuestForm(request.POST, choose_institution=is_bureau(request))
     if not form.is_valid():
         context = _checkin_context(request, session, "")
         context["guest_form"] = form
         return render(request, "events/checkin.html", context, status=400)
     try:
-        guest = member_services.register_guest(by=person_of(request), **form.cleaned_data)
+        # One transaction: no guest without their place at the door.
+        with transaction.atomic():
+            guest = member_services.register_guest(by=person_of(request), **form.cleaned_data)
+            services.walk_in(session, guest, by=person_of(request))
     except member_services.GuestError as error:
         form.add_error("email", str(error))
         context = _checkin_context(request, session, "")
         context["guest_form"] = form
         return render(request, "events/checkin.html", context, status=400)
-    services.walk_in(session, guest, by=person_of(request))
     messages.success(
         request, _("%(name)s is added and marked present.") % {"name": guest.full_name}
     )

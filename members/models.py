@@ -159,13 +159,13 @@ class EmailDomain(models.Model):
 
 def dutch(field: str):
     """Text as a Dutch reader sorts it: case and accents do not matter ("mboRijnland" before
-    "ROC de Leijgraaf", "Émile" with the E). ICU's root collation on PostgreSQL; on SQLite the
+    "ROC de Leijgraaf", "Émile" with the E). ICU's Dutch collation on PostgreSQL; on SQLite the
     "dutch" collation members.apps registers on every connection."""
     from django.db import connection
     from django.db.models.functions import Collate
 
     if connection.vendor == "postgresql":
-        return Collate(field, "und-x-icu")
+        return Collate(field, "nl-x-icu")
     if connection.vendor == "sqlite":
         return Collate(field, "dutch")
     return Lower(field)

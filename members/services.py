@@ -6,7 +6,7 @@ import logging
 import secrets
 
 from allauth.account.models import EmailAddress
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -182,7 +182,23 @@ def _related_querysets(obj: models.Model):
 
 
 # Fields that are credentials or internal bookkeeping, never part of the download.
-_NOT_EXPORTED = {"token_hash", "password", "secret", "session_key", "signup_name"}
+_NOT_EXPORTED = {"token_hash", "token", "password", "secret", "session_key", "signup_name"}
+
+
+def _own_part(model, via: str) -> list[str] | None:
+    """Which fields of a row are the person's to download. All of them when the row is theirs
+    (reached through its owner field); when they only acted on it (signed someone up, replied,
+    changed a place) just what they did and when — never the other person's name or words."""
+    if via == getattr(model, "ERASE_OWNER", "person"):
+        return None
+    return [
+        f.name
+        for f in model._meta.concrete_fields
+        if f.primary_key
+        or f.name in (via, "verb")
+        or f.choices
+        or isinstance(f, models.DateField | models.DateTimeField)
+    ]
 
 
 def _value(obj: models.Model, field) -> object:
@@ -238,7 +254,8 @@ def export_person_data(person: Person) -> dict:
         }
         sections = []
         for _label, field, queryset in _related_querysets(person):
-            rows = [_readable(obj) for obj in queryset]
+            only = _own_part(queryset.model, field)
+            rows = [_readable(obj, only=only) for obj in queryset]
             sections.append(_section(queryset.model, field, rows))
             # Rows that belong to these rows (a registration's chosen parts).
             for name in getattr(queryset.model, "EXPORT_WITH", ()):
@@ -470,22 +487,24 @@ def register_guest(
 ) -> Person:
     """Someone at the door who is not in the system (a guest, an external facilitator): a
     Person without an account, at their institution or among the guests and external people."""
+    known = _("Someone with this e-mail address is already registered: search for them by name.")
     if Person.objects.filter(email__iexact=email.strip()).exists():
-        raise GuestError(
-            _("Someone with this e-mail address is already registered: search for them by name.")
-        )
-    with transaction.atomic():
-        if institution is None:
-            institution, _created = Institution.objects.get_or_create(
-                name=GUESTS, defaults={"kind": Institution.Kind.EXTERNAL}
+        raise GuestError(known)
+    if institution is None:
+        institution = Institution.objects.filter(kind=Institution.Kind.EXTERNAL).order_by(
+            "pk"
+        ).first() or Institution.objects.create(name=GUESTS, kind=Institution.Kind.EXTERNAL)
+    try:
+        with transaction.atomic():  # a savepoint: a double submit loses the race cleanly
+            person = Person.objects.create(
+                first_name=first_name.strip(),
+                last_name=last_name.strip(),
+                email=email.strip().lower(),
+                institution=institution,
             )
-        person = Person.objects.create(
-            first_name=first_name.strip(),
-            last_name=last_name.strip(),
-            email=email.strip().lower(),
-            institution=institution,
-        )
-        activity.log("person.created", by=by, target=person, person=person)
+            activity.log("person.created", by=by, target=person, person=person)
+    except IntegrityError as error:
+        raise GuestError(known) from error
     return person
 
 

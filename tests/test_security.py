@@ -584,3 +584,48 @@ class TestWhatTheReviewFound:
         monkeypatch.setattr(member_services, "erase_person", fail_for_the_first)
         assert member_services.apply_retention() == 2
         assert set(retention.due()) == {people[0]}
+
+
+def test_the_data_download_holds_no_one_elses_words_and_no_feed_address(client, lead, institution):
+    import json
+
+    from events.models import CalendarFeed
+
+    other = make_person("Ander", "Mens", institution)
+    event_services.register(other, make_session(), by=lead, remarks="Notenallergie")
+    feed = CalendarFeed.objects.create(person=lead)
+    body = login(client, lead).get(reverse("members:my_data")).content.decode()
+    assert "Notenallergie" not in body
+    assert "Ander Mens" not in body
+    assert feed.token not in body
+    sections = {s["source"]: s["rows"] for s in json.loads(body)["sections"]}
+    assert len(sections["events.Registration (registered_by)"]) == 1  # what they did, and when
+
+
+def test_an_organising_lead_adds_a_guest_and_keeps_them_in_view(client, lead, coalition):
+    from events.models import Registration
+
+    meeting = event_services.create_session(
+        by=lead,
+        title="Ons overleg",
+        kind=Session.Kind.COALITION,
+        organiser_coalition=coalition,
+        start=make_session().start,
+        end=make_session().end,
+    )
+    login(client, lead)
+    form = client.get(reverse("events:checkin", args=[meeting.pk])).content.decode()
+    assert 'name="institution"' not in form  # a lead adds guests among the guests only
+    response = client.post(
+        reverse("events:add_guest", args=[meeting.pk]),
+        {"first_name": "Gast", "last_name": "Spreker", "email": "gast@extern.example"},
+    )
+    assert response.status_code == 302
+    registration = Registration.objects.get(session=meeting, person__email="gast@extern.example")
+    assert registration.person.institution.kind == "extern"
+    body = client.get(reverse("events:checkin", args=[meeting.pk])).content.decode()
+    assert "Gast Spreker" in body
+    assert "1 van 1 aanwezig" in body
+    client.post(reverse("events:mark", args=[registration.pk]), {"attended": "0"})
+    registration.refresh_from_db()
+    assert registration.attended is False

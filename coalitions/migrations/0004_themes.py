@@ -53,7 +53,9 @@ class Migration(migrations.Migration):
             name='theme_ref',
             field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='coalitions.theme'),
         ),
-        migrations.RunPython(themes_from_text, migrations.RunPython.noop),
+        # Irreversible on purpose: the free text is gone once merged into the list (going back
+        # would need every coalition's old spelling). Django refuses to unapply it.
+        migrations.RunPython(themes_from_text, reverse_code=None),
         migrations.RemoveField(model_name='coalition', name='theme'),
         migrations.RenameField(model_name='coalition', old_name='theme_ref', new_name='theme'),
         migrations.AlterField(

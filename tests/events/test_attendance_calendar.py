@@ -415,7 +415,7 @@ class TestAtTheDoor:
             {"q": "aangemeld"},
             headers={"HX-Request": "true"},
         ).content.decode()
-        assert body.startswith('\\n<div id="results">') or '<div id="results">' in body[:40]
+        assert body.lstrip().startswith('<div id="results">')
         signed_up, others = body.split("Niet aangemeld", 1)
         assert "Anna Aangemeld" in signed_up
         assert "Bart Aangemeldniet" in others
