@@ -1,10 +1,13 @@
 """What an attack on a production-like setup found (issue 10), each as a test that failed
 before its fix."""
 
+import datetime as dt
+
 import pytest
 from allauth.mfa.models import Authenticator
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from coalitions import services as coalition_services
 from events import services as event_services
@@ -20,6 +23,19 @@ from tests.members.test_imports import confirm, upload
 def give_second_factor(person):
     Authenticator.objects.create(
         user=person.user, type=Authenticator.Type.TOTP, data={"secret": "x"}
+    )
+
+
+def coalition_meeting(coalition, *, by, title="Ons overleg"):
+    """A meeting a coalition organises itself (a draft), two weeks ahead."""
+    start = timezone.now() + dt.timedelta(days=14)
+    return event_services.create_session(
+        by=by,
+        title=title,
+        kind=Session.Kind.COALITION,
+        organiser_coalition=coalition,
+        start=start,
+        end=start + dt.timedelta(hours=4),
     )
 
 
@@ -140,14 +156,7 @@ class TestLeadsKeptToTheirOwn:
         from tests.factories import make_coalition
 
         theirs = make_coalition("Andermans", leads=[make_person("Z", None, other_institution)])
-        meeting = event_services.create_session(
-            by=lead,
-            title="Ons overleg",
-            kind=Session.Kind.COALITION,
-            organiser_coalition=coalition,
-            start=make_session().start,
-            end=make_session().end,
-        )
+        meeting = coalition_meeting(coalition, by=lead, title="Ons overleg")
         response = login(client, lead).post(
             reverse("events:programme_coalitions", args=[meeting.pk]), {"coalitions": [theirs.pk]}
         )
@@ -178,14 +187,7 @@ class TestLeadsKeptToTheirOwn:
         ours = make_person("Eigen", "Vinden", institution)
         make_membership(ours, coalition.rings.get(order=2))
         make_person("Vreemd", "Vinden", institution)
-        meeting = event_services.create_session(
-            by=lead,
-            title="Ons overleg",
-            kind=Session.Kind.COALITION,
-            organiser_coalition=coalition,
-            start=make_session().start,
-            end=make_session().end,
-        )
+        meeting = coalition_meeting(coalition, by=lead, title="Ons overleg")
         body = (
             login(client, lead)
             .get(reverse("events:checkin", args=[meeting.pk]), {"wie": "vinden"})
@@ -479,14 +481,7 @@ class TestWhatTheReviewFound:
         assert membership.ring == coalition.rings.get(order=2)
 
     def test_a_lead_does_not_mark_themselves_present(self, client, lead, coalition):
-        meeting = event_services.create_session(
-            by=lead,
-            title="Ons overleg",
-            kind=Session.Kind.COALITION,
-            organiser_coalition=coalition,
-            start=make_session().start,
-            end=make_session().end,
-        )
+        meeting = coalition_meeting(coalition, by=lead, title="Ons overleg")
         from events.models import Registration
 
         registration = Registration.objects.create(person=lead, session=meeting, status="bevestigd")
@@ -504,14 +499,7 @@ class TestWhatTheReviewFound:
 
         other_lead = make_person("Nieuw", "Trekker", other_institution)
         other = make_coalition("Nieuwe organisator", leads=[other_lead])
-        meeting = event_services.create_session(
-            by=bureau,
-            title="Overleg",
-            kind=Session.Kind.COALITION,
-            organiser_coalition=coalition,
-            start=make_session().start,
-            end=make_session().end,
-        )
+        meeting = coalition_meeting(coalition, by=bureau, title="Overleg")
         assert meeting.is_organised_by(lead)
         event_services.change_session(meeting, by=bureau, organiser_coalition=other)
         assert set(meeting.coalitions.all()) == {other}
@@ -605,14 +593,7 @@ def test_the_data_download_holds_no_one_elses_words_and_no_feed_address(client, 
 def test_an_organising_lead_adds_a_guest_and_keeps_them_in_view(client, lead, coalition):
     from events.models import Registration
 
-    meeting = event_services.create_session(
-        by=lead,
-        title="Ons overleg",
-        kind=Session.Kind.COALITION,
-        organiser_coalition=coalition,
-        start=make_session().start,
-        end=make_session().end,
-    )
+    meeting = coalition_meeting(coalition, by=lead, title="Ons overleg")
     login(client, lead)
     form = client.get(reverse("events:checkin", args=[meeting.pk])).content.decode()
     assert 'name="institution"' not in form  # a lead adds guests among the guests only
