@@ -8,4 +8,5 @@ class CoalitionsConfig(AppConfig):
 
     def ready(self):
         # The services name their activity-log verbs on import (members.activity).
-        from . import services  # noqa: F401
+        # The reminders register their rules with members.notify.
+        from . import reminders, services  # noqa: F401

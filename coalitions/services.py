@@ -12,7 +12,7 @@ from django.db.models import Case, DateTimeField, Exists, OuterRef, Q, Subquery,
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, gettext_noop, override
+from django.utils.translation import gettext_lazy
 
 from members import activity, notify, retention
 from members import services as member_services
@@ -66,6 +66,58 @@ def _log_membership(verb: str, membership: RingMembership, *, by: Person | None,
         scope=membership.coalition,
         **({"ring": membership.ring.name} | data),
     )
+
+
+notify.register_kinds(
+    notify.Kind(
+        "ring_invitation",
+        gettext_lazy("Invitations to a ring"),
+        gettext_lazy("A lead invites you to a ring of their coalition."),
+        template="coalitions/email/ring_invitation",
+    ),
+    notify.Kind(
+        "membership_decision",
+        gettext_lazy("The answer to your request for a ring"),
+        template="coalitions/email/membership_decision",
+        mandatory=True,
+    ),
+    notify.Kind(
+        "membership_request",
+        gettext_lazy("Requests to join your coalition (for leads)"),
+        template="coalitions/email/membership_request",
+    ),
+    notify.Kind(
+        "input_new",
+        gettext_lazy("New input in your coalition (for leads)"),
+        template="coalitions/email/input_new",
+    ),
+    notify.Kind(
+        "input_answered",
+        gettext_lazy("The answer to your input"),
+        template="coalitions/email/input_answered",
+    ),
+    notify.Kind(
+        "coalition_ending",
+        gettext_lazy("Your coalition ends in a month (for leads and the bureau)"),
+        template="coalitions/email/coalition_ending",
+    ),
+    notify.Kind(
+        "ring_below_minimum",
+        gettext_lazy("A ring below its minimum (for leads and the bureau)"),
+        template="coalitions/email/ring_below_minimum",
+    ),
+    notify.Kind(
+        "ring_agreement",
+        gettext_lazy("When you missed what your ring agreed"),
+        gettext_lazy("After the last two sessions of your ring passed without you."),
+        template="coalitions/email/ring_agreement",
+    ),
+    notify.Kind(
+        "ring_agreement_summary",
+        gettext_lazy("Who keeps missing what their ring agreed (for leads)"),
+        template="coalitions/email/ring_agreement_summary",
+    ),
+)
 
 
 class MembershipError(Exception):
@@ -167,15 +219,7 @@ def invite_to_ring(person: Person, ring: Ring, *, by: Person | None) -> RingMemb
         _check_open_coalition(ring.coalition)
         membership = _create(person, ring, status=RingMembership.Status.INVITED, by=by)
         _log_membership("membership.invited", membership, by=by)
-        _tell(
-            membership,
-            "ring_invitation",
-            gettext_noop("Invitation: %(ring)s of %(coalition)s"),
-            gettext_noop(
-                "%(by)s invites you to %(ring)s of the coalition %(coalition)s. Accept or decline the invitation on the coalition page:"
-            ),
-            by=by,
-        )
+        _tell(membership, "ring_invitation", by=by)
         return membership
 
 
@@ -282,16 +326,7 @@ def accept_request(membership: RingMembership, *, by: Person, message: str = "")
     """A lead accepts a request: to join a ring, or (from an active member) to move to one."""
     if membership.asks_to_move:
         moved = move_member(membership, membership.requested_ring, by=by, as_requested=True)
-        _tell(
-            moved,
-            "membership_decision",
-            gettext_noop("Welcome to %(ring)s of %(coalition)s"),
-            gettext_noop(
-                "Your request to move to %(ring)s of the coalition %(coalition)s is accepted."
-            ),
-            by=by,
-            message=message,
-        )
+        _tell(moved, "membership_decision", by=by, message=message, accepted=True, move=True)
         return moved
     membership = _activate(
         membership,
@@ -300,14 +335,7 @@ def accept_request(membership: RingMembership, *, by: Person, message: str = "")
         verb="membership.accepted",
         response=message,
     )
-    _tell(
-        membership,
-        "membership_decision",
-        gettext_noop("Welcome to %(ring)s of %(coalition)s"),
-        gettext_noop("Your request to join %(ring)s of the coalition %(coalition)s is accepted."),
-        by=by,
-        message=message,
-    )
+    _tell(membership, "membership_decision", by=by, message=message, accepted=True)
     return membership
 
 
@@ -371,12 +399,9 @@ def decline_request(membership: RingMembership, *, by: Person, message: str = ""
         _tell(
             membership,
             "membership_decision",
-            gettext_noop("Your request for %(ring)s of %(coalition)s"),
-            gettext_noop(
-                "The leads of %(coalition)s have not taken up your request to move to %(ring)s this time; you stay where you are."
-            ),
             by=by,
             message=message,
+            move=True,
             ring=values_ring,
             occasion_suffix=f":move:{timezone.now():%Y%m%d%H%M%S%f}",
         )
@@ -389,16 +414,7 @@ def decline_request(membership: RingMembership, *, by: Person, message: str = ""
         verb="membership.declined",
         message=message,
     )
-    _tell(
-        membership,
-        "membership_decision",
-        gettext_noop("Your request for %(ring)s of %(coalition)s"),
-        gettext_noop(
-            "The leads of %(coalition)s have not taken up your request to join %(ring)s this time."
-        ),
-        by=by,
-        message=message,
-    )
+    _tell(membership, "membership_decision", by=by, message=message)
     return membership
 
 
@@ -510,11 +526,14 @@ def _erase(person: Person, *, by: Person | None) -> None:
     for pk in RingMembership.objects.filter(person=person).values_list("pk", flat=True):
         occasion = f"coalitions.membership:{pk}"
         about_them |= Q(occasion=occasion) | Q(occasion__startswith=occasion + ":")
+    inputs = Input.objects.filter(author=person).values("pk")
+    for pk in inputs.values_list("pk", flat=True):
+        occasion = f"coalitions.input:{pk}"
+        about_them |= Q(occasion=occasion) | Q(occasion__startswith=occasion + ":")
     if about_them:
         Notification.objects.filter(about_them).exclude(person=person).update(
-            subject="", body="", attachment=""
+            subject="", body="", html="", attachment=""
         )
-    inputs = Input.objects.filter(author=person).values("pk")
     Action.objects.filter(
         verb__startswith="input.", target_type__model="input", target_id__in=inputs
     ).update(data={})
@@ -553,64 +572,52 @@ def _coalition_url(coalition: Coalition) -> str:
 def _tell(
     membership: RingMembership,
     kind: str,
-    subject: str,
-    text: str,
     *,
     by: Person | None,
     message: str = "",
     ring: str = "",
     occasion_suffix: str = "",
+    accepted: bool = False,
+    move: bool = False,
 ) -> None:
     """Tell the person about a change to their membership, once (through the outbox)."""
-    person = membership.person
-    values = {
-        "ring": ring or membership.ring.name,
-        "coalition": membership.coalition.name,
-        "by": by.full_name if by else "",
-    }
-    with override(person.language):
-        body = _(text) % values
-        if message:
-            body += "\n\n" + _("Message from %(by)s:") % values + f"\n{message}"
-        body += f"\n\n{_coalition_url(membership.coalition)}\n"
-        notify.queue(
-            kind,
-            person,
-            f"coalitions.membership:{membership.pk}{occasion_suffix}",
-            subject=_(subject) % values,
-            body=body,
-        )
+    notify.queue(
+        kind,
+        membership.person,
+        f"coalitions.membership:{membership.pk}{occasion_suffix}",
+        {
+            "ring": ring or membership.ring.name,
+            "coalition": membership.coalition.name,
+            "by": by.full_name if by else "",
+            "message": message,
+            "accepted": accepted,
+            "move": move,
+            "url": _coalition_url(membership.coalition),
+        },
+    )
 
 
 def _tell_leads_of_request(membership: RingMembership, *, ring: Ring | None = None) -> None:
     """Tell the leads of a request to join `membership.ring`, or to move to `ring`."""
-    values = {
+    occasion = f"coalitions.membership:{membership.pk}"
+    if ring is not None:
+        occasion += f":move:{membership.requested_at:%Y%m%d%H%M%S%f}"
+    context = {
         "name": membership.person.full_name,
         "ring": (ring or membership.ring).name,
         "from": membership.ring.name,
         "coalition": membership.coalition.name,
+        "move": ring is not None,
+        "motivation": membership.motivation,
+        "url": settings.SITE_URL + reverse("coalitions:board", args=[membership.coalition_id]),
     }
-    occasion = f"coalitions.membership:{membership.pk}"
-    if ring is not None:
-        occasion += f":move:{membership.requested_at:%Y%m%d%H%M%S%f}"
-    url = settings.SITE_URL + reverse("coalitions:board", args=[membership.coalition_id])
-    for lead in membership.coalition.leads.all():
-        with override(lead.language):
-            body = (
-                _("%(name)s (now in %(from)s) asks to move to %(ring)s of %(coalition)s.")
-                if ring is not None
-                else _("%(name)s asks to join %(ring)s of %(coalition)s.")
-            ) % values
-            if membership.motivation:
-                body += f"\n\n{membership.motivation}"
-            body += "\n\n" + _("Accept or decline on the ring board:") + f"\n{url}\n"
-            notify.queue(
-                "membership_request",
-                lead,
-                occasion,
-                subject=_("Request for %(ring)s of %(coalition)s") % values,
-                body=body,
-            )
+    notify.queue_many(
+        "membership_request",
+        [
+            notify.Message(lead, occasion, context)
+            for lead in membership.coalition.leads.select_related("user")
+        ],
+    )
 
 
 def transition(coalition: Coalition, status: str, *, by: Person | None) -> Coalition:
@@ -805,6 +812,19 @@ def add_input(coalition: Coalition, *, by: Person, kind: str, title: str, body: 
             coalition=coalition, author=by, kind=kind, title=title, body=body
         )
         activity.log("input.added", by=by, target=item, scope=coalition, title=title)
+        context = {
+            "coalition": coalition.name,
+            "author": by.full_name,
+            "item": item,
+            "url": _coalition_url(coalition) + "#inbreng",
+        }
+        notify.queue_many(
+            "input_new",
+            [
+                notify.Message(lead, f"coalitions.input:{item.pk}", context)
+                for lead in coalition.leads.select_related("user").exclude(pk=by.pk)
+            ],
+        )
     return item
 
 
@@ -824,6 +844,19 @@ def answer_input(item: Input, *, by: Person, status: str, reply: str) -> Input:
             title=item.title,
             status=status,
         )
+        if item.author_id and item.author_id != by.pk:
+            notify.queue(
+                "input_answered",
+                item.author,
+                f"coalitions.input:{item.pk}:{item.replied_at:%Y%m%d%H%M%S%f}",
+                {
+                    "coalition": item.coalition.name,
+                    "by": by.full_name,
+                    "item": item,
+                    "status": item.get_status_display().lower(),
+                    "url": _coalition_url(item.coalition) + "#inbreng",
+                },
+            )
     return item
 
 

@@ -31,6 +31,7 @@ class SessionForm(SensibleInputMixin, forms.ModelForm):
             "online_link",
             "capacity",
             "signup_deadline",
+            "reminder_days",
         ]
         widgets = {
             "start": DATETIME,

@@ -1,6 +1,7 @@
 import secrets
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
@@ -31,6 +32,26 @@ def _acts_for(lead: Person, *, person, session) -> Q:
         .filter(coalition__leads=lead)
         .filter(involved)
     )
+
+
+def reminder_offsets(value: str) -> list[int]:
+    """ "7, 1" → [7, 1]; ValueError for anything else."""
+    return sorted({int(part) for part in value.replace(" ", "").split(",") if part}, reverse=True)
+
+
+def validate_reminder_days(value: str) -> None:
+    try:
+        days = reminder_offsets(value)
+    except ValueError:
+        raise ValidationError(
+            _("Write whole days separated by commas, for example 7,1."), code="invalid"
+        ) from None
+    if len(days) > 4 or any(not 1 <= day <= Session.MAX_REMINDER_DAYS for day in days):
+        raise ValidationError(
+            _("At most four reminders, each between 1 and %(max)s days before the start."),
+            code="invalid",
+            params={"max": Session.MAX_REMINDER_DAYS},
+        )
 
 
 class SessionQuerySet(models.QuerySet):
@@ -125,6 +146,7 @@ class Session(models.Model):
         CANCELLED = "geannuleerd", _("Cancelled")
 
     NETWORK_KINDS = [Kind.NETWORK, Kind.CONFERENCE, Kind.THEME]
+    MAX_REMINDER_DAYS = 60
 
     title = models.CharField(_("title"), max_length=200)
     kind = models.CharField(_("kind"), max_length=30, choices=Kind.choices, default=Kind.NETWORK)
@@ -149,6 +171,17 @@ class Session(models.Model):
         _("capacity"), null=True, blank=True, help_text=_("Empty: no maximum.")
     )
     signup_deadline = models.DateTimeField(_("sign-up deadline"), null=True, blank=True)
+    reminder_days = models.CharField(
+        _("reminders (days before)"),
+        max_length=30,
+        default="7,1",
+        blank=True,
+        validators=[validate_reminder_days],
+        help_text=_(
+            "When the people signed up get a reminder, in days before the start, separated by "
+            "commas (e.g. 7,1). Empty: no reminders."
+        ),
+    )
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.DRAFT
     )
@@ -196,6 +229,14 @@ class Session(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def reminder_offsets(self) -> list[int]:
+        """The days before the start at which the people signed up are reminded, latest first."""
+        try:
+            return reminder_offsets(self.reminder_days)
+        except ValueError:
+            return []
 
     @property
     def is_past(self) -> bool:

@@ -44,8 +44,9 @@ activity.register_verbs(
     }
 )
 
-# Changes to these fields change what people signed up for: they are told (reminders issue).
+# Changes to these fields change what people signed up for: they are told at once.
 CHANGES_PEOPLE_ARE_TOLD_OF = ("start", "end", "address", "room", "online_link", "form")
+PART_CHANGES_PEOPLE_ARE_TOLD_OF = ("start", "end", "room")
 
 
 class RegistrationError(Exception):
@@ -284,13 +285,97 @@ def part_waitlist_position(choice: PartChoice) -> int | None:
 # Notifications -----------------------------------------------------------------------------------
 
 
-def _session_url(session: Session) -> str:
+notify.register_kinds(
+    notify.Kind(
+        "registration",
+        gettext_lazy("Confirmation of your sign-up"),
+        template="events/email/registration",
+        mandatory=True,
+    ),
+    notify.Kind(
+        "promotion",
+        gettext_lazy("A place from the waiting list"),
+        template="events/email/promotion",
+        mandatory=True,
+    ),
+    notify.Kind(
+        "session_changed",
+        gettext_lazy("A session you signed up for changes"),
+        template="events/email/session_changed",
+        mandatory=True,
+    ),
+    notify.Kind(
+        "session_cancelled",
+        gettext_lazy("A session you signed up for is cancelled"),
+        template="events/email/session_cancelled",
+        mandatory=True,
+    ),
+    notify.Kind(
+        "session_invitation",
+        gettext_lazy("Invitations to sessions"),
+        gettext_lazy("When a session you are invited to is published."),
+        template="events/email/session_invitation",
+    ),
+    notify.Kind(
+        "session_deadline",
+        gettext_lazy("Sign-up closes soon"),
+        gettext_lazy("A few days before the deadline of a session you have not answered."),
+        template="events/email/session_deadline",
+    ),
+    notify.Kind(
+        "session_reminder",
+        gettext_lazy("Reminders before a session"),
+        gettext_lazy("Before a session you signed up for, with the programme and the place."),
+        template="events/email/session_reminder",
+    ),
+)
+
+
+def session_url(session: Session) -> str:
     return settings.SITE_URL + reverse("events:detail", args=[session.pk])
 
 
-def _when(session: Session) -> str:
-    start, end = timezone.localtime(session.start), timezone.localtime(session.end)
-    return f"{start:%d-%m-%Y}, {start:%H.%M}–{end:%H.%M}"
+def place_of(session: Session) -> str:
+    return ", ".join(
+        part
+        for part in (
+            session.host_institution.name if session.host_institution_id else "",
+            session.address,
+            session.room,
+        )
+        if part
+    )
+
+
+def mail_context(session: Session, registration: Registration | None = None) -> dict:
+    """What every message about a session says (in the active language): when, where, the
+    link, and the programme with the parts this registration chose. Uses `session.parts` and
+    `registration.choices` as prefetched by the caller."""
+    chosen = (
+        {choice.part_id for choice in registration.choices.all() if not choice.is_cancelled}
+        if registration is not None
+        else set()
+    )
+    programme = [
+        {
+            "title": part.title,
+            "room": part.room,
+            "when": notify.times(part.start, part.end),
+            "chosen": part.pk in chosen,
+        }
+        for part in session.parts.all()
+    ]
+    return {
+        "session": session,
+        "when": notify.when(session.start, session.end),
+        "place": place_of(session) if session.form != Session.Form.ONLINE else "",
+        "online_link": session.online_link if session.form != Session.Form.IN_PERSON else "",
+        "url": session_url(session),
+        "deadline": notify.when(session.signup_deadline) if session.signup_deadline else "",
+        "programme": programme,
+        "chosen": [item for item in programme if item["chosen"]],
+        "confirmed": registration is not None and registration.is_confirmed,
+    }
 
 
 def _queue_confirmation(registration: Registration) -> None:
@@ -298,24 +383,12 @@ def _queue_confirmation(registration: Registration) -> None:
 
     session, person = registration.session, registration.person
     with override(person.language):
-        if registration.is_confirmed:
-            subject = _("Confirmed: %(title)s") % {"title": session.title}
-            intro = _("You are signed up for %(title)s on %(when)s.") % {
-                "title": session.title,
-                "when": _when(session),
-            }
-        else:
-            subject = _("Waiting list: %(title)s") % {"title": session.title}
-            intro = _(
-                "%(title)s is full. You are on the waiting list; we will tell you when a place becomes free."
-            ) % {"title": session.title}
-        body = f"{intro}\n\n{_session_url(session)}\n"
+        context = mail_context(session, registration)
     notify.queue(
         "registration",
         person,
         f"events.registration:{registration.pk}",
-        subject=subject,
-        body=body,
+        context,
         attachment_name="bijeenkomst.ics" if registration.is_confirmed else "",
         attachment=session_ics(session).decode() if registration.is_confirmed else "",
     )
@@ -326,20 +399,12 @@ def _queue_promotion(registration: Registration, session: Session) -> None:
 
     person = registration.person
     with override(person.language):
-        subject = _("A place has become available: %(title)s") % {"title": session.title}
-        body = (
-            _(
-                "Good news: a place has become available and you are now signed up for %(title)s on %(when)s."
-            )
-            % {"title": session.title, "when": _when(session)}
-            + f"\n\n{_session_url(session)}\n"
-        )
+        context = mail_context(session, registration)
     notify.queue(
         "promotion",
         person,
         f"events.registration:{registration.pk}:{timezone.now():%Y%m%d%H%M%S%f}",
-        subject=subject,
-        body=body,
+        context,
         attachment_name="bijeenkomst.ics",
         attachment=session_ics(session, registration).decode(),
     )
@@ -423,9 +488,65 @@ def change_session(session: Session, *, by: Person | None, **fields) -> list[str
 
 
 def session_changed(session: Session, fields: list[str]) -> None:
-    """The time or place of a session changed. The hook where everyone signed up or waiting is
-    told; the message itself comes with the reminders (their calendars already see a higher
-    SEQUENCE through touch)."""
+    """The time or place of a session changed: everyone signed up or waiting is told at once,
+    with the calendar file that updates the event they hold (a higher SEQUENCE)."""
+    from .calendar import session_ics
+
+    _tell_signed_up(
+        session,
+        "session_changed",
+        f"events.session:{session.pk}:v{session.sequence}",
+        ics=session_ics(session).decode(),
+        fields=_field_labels(Session, fields),
+    )
+
+
+def part_changed(part: SessionPart, fields: list[str]) -> None:
+    """The time or room of a part changed: who chose it (and still holds the choice) is told."""
+    from .calendar import session_ics
+
+    session = part.session
+    _tell_signed_up(
+        session,
+        "session_changed",
+        f"events.part:{part.pk}:v{session.sequence}",
+        ics=session_ics(session).decode(),
+        fields=_field_labels(SessionPart, fields),
+        part=part,
+    )
+
+
+def _tell_signed_up(
+    session: Session, kind: str, occasion: str, *, ics: str, part=None, **extra
+) -> int:
+    """One message to everyone signed up or waiting (for a part: who chose it)."""
+    registrations = session.registrations.active().select_related("person__user")
+    if part is not None:
+        registrations = registrations.filter(
+            choices__part=part,
+            choices__status__in=[Registration.Status.CONFIRMED, Registration.Status.WAITLISTED],
+        )
+    session = (
+        Session.objects.select_related("host_institution")
+        .prefetch_related("parts")
+        .get(pk=session.pk)
+    )
+    messages = []
+    for registration in registrations.prefetch_related("choices"):
+        with override(registration.person.language):
+            context = mail_context(session, registration) | extra
+            if part is not None:
+                context |= {"part": part, "part_when": notify.when(part.start, part.end)}
+        messages.append(
+            notify.Message(
+                registration.person,
+                occasion,
+                context,
+                attachment_name="bijeenkomst.ics",
+                attachment=ics,
+            )
+        )
+    return notify.queue_many(kind, messages)
 
 
 def save_part(
@@ -441,6 +562,9 @@ def save_part(
         touch(part.session)
         if "capacity" in fields and not created:
             _promote(part.session, _lock_parts([part.pk]))
+        told_of = [name for name in fields if name in PART_CHANGES_PEOPLE_ARE_TOLD_OF]
+        if told_of and not created:
+            part_changed(part, told_of)
         activity.log(
             "part.created" if created else "part.changed",
             by=by,
@@ -456,14 +580,25 @@ def _field_labels(model, names: list[str]) -> str:
     return ", ".join(str(model._meta.get_field(name).verbose_name) for name in names)
 
 
-def invitation_text(session: Session) -> tuple[str, str]:
-    """The invitation mail on publishing (also shown to the bureau before it goes out)."""
-    subject = _("Invitation: %(title)s") % {"title": session.title}
-    body = _("You are invited to %(title)s on %(when)s. Sign up here:") % {
-        "title": session.title,
-        "when": _when(session),
-    }
-    return subject, f"{body}\n{_session_url(session)}\n"
+def invitation_preview(session: Session, person: Person | None) -> tuple[str, str]:
+    """The invitation mail on publishing as this person would get it (shown to the bureau
+    before it goes out): subject and text."""
+    person = person or Person(first_name="…")
+    with override(person.language):
+        context = mail_context(session)
+    subject, text, _html = notify.render("session_invitation", person, context)
+    return subject, text
+
+
+def _invitations(session: Session) -> list[notify.Message]:
+    people = list(people_invited(session).select_related("user"))
+    messages = []
+    for person in people:
+        with override(person.language):
+            messages.append(
+                notify.Message(person, f"events.session:{session.pk}", mail_context(session))
+            )
+    return messages
 
 
 def publish(session: Session, *, by: Person | None) -> Session:
@@ -475,14 +610,7 @@ def publish(session: Session, *, by: Person | None) -> Session:
         session.save(update_fields=["status"])
         touch(session)
         activity.log("session.published", by=by, target=session, scope=session)
-        subject, body = invitation_text(session)
-        notify.queue_many(
-            "session_invitation",
-            people_invited(session),
-            f"events.session:{session.pk}",
-            subject=subject,
-            body=body,
-        )
+        notify.queue_many("session_invitation", _invitations(session))
     return session
 
 
@@ -499,23 +627,7 @@ def cancel_session(session: Session, *, by: Person | None) -> Session:
         touch(session)
         activity.log("session.cancelled", by=by, target=session, scope=session)
         ics = session_ics(session).decode()
-        for registration in session.registrations.active().select_related("person__user"):
-            person = registration.person
-            with override(person.language):
-                subject = _("Cancelled: %(title)s") % {"title": session.title}
-                body = _("%(title)s on %(when)s does not go ahead. We are sorry.") % {
-                    "title": session.title,
-                    "when": _when(session),
-                }
-            notify.queue(
-                "session_cancelled",
-                person,
-                f"events.session:{session.pk}",
-                subject=subject,
-                body=body,
-                attachment_name="bijeenkomst.ics",
-                attachment=ics,
-            )
+        _tell_signed_up(session, "session_cancelled", f"events.session:{session.pk}", ics=ics)
     return session
 
 
@@ -626,6 +738,7 @@ class Commitment:
     expected: int | None
     missed_in_a_row: int
     is_core: bool
+    last_invited: int | None = None  # the latest held session that invited their ring
 
     @property
     def keeps(self) -> bool:
@@ -685,5 +798,6 @@ def commitment(memberships, *, today: dt.date | None = None) -> dict[int, Commit
             expected=rings[m.ring_id].sessions_expected,
             missed_in_a_row=missed,
             is_core=rings[m.ring_id].is_core,
+            last_invited=invited[-1] if invited else None,
         )
     return result

@@ -386,7 +386,7 @@ def session_publish(request, pk: int):
     session = get_session_for_user(request, pk, edit=True)
     if request.method != "POST" or request.POST.get("confirm") != "1":
         count = services.people_invited(session).count()
-        subject, body = services.invitation_text(session)
+        subject, body = services.invitation_preview(session, person_of(request))
         return render(
             request,
             "confirm.html",

@@ -232,11 +232,17 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
+# The reminders' sweep (members.tasks.sweep): queues what has become due and sends the outbox
+# (also what a lost task left behind). Every row is claimed before it is sent, so a second beat
+# or two sweeps at once send nothing twice; a sweep that did not run is caught up by the next.
+REMINDER_SWEEP_SECONDS = float(env("REMINDER_SWEEP_SECONDS", "300"))
+NOTIFICATION_BATCH_SIZE = int(env("NOTIFICATION_BATCH_SIZE", "200"))
 CELERY_BEAT_SCHEDULE = {
-    # The outbox's safety net; sending is claimed per row, so a double beat sends nothing twice.
-    "send-pending-notifications": {
-        "task": "members.tasks.send_pending_notifications",
-        "schedule": 300.0,
+    "send-reminders": {
+        "task": "members.tasks.sweep",
+        "schedule": REMINDER_SWEEP_SECONDS,
+        # A sweep that waited longer than its interval is superseded by the next one.
+        "options": {"expires": REMINDER_SWEEP_SECONDS},
     },
     # AVG: people past the retention period are anonymised (members.retention); a second run
     # finds them already erased.

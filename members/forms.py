@@ -299,3 +299,39 @@ class EraseForm(forms.Form):
         if not self.user.check_password(password):
             raise forms.ValidationError(_("That is not your password."))
         return password
+
+
+class MailPreferencesForm(forms.Form):
+    """Which optional messages a person gets (members.notify.KINDS); the ones they cannot do
+    without are listed on the page, not in the form."""
+
+    def __init__(self, *args, current: dict[str, bool], **kwargs):
+        from . import notify
+
+        super().__init__(*args, **kwargs)
+        for kind in notify.optional_kinds():
+            self.fields[kind.name] = forms.BooleanField(
+                label=kind.label,
+                help_text=kind.help,
+                required=False,
+                initial=current.get(kind.name, kind.default),
+            )
+
+
+class OutboxFilterForm(forms.Form):
+    """The bureau's outbox: by status, kind and recipient."""
+
+    status = forms.ChoiceField(label=_("Status"), required=False)
+    kind = forms.ChoiceField(label=_("Kind"), required=False)
+    q = forms.CharField(label=_("Recipient"), required=False, max_length=100)
+
+    def __init__(self, *args, **kwargs):
+        from . import notify
+        from .models import Notification
+
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [("", _("All")), *Notification.Status.choices]
+        self.fields["kind"].choices = [
+            ("", _("All")),
+            *sorted(((k.name, str(k.label)) for k in notify.KINDS.values()), key=lambda c: c[1]),
+        ]

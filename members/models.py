@@ -1,3 +1,5 @@
+import datetime as dt
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.contrib.contenttypes.models import ContentType
@@ -316,14 +318,39 @@ class Invitation(models.Model):
         return self.used_at is None and self.revoked_at is None and not self.is_expired
 
 
+class NotificationQuerySet(models.QuerySet):
+    def due(self, now=None):
+        """What a sweep may send now: queued rows whose (next) attempt has come, and rows claimed
+        longer than CLAIM_TIMEOUT ago and never marked (the worker died after claiming)."""
+        now = now or timezone.now()
+        return self.filter(
+            models.Q(status=Notification.Status.QUEUED, next_attempt_at__lte=now)
+            | models.Q(
+                status=Notification.Status.SENDING,
+                claimed_at__lt=now - Notification.CLAIM_TIMEOUT,
+            )
+        )
+
+
 class Notification(models.Model):
     """The outbox: one row per (kind, person, occasion), so nothing is ever sent twice.
 
-    A row is claimed with a conditional update (`sent_at` from empty to now) before its mail
-    goes out, so a retried task or a scheduler that fires twice finds nothing left to send.
+    members.notify renders and queues a row (subject, text and HTML in the person's language);
+    members.tasks.deliver claims due rows (queued → sending, under SKIP LOCKED), mails them over
+    one connection and marks them sent, or queued again with a later attempt after a temporary
+    SMTP failure, or failed after a permanent one. A row left in "sending" longer than
+    CLAIM_TIMEOUT (a worker killed after the claim) is due again, so nothing is lost.
     """
 
     ERASE_DELETE = True  # see members.services.erase_person
+    CLAIM_TIMEOUT = dt.timedelta(minutes=15)
+    MAX_ATTEMPTS = 6
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        SENDING = "sending", _("sending")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
 
     kind = models.CharField(_("kind"), max_length=50)
     person = models.ForeignKey(
@@ -334,10 +361,20 @@ class Notification(models.Model):
     )
     subject = models.CharField(_("subject"), max_length=200)
     body = models.TextField(_("message"))
+    html = models.TextField(_("message (HTML)"), blank=True)
     attachment_name = models.CharField(max_length=100, blank=True)
     attachment = models.TextField(blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
+    claimed_at = models.DateTimeField(_("claimed"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    objects = NotificationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -347,17 +384,49 @@ class Notification(models.Model):
             models.UniqueConstraint(
                 fields=["kind", "person", "occasion"], name="notification_once_per_occasion"
             ),
+            models.CheckConstraint(
+                condition=models.Q(status="sent", sent_at__isnull=False)
+                | (~models.Q(status="sent") & models.Q(sent_at__isnull=True)),
+                name="notification_sent_has_time",
+            ),
         ]
         indexes = [
             models.Index(
-                fields=["sent_at"],
-                name="notification_unsent",
-                condition=models.Q(sent_at__isnull=True),
-            )
+                fields=["next_attempt_at"],
+                name="notification_queued",
+                condition=models.Q(status="queued"),
+            ),
+            models.Index(
+                fields=["claimed_at"],
+                name="notification_sending",
+                condition=models.Q(status="sending"),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.person} ({self.occasion})"
+
+
+class MailPreference(models.Model):
+    """A person's choice for one kind of message, where it differs from the kind's default
+    (members.notify.KINDS): unsubscribed from a kind, or opted in to the weekly digest."""
+
+    ERASE_DELETE = True
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="mail_preferences")
+    kind = models.CharField(_("kind"), max_length=50)
+    wanted = models.BooleanField(_("wanted"))
+    changed_at = models.DateTimeField(_("changed"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("mail preference")
+        verbose_name_plural = _("mail preferences")
+        constraints = [
+            models.UniqueConstraint(fields=["person", "kind"], name="mail_preference_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person}: {self.kind} {'✓' if self.wanted else '✗'}"
 
 
 class ActionQuerySet(models.QuerySet):

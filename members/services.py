@@ -6,13 +6,24 @@ import logging
 import secrets
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.db import IntegrityError, models, transaction
+from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from . import activity
-from .models import Institution, Invitation, Person, RetentionHold, RetentionPolicy, User
+from . import activity, notify
+from .models import (
+    Institution,
+    Invitation,
+    Notification,
+    Person,
+    RetentionHold,
+    RetentionPolicy,
+    User,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +44,28 @@ activity.register_verbs(
         "institution.created": gettext_lazy("registered the institution"),
         "institution.changed": gettext_lazy("changed the institution (%(fields)s)"),
         "institution.membership_ended": gettext_lazy("membership of the network ends on %(until)s"),
+        "notification.resent": (
+            gettext_lazy("sent a message again (%(kind)s)"),
+            {"kind": notify.KIND_LABELS},
+        ),
+        "mail.subscribed": (
+            gettext_lazy("gets these messages again: %(kind)s"),
+            {"kind": notify.KIND_LABELS},
+        ),
+        "mail.unsubscribed": (
+            gettext_lazy("no longer gets these messages: %(kind)s"),
+            {"kind": notify.KIND_LABELS},
+        ),
     }
+)
+
+notify.register_kinds(
+    notify.Kind(
+        "account_invitation",
+        gettext_lazy("Invitation to make an account"),
+        mandatory=True,
+        secret=True,
+    ),
 )
 
 
@@ -64,8 +96,6 @@ def invite(
 ) -> tuple[Invitation, str]:
     """Invite a person to make an account. Replaces any open invitation (its link stops working)
     and sends the e-mail once the transaction has committed. Returns the invitation and the raw token."""
-    from .tasks import send_invitation_email
-
     token = secrets.token_urlsafe(32)
     now = timezone.now()
     # Atomic: revoking the old link and creating the new one happen together, under a lock on
@@ -73,6 +103,10 @@ def invite(
     with transaction.atomic():
         Person.objects.select_for_update().get(pk=person.pk)
         Invitation.objects.open().filter(person=person).update(revoked_at=now)
+        # A replaced link that has not gone out yet never goes out.
+        Notification.objects.filter(
+            kind="account_invitation", person=person, status=Notification.Status.QUEUED
+        ).delete()
         invitation = Invitation.objects.create(
             person=person,
             email=person.email,
@@ -82,7 +116,17 @@ def invite(
             created_at=now,
             expires_at=now + dt.timedelta(days=Invitation.VALID_FOR_DAYS),
         )
-        send_invitation_email.delay_on_commit(invitation.pk, token)
+        notify.queue(
+            "account_invitation",
+            person,
+            f"members.invitation:{invitation.pk}",
+            {
+                "invited_by": invited_by.full_name if invited_by else "",
+                "message": message,
+                "url": settings.SITE_URL + reverse("members:accept_invitation", args=[token]),
+                "valid_days": Invitation.VALID_FOR_DAYS,
+            },
+        )
         activity.log("person.invited", by=invited_by, target=person, person=person)
     return invitation, token
 
@@ -323,6 +367,11 @@ def erase_person(
             return  # already done (a second run of the retention task, a double click)
         for step in _ERASURE_STEPS:
             step(person, by=by)
+        # Messages to others that name them (a lead's summary, a digest, a request) keep only
+        # their subject line's place in the outbox: the text goes.
+        Notification.objects.exclude(person=person).filter(
+            Q(body__contains=person.full_name) | Q(body__icontains=person.email)
+        ).update(subject="", body="", html="", attachment="")
         user = person.user
         person.first_name = ""
         person.infix = ""

@@ -33,6 +33,9 @@ urlpatterns = [
         name="retention_postpone",
     ),
     path("mijn-account/", views.my_account, name="my_account"),
+    path("e-mail/uitschrijven/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("beheer/berichten/", views.outbox, name="outbox"),
+    path("beheer/berichten/<int:pk>/opnieuw/", views.outbox_resend, name="outbox_resend"),
     path("mijn-account/mijn-gegevens.json", views.my_data, name="my_data"),
     path("mijn-account/verwijderen/", views.erase_me, name="erase_me"),
 ]

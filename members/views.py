@@ -5,14 +5,17 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.core.signing import BadSignature
 from django.db.models import Count, Exists, OuterRef, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
 
-from . import imports, retention, services
+from . import imports, notify, retention, services
 from .access import bureau_required, person_of
 from .csvfiles import csv_response
 from .forms import (
@@ -21,12 +24,14 @@ from .forms import (
     EraseForm,
     InstitutionForm,
     InvitationForm,
+    MailPreferencesForm,
     MyDetailsForm,
+    OutboxFilterForm,
     PersonForm,
     PostponeForm,
     RetentionForm,
 )
-from .models import Institution, Invitation, Person, RetentionHold, dutch
+from .models import Institution, Invitation, Notification, Person, RetentionHold, dutch
 
 PAGE_SIZE = 25
 
@@ -310,10 +315,20 @@ def request_new_invitation(request, token: str):
 @login_required
 def my_account(request):
     person = person_of(request)
-    form = None
+    form = mail_form = None
     if person is not None:
+        posted_mail = request.method == "POST" and request.POST.get("form") == "mail"
+        mail_form = MailPreferencesForm(
+            request.POST if posted_mail else None, current=notify.preferences(person)
+        )
+        if posted_mail and mail_form.is_valid():
+            notify.set_preferences(person, mail_form.cleaned_data, by=person)
+            messages.success(request, _("Your choices for e-mail are saved."))
+            return redirect(reverse("members:my_account") + "#berichten")
         form = MyDetailsForm(
-            request.POST or None, instance=person, initial={"language": request.user.language}
+            None if posted_mail else (request.POST or None),
+            instance=person,
+            initial={"language": request.user.language},
         )
         if request.method == "POST" and form.is_valid():
             form.save()
@@ -335,7 +350,34 @@ def my_account(request):
     return render(
         request,
         "members/my_account.html",
-        {"person": person, "form": form, "erase_form": EraseForm(user=request.user)},
+        {
+            "person": person,
+            "form": form,
+            "mail_form": mail_form,
+            "mandatory_kinds": [kind for kind in notify.KINDS.values() if kind.mandatory],
+            "erase_form": EraseForm(user=request.user),
+        },
+    )
+
+
+@csrf_exempt  # the signed link is the authority; RFC 8058 mail programs post without a cookie
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request, token: str):
+    """One-click unsubscribe from one kind of message, without logging in: the link in every
+    optional mail and its List-Unsubscribe header. GET asks (a link checker must not
+    unsubscribe anyone), POST does it."""
+    try:
+        person_id, kind = notify.read_unsubscribe_token(token)
+    except BadSignature:
+        raise Http404 from None
+    person = get_object_or_404(Person, pk=person_id, erased_at__isnull=True)
+    done = request.method == "POST"
+    if done:
+        notify.set_preferences(person, {kind: False}, by=person)
+    return render(
+        request,
+        "members/unsubscribe.html",
+        {"kind": notify.KINDS[kind], "done": done, "token": token},
     )
 
 
@@ -499,3 +541,66 @@ def export_csv(request, kind: str):
     kind = _kind_or_404(kind)
     name = "instellingen" if kind == "institutions" else "personen"
     return csv_response(f"{name}-{timezone.localdate():%Y-%m-%d}.csv", imports.export_rows(kind))
+
+
+# The bureau's outbox -----------------------------------------------------------------------------
+
+OUTBOX_PAGE = 50
+
+
+@bureau_required
+def outbox(request):
+    """Every message of the application: what went out, to whom, when; what failed and why;
+    what waits for another attempt. Filter by status, kind and recipient; send one again."""
+    form = OutboxFilterForm(request.GET or None)
+    rows = Notification.objects.select_related("person").order_by("-created_at", "-pk")
+    if form.is_valid():
+        if form.cleaned_data["status"]:
+            rows = rows.filter(status=form.cleaned_data["status"])
+        if form.cleaned_data["kind"]:
+            rows = rows.filter(kind=form.cleaned_data["kind"])
+        if q := form.cleaned_data["q"].strip():
+            rows = rows.filter(
+                Q(person__email__icontains=q)
+                | Q(person__last_name__icontains=q)
+                | Q(person__first_name__icontains=q)
+            )
+    counts = dict(
+        Notification.objects.values_list("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+    page = Paginator(rows.defer("body", "html", "attachment"), OUTBOX_PAGE).get_page(
+        request.GET.get("page")
+    )
+    for row in page:
+        row.kind_spec = notify.KINDS.get(row.kind)
+    return render(
+        request,
+        "members/outbox.html",
+        {
+            "form": form,
+            "page": page,
+            "counts": [
+                (status, label, counts.get(status, 0))
+                for status, label in Notification.Status.choices
+            ],
+        },
+    )
+
+
+@bureau_required
+@require_POST
+def outbox_resend(request, pk: int):
+    notification = get_object_or_404(Notification.objects.select_related("person"), pk=pk)
+    try:
+        notify.resend(notification, by=person_of(request))
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            _("The message to %(email)s is queued to go out again.")
+            % {"email": notification.person.email},
+        )
+    return redirect(request.POST.get("next") or "members:outbox")

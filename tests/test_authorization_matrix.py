@@ -17,6 +17,8 @@ from coalitions import services as coalition_services
 from coalitions.models import Input, Output
 from events import services as event_services
 from events.models import CalendarFeed, SessionPart
+from members import notify
+from members.models import Notification
 from tests.conftest import login
 from tests.events.conftest import make_session
 from tests.factories import make_coalition, make_membership, make_person
@@ -64,6 +66,10 @@ MATRIX = {
     "members:retention": (ONLY_BUREAU, ONLY_BUREAU),
     "members:retention_postpone": (None, ONLY_BUREAU),
     "members:my_account": (LOGGED_IN, LOGGED_IN),
+    "members:outbox": (ONLY_BUREAU, None),
+    "members:outbox_resend": (None, ONLY_BUREAU),
+    # The signed link is the key (RFC 8058: a mail program posts it without a login).
+    "members:unsubscribe": (EVERYONE, EVERYONE),
     "members:my_data": (LOGGED_IN, None),
     "members:erase_me": (None, LOGGED_IN),  # without the password nothing is erased
     # coalitions
@@ -202,6 +208,8 @@ def world(db, settings, lead, member, other_institution, institution, bureau):
         "members:export": {"kind": "people"},
         "members:accept_invitation": {"token": "onbekend"},
         "members:request_new_invitation": {"token": "onbekend"},
+        "members:outbox_resend": {"pk": Notification.objects.get(kind="registration").pk},
+        "members:unsubscribe": {"token": notify.unsubscribe_token(member.pk, "weekly_digest")},
         "coalitions:output_download": {"pk": output.pk},
         "coalitions:detail": {"pk": a.pk},
         "coalitions:edit": {"pk": a.pk},

@@ -201,10 +201,11 @@ class TestInvitations:
 
         assert (
             send_notifications(
-                None, occasion=f"events.session:{meeting.pk}", kind="session_invitation"
+                None, kind="session_invitation", occasions=[f"events.session:{meeting.pk}"]
             )
             == 0
         )
+        assert send_notifications(None) == 0
 
 
 class TestPermissions:

@@ -59,6 +59,9 @@ def fill_everything_about(person, bureau):
     Notification.objects.create(
         kind="test", person=person, occasion="x", subject="Hallo", body="Hallo"
     )
+    from members import notify
+
+    notify.set_preferences(person, {"weekly_digest": True}, by=person)
     services.invite(person, invited_by=bureau)  # logs an Action about the person
     services.set_retention(3, by=person)
     services.postpone_erasure(person, until=dt.date(2030, 1, 1), reason="Onderzoek", by=person)
@@ -159,6 +162,7 @@ class TestMyData:
             "events.CalendarFeed",
             "events.Session",
             "members.Notification",
+            "members.MailPreference",
             "members.Invitation",
             "members.Action",
             "members.RetentionHold",
