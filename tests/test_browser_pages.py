@@ -68,6 +68,8 @@ def test_pages_for_the_bureau(page, live_server, demo_network):
         f"/bijeenkomsten/{session.pk}/aanmeldingen/",
         f"/bijeenkomsten/{session.pk}/inchecken/?wie=an",
         f"/bijeenkomsten/{session.pk}/presentielijst/",
+        "/beheer/berichten/",
+        "/beheer/berichten/?status=failed",
     ]:
         page.goto(live_server.url + path)
         expect(page.locator("h1")).to_be_visible()

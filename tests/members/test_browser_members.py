@@ -78,3 +78,40 @@ def test_bureau_adds_an_institution_and_invites_a_person_who_lands_logged_in(
         invited.get_by_role("heading", name="Deze uitnodigingslink werkt niet meer")
     ).to_be_visible()
     context.close()
+
+
+def test_one_click_from_a_mail_stops_one_kind_and_my_account_turns_it_back_on(
+    page, live_server, demo_network
+):
+    from django.conf import settings
+
+    from members import notify
+    from members.models import Person
+
+    person = Person.objects.get(email="lid@albeda.example")
+    url = notify.unsubscribe_url(person.pk, "session_invitation")
+    # The link from the mail, opened without logging in.
+    page.goto(url.replace(settings.SITE_URL, live_server.url))
+    expect(page.get_by_role("heading", name="Uitschrijven")).to_be_visible()
+    assert_accessible(page)
+    assert notify.wants(person, "session_invitation")  # opening it asks first
+    page.get_by_role("button", name="Uitschrijven voor deze berichten").click()
+    expect(page.get_by_role("status")).to_contain_text(
+        "je krijgt “Uitnodigingen voor bijeenkomsten” niet meer"
+    )
+    assert_accessible(page)
+    assert not notify.wants(person, "session_invitation")
+    assert notify.wants(person, "session_reminder")  # the other kinds stay
+
+    log_in(page, live_server, "lid@albeda.example")
+    page.goto(live_server.url + "/mijn-account/#berichten")
+    choice = page.get_by_label("Uitnodigingen voor bijeenkomsten")
+    expect(choice).not_to_be_checked()
+    expect(page.get_by_label("Bevestiging van je aanmelding")).to_have_count(0)  # always sent
+    choice.focus()
+    page.keyboard.press("Space")
+    page.get_by_role("button", name="E-mailkeuzes opslaan").click()
+    expect(page.get_by_text("Je keuzes voor e-mail zijn opgeslagen.")).to_be_visible()
+    expect(page.get_by_label("Uitnodigingen voor bijeenkomsten")).to_be_checked()
+    assert_accessible(page)
+    assert notify.wants(person, "session_invitation")

@@ -12,6 +12,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connection, reset_queries
@@ -39,8 +40,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--crowd", type=int, default=200, help="People signing up at once in the load test."
         )
+        parser.add_argument(
+            "--reminders",
+            type=int,
+            default=10_000,
+            help="Reminders one sweep sends to a local SMTP sink (default 10,000).",
+        )
+        parser.add_argument(
+            "--only",
+            choices=["pages", "load", "sweep"],
+            help="Run one part only (default: all).",
+        )
 
-    def handle(self, *args, requests: int, scale: int, crowd: int, **options):
+    def handle(self, *args, requests: int, scale: int, crowd: int, reminders: int, only, **options):
         logging.getLogger("celery").setLevel(logging.WARNING)
         if Person.objects.count() < 4000 * scale:
             self.stdout.write(f"Seeding the demo data at scale {scale} (a few minutes, once)…")
@@ -50,14 +62,20 @@ class Command(BaseCommand):
             f"Data: {Institution.objects.count()} institutions, {Person.objects.count()} people, "
             f"{Coalition.objects.count()} coalitions, {Session.objects.count()} sessions; database: {connection.vendor}"
         )
-        self.pages(requests)
-        if connection.vendor == "postgresql":
-            with override_settings(
-                MAILERS={"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
-            ):
-                self.load(crowd)
-        else:
-            self.stdout.write("Load test skipped: it needs PostgreSQL (row locks).")
+        if only in (None, "pages"):
+            self.pages(requests)
+        if only in (None, "load"):
+            if connection.vendor == "postgresql":
+                with override_settings(
+                    MAILERS={
+                        "default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
+                    }
+                ):
+                    self.load(crowd)
+            else:
+                self.stdout.write("Load test skipped: it needs PostgreSQL (row locks).")
+        if only in (None, "sweep"):
+            self.sweep(reminders)
 
     def client_for(self, email: str) -> Client:
         client = Client()
@@ -149,3 +167,132 @@ class Command(BaseCommand):
         if confirmed > session.capacity:
             self.stderr.write("OVERSOLD: the capacity did not hold.")
         session.delete()
+
+    def sweep(self, count: int) -> None:
+        """One sweep of the beat that finds `count` reminders due (a session tomorrow with that
+        many people signed up) and sends them over SMTP to a local sink in another process,
+        which counts what arrives: each must arrive once."""
+        import multiprocessing
+
+        from events.models import Registration
+        from members.models import Notification
+        from members.tasks import sweep
+
+        # Whatever else is due in the demo data goes first (with the locmem backend), so what
+        # the measured sweep sends is the reminders below.
+        with override_settings(
+            MAILERS={"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+        ):
+            sweep()
+        people = list(
+            Person.objects.filter(erased_at__isnull=True).values_list("pk", flat=True)[:count]
+        )
+        if len(people) < count:
+            self.stderr.write(f"Only {len(people)} people to remind; seed a larger scale.")
+        start = timezone.now() + dt.timedelta(hours=20)
+        session = Session.objects.create(
+            title=f"Sweep benchmark {timezone.now():%H%M%S}",
+            start=start,
+            end=start + dt.timedelta(hours=3),
+            status=Session.Status.PUBLISHED,
+            address="Stationsplein 1, Zwolle",
+        )
+        signed_up = timezone.now() - dt.timedelta(days=3)
+        Registration.objects.bulk_create(
+            [
+                Registration(
+                    person_id=pk,
+                    session=session,
+                    status=Registration.Status.CONFIRMED,
+                    queued_at=signed_up,
+                )
+                for pk in people
+            ],
+            batch_size=2000,
+        )
+        port_reader, port_writer = multiprocessing.Pipe(duplex=False)
+        stop = multiprocessing.Event()
+        result_reader, result_writer = multiprocessing.Pipe(duplex=False)
+        sink = multiprocessing.Process(
+            target=_smtp_sink, args=(port_writer, stop, result_writer), daemon=True
+        )
+        sink.start()
+        port = port_reader.recv()
+        smtp = {
+            "default": {
+                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 20},
+            }
+        }
+        try:
+            with override_settings(MAILERS=smtp), CaptureQueries() as queries:
+                began = time.perf_counter()
+                result = sweep()
+                took = time.perf_counter() - began
+        finally:
+            stop.set()
+            received = result_reader.recv()
+            sink.join(timeout=10)
+        ours = Notification.objects.filter(
+            kind="session_reminder", occasion__startswith=f"events.session:{session.pk}:"
+        )
+        sent = ours.filter(status=Notification.Status.SENT).count()
+        ids = [mid for mid in received if mid]
+        self.stdout.write(
+            f"\nSweep: {result['queued'].get('events.reminders', 0)} reminders queued and "
+            f"{sent} sent in {took:.1f} s ({sent / took:.0f}/s) over SMTP to a local sink; "
+            f"received {len(ids)}, distinct {len(set(ids))}; {queries.count} queries "
+            f"(batches of {settings.NOTIFICATION_BATCH_SIZE})"
+        )
+        if len(ids) != len(set(ids)):
+            self.stderr.write("DUPLICATES: a reminder arrived twice.")
+        ours.delete()
+        session.delete()
+
+
+class CaptureQueries:
+    """Counts the queries of a block without DEBUG (a connection wrapper)."""
+
+    def __enter__(self):
+        self.count = 0
+
+        def counter(execute, sql, params, many, context):
+            self.count += 1
+            return execute(sql, params, many, context)
+
+        self._wrapper = connection.execute_wrapper(counter)
+        self._wrapper.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._wrapper.__exit__(*exc)
+
+
+def _smtp_sink(port_writer, stop, result_writer) -> None:
+    """A local SMTP server (aiosmtpd) in its own process that keeps each message's Message-ID."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    received: list[str] = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+            for line in envelope.content.split(b"\r\n"):
+                if line.lower().startswith(b"message-id:"):
+                    received.append(line.split(b":", 1)[1].strip().decode())
+                    break
+                if not line:
+                    received.append("")
+                    break
+            return "250 OK"
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    port_writer.send(port)
+    stop.wait()
+    controller.stop()
+    result_writer.send(received)
