@@ -347,6 +347,17 @@ class TestTheBureausOutbox:
         assert row.status == "sent"
         assert len(mail.outbox) == 1
 
+    def test_a_fixed_number_of_queries_for_a_full_page(
+        self, client, bureau, institution, django_assert_max_num_queries
+    ):
+        queue_invitations([make_person("Veel", f"Post{i}", institution) for i in range(70)])
+        login(client, bureau)
+        with django_assert_max_num_queries(8):
+            response = client.get(reverse("members:outbox"))
+        page = response.content.decode()
+        assert page.count("Uitnodiging: Netwerkdag") == 50  # one page of fifty
+        assert "Pagina 1 van 2" in page
+
     def test_members_may_not_see_it(self, client, member):
         login(client, member)
         assert client.get(reverse("members:outbox")).status_code == 403
