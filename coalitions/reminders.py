@@ -15,6 +15,7 @@ from members import notify
 from .models import Coalition, Output, Ring, RingMembership
 
 ENDING_NOTICE = dt.timedelta(days=30)
+PRESENCE_GRACE = dt.timedelta(days=3)
 
 
 def _url(name: str, coalition_id: int) -> str:
@@ -106,10 +107,16 @@ def ring_agreement(now: dt.datetime) -> int:
         )
         .select_related("ring", "coalition", "person__user")
     )
-    kept = commitment(memberships, today=timezone.localdate(now))
+    # A session counts once its organisers had a few days to record who came.
+    kept = commitment(
+        memberships,
+        today=timezone.localdate(now),
+        held_before=now - PRESENCE_GRACE,
+        by_membership=True,
+    )
     nudged, per_ring = [], {}
     for m in memberships:
-        c = kept.get(m.person_id)
+        c = kept.get(m.pk)
         # Exactly two: the nudge comes when it happens, not again at every further miss.
         if c is None or c.missed_in_a_row != 2 or not c.expected:
             continue

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy
 
 from members import activity, notify, retention
 from members import services as member_services
-from members.models import Action, Notification, Person
+from members.models import Action, Person
 
 from .models import Coalition, Input, Output, Ring, RingMembership, Theme
 
@@ -85,11 +85,13 @@ notify.register_kinds(
         "membership_request",
         gettext_lazy("Requests to join your coalition (for leads)"),
         template="coalitions/email/membership_request",
+        names_others=True,
     ),
     notify.Kind(
         "input_new",
         gettext_lazy("New input in your coalition (for leads)"),
         template="coalitions/email/input_new",
+        names_others=True,
     ),
     notify.Kind(
         "input_answered",
@@ -116,6 +118,7 @@ notify.register_kinds(
         "ring_agreement_summary",
         gettext_lazy("Who keeps missing what their ring agreed (for leads)"),
         template="coalitions/email/ring_agreement_summary",
+        names_others=True,
     ),
 )
 
@@ -531,9 +534,7 @@ def _erase(person: Person, *, by: Person | None) -> None:
         occasion = f"coalitions.input:{pk}"
         about_them |= Q(occasion=occasion) | Q(occasion__startswith=occasion + ":")
     if about_them:
-        Notification.objects.filter(about_them).exclude(person=person).update(
-            subject="", body="", html="", attachment=""
-        )
+        notify.forget(person, about_them)
     Action.objects.filter(
         verb__startswith="input.", target_type__model="input", target_id__in=inputs
     ).update(data={})

@@ -14,12 +14,13 @@ from django.utils.translation import gettext_lazy, override
 
 from coalitions.models import Coalition, Output, RingMembership
 from members import notify
-from members.models import Person
+from members.models import Notification, Person
 
 from .models import Registration, Session
-from .services import mail_context, people_invited
+from .services import mail_context, people_invited, still_invited
 
 DEADLINE_NOTICE = dt.timedelta(days=3)
+JUST_INVITED = dt.timedelta(days=2)
 LONGEST_REMINDER = dt.timedelta(days=Session.MAX_REMINDER_DAYS)
 
 notify.register_kinds(
@@ -31,6 +32,7 @@ notify.register_kinds(
         ),
         template="events/email/weekly_digest",
         default=False,
+        names_others=True,
     ),
 )
 
@@ -59,7 +61,7 @@ def session_reminders(now: dt.datetime) -> int:
     if not due:
         return 0
     registrations = (
-        Registration.objects.confirmed()
+        still_invited(Registration.objects.confirmed())
         .filter(session_id__in=due, person__erased_at__isnull=True)
         .annotate(placed_at=Coalesce("promoted_at", "queued_at"))
         .select_related("person__user")
@@ -79,7 +81,8 @@ def session_reminders(now: dt.datetime) -> int:
         messages.append(
             notify.Message(
                 registration.person,
-                f"events.session:{session.pk}:reminder:{days}d",
+                # The start is part of it: a session moved to another day is reminded anew.
+                f"events.session:{session.pk}:{session.start:%Y%m%d%H%M}:reminder:{days}d",
                 context,
                 attachment_name="bijeenkomst.ics",
                 attachment=session_ics(session, registration).decode(),
@@ -105,7 +108,20 @@ def deadline_nudges(now: dt.datetime) -> int:
     messages = []
     for session in sessions:
         answered = Registration.objects.filter(session=session, person=OuterRef("pk"))
-        for person in people_invited(session).exclude(Exists(answered)).select_related("user"):
+        # Whoever got the invitation only just now (published close to the deadline) is not
+        # nudged on top of it.
+        just_invited = Notification.objects.filter(
+            kind="session_invitation",
+            person=OuterRef("pk"),
+            occasion=f"events.session:{session.pk}",
+            created_at__gt=now - JUST_INVITED,
+        )
+        for person in (
+            people_invited(session)
+            .exclude(Exists(answered))
+            .exclude(Exists(just_invited))
+            .select_related("user")
+        ):
             with override(person.language):
                 context = mail_context(session)
             messages.append(
@@ -116,7 +132,7 @@ def deadline_nudges(now: dt.datetime) -> int:
 
 @notify.register_rule("digest.weekly")
 def weekly_digest(now: dt.datetime) -> int:
-    """On Monday morning (or the first sweep after it that week), for those who opted in: the
+    """On Monday from 7.00 (the first sweep of that day), for those who opted in: the
     outputs added last week that they may see, the sessions they are invited to and have not
     answered, and for leads the requests waiting for them. Nothing to tell: no mail. A few
     queries per person who opted in."""
@@ -124,13 +140,24 @@ def weekly_digest(now: dt.datetime) -> int:
     monday = (local - dt.timedelta(days=local.weekday())).replace(
         hour=7, minute=0, second=0, microsecond=0
     )
-    if local < monday:
-        return 0
+    if local < monday or local.weekday() != 0:
+        return 0  # Mondays from 7.00 (a missed sweep is caught up that day, not later)
     year, week, _day = local.isocalendar()
+    occasion = f"digest:{year}-W{week:02d}"
     since = monday - dt.timedelta(days=7)
-    people = Person.objects.filter(
-        notify.wanting("weekly_digest"), user__isnull=False, erased_at__isnull=True
-    ).select_related("user")
+    people = (
+        Person.objects.filter(
+            notify.wanting("weekly_digest"), user__isnull=False, erased_at__isnull=True
+        )
+        .exclude(
+            Exists(
+                Notification.objects.filter(
+                    kind="weekly_digest", occasion=occasion, person=OuterRef("pk")
+                )
+            )
+        )
+        .select_related("user")
+    )
     messages = []
     for person in people:
         outputs = list(
@@ -193,5 +220,5 @@ def weekly_digest(now: dt.datetime) -> int:
                 ],
                 "week": week,
             }
-        messages.append(notify.Message(person, f"digest:{year}-W{week:02d}", context))
+        messages.append(notify.Message(person, occasion, context))
     return notify.queue_many("weekly_digest", messages)

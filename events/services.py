@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import DateTimeField, Exists, F, OuterRef, Subquery
+from django.db.models import DateTimeField, Exists, F, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -351,17 +351,16 @@ def mail_context(session: Session, registration: Registration | None = None) -> 
     """What every message about a session says (in the active language): when, where, the
     link, and the programme with the parts this registration chose. Uses `session.parts` and
     `registration.choices` as prefetched by the caller."""
-    chosen = (
-        {choice.part_id for choice in registration.choices.all() if not choice.is_cancelled}
-        if registration is not None
-        else set()
-    )
+    choices = registration.choices.all() if registration is not None else []
+    chosen = {choice.part_id for choice in choices if choice.is_confirmed}
+    waiting = {choice.part_id for choice in choices if choice.is_waitlisted}
     programme = [
         {
             "title": part.title,
             "room": part.room,
             "when": notify.times(part.start, part.end),
             "chosen": part.pk in chosen,
+            "waiting": part.pk in waiting,
         }
         for part in session.parts.all()
     ]
@@ -419,6 +418,15 @@ def touch(session: Session) -> None:
         sequence=F("sequence") + 1, updated_at=timezone.now()
     )
     session.refresh_from_db(fields=["sequence", "updated_at"])
+
+
+def still_invited(registrations):
+    """The registrations whose person the session still invites (Session.objects.invited), or
+    whom an organiser signed up (a guest): who left the ring hears no more about its meetings."""
+    invited = Session.objects.filter(pk=OuterRef("session_id")).invited(OuterRef("person_id"))
+    return registrations.filter(
+        Exists(invited) | (Q(registered_by__isnull=False) & ~Q(registered_by=F("person")))
+    )
 
 
 def people_invited(session: Session):
@@ -490,37 +498,38 @@ def change_session(session: Session, *, by: Person | None, **fields) -> list[str
 def session_changed(session: Session, fields: list[str]) -> None:
     """The time or place of a session changed: everyone signed up or waiting is told at once,
     with the calendar file that updates the event they hold (a higher SEQUENCE)."""
-    from .calendar import session_ics
-
+    if session.is_past or session.is_cancelled:
+        return  # nothing to tell about what is over
     _tell_signed_up(
         session,
         "session_changed",
         f"events.session:{session.pk}:v{session.sequence}",
-        ics=session_ics(session).decode(),
         fields=_field_labels(Session, fields),
     )
 
 
 def part_changed(part: SessionPart, fields: list[str]) -> None:
     """The time or room of a part changed: who chose it (and still holds the choice) is told."""
-    from .calendar import session_ics
-
     session = part.session
+    if session.is_past or session.is_cancelled:
+        return
     _tell_signed_up(
         session,
         "session_changed",
         f"events.part:{part.pk}:v{session.sequence}",
-        ics=session_ics(session).decode(),
         fields=_field_labels(SessionPart, fields),
         part=part,
     )
 
 
-def _tell_signed_up(
-    session: Session, kind: str, occasion: str, *, ics: str, part=None, **extra
-) -> int:
-    """One message to everyone signed up or waiting (for a part: who chose it)."""
+def _tell_signed_up(session: Session, kind: str, occasion: str, *, part=None, **extra) -> int:
+    """One message to everyone signed up or waiting (for a part: who chose it), each with the
+    calendar file of their own place (a waiting-list place is tentative)."""
+    from .calendar import session_ics
+
     registrations = session.registrations.active().select_related("person__user")
+    if kind != "session_cancelled":
+        registrations = still_invited(registrations)
     if part is not None:
         registrations = registrations.filter(
             choices__part=part,
@@ -537,13 +546,14 @@ def _tell_signed_up(
             context = mail_context(session, registration) | extra
             if part is not None:
                 context |= {"part": part, "part_when": notify.when(part.start, part.end)}
+        registration.session = session
         messages.append(
             notify.Message(
                 registration.person,
                 occasion,
                 context,
                 attachment_name="bijeenkomst.ics",
-                attachment=ics,
+                attachment=session_ics(session, registration).decode(),
             )
         )
     return notify.queue_many(kind, messages)
@@ -616,8 +626,6 @@ def publish(session: Session, *, by: Person | None) -> Session:
 
 def cancel_session(session: Session, *, by: Person | None) -> Session:
     """Cancel the whole session: everyone signed up is told, with a cancelled calendar event."""
-    from .calendar import session_ics
-
     with transaction.atomic():
         session = _lock_session(session)
         if session.is_cancelled:
@@ -626,8 +634,7 @@ def cancel_session(session: Session, *, by: Person | None) -> Session:
         session.save(update_fields=["status"])
         touch(session)
         activity.log("session.cancelled", by=by, target=session, scope=session)
-        ics = session_ics(session).decode()
-        _tell_signed_up(session, "session_cancelled", f"events.session:{session.pk}", ics=ics)
+        _tell_signed_up(session, "session_cancelled", f"events.session:{session.pk}")
     return session
 
 
@@ -755,17 +762,25 @@ class Commitment:
         return not self.is_core and self.invited >= 2 and self.attended == self.invited
 
 
-def commitment(memberships, *, today: dt.date | None = None) -> dict[int, Commitment]:
-    """THE commitment rule, per active membership (keyed by person id): the ring board shows it,
-    the reminders nudge with it, the overviews count it. Four queries, whatever the number of
-    people, rings or sessions."""
+def commitment(
+    memberships,
+    *,
+    today: dt.date | None = None,
+    held_before: dt.datetime | None = None,
+    by_membership: bool = False,
+) -> dict[int, Commitment]:
+    """THE commitment rule, per active membership (keyed by person id — one coalition's
+    memberships — or by membership id across coalitions): the ring board shows it, the
+    reminders nudge with it, the overviews count it. A session counts once it ended before
+    `held_before` (default now). Four queries, whatever the number of people, rings or
+    sessions."""
     memberships = [m for m in memberships if m.is_active]
     if not memberships:
         return {}
     today = today or timezone.localdate()
     since = timezone.make_aware(dt.datetime(int(school_year_of(today)[:4]), 9, 1))
     held = (
-        Session.objects.filter(start__gte=since, end__lt=timezone.now())
+        Session.objects.filter(start__gte=since, end__lt=held_before or timezone.now())
         .exclude(status__in=[Session.Status.CANCELLED, Session.Status.DRAFT])
         .order_by("start")
     )
@@ -792,7 +807,7 @@ def commitment(memberships, *, today: dt.date | None = None) -> dict[int, Commit
             if pk in came:
                 break
             missed += 1
-        result[m.person_id] = Commitment(
+        result[m.pk if by_membership else m.person_id] = Commitment(
             invited=len(invited),
             attended=len(came & set(invited)),
             expected=rings[m.ring_id].sessions_expected,

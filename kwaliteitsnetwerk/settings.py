@@ -236,7 +236,7 @@ CELERY_TIMEZONE = TIME_ZONE
 # (also what a lost task left behind). Every row is claimed before it is sent, so a second beat
 # or two sweeps at once send nothing twice; a sweep that did not run is caught up by the next.
 REMINDER_SWEEP_SECONDS = float(env("REMINDER_SWEEP_SECONDS", "300"))
-NOTIFICATION_BATCH_SIZE = int(env("NOTIFICATION_BATCH_SIZE", "200"))
+NOTIFICATION_BATCH_SIZE = int(env("NOTIFICATION_BATCH_SIZE", "1000"))
 CELERY_BEAT_SCHEDULE = {
     "send-reminders": {
         "task": "members.tasks.sweep",

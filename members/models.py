@@ -344,7 +344,7 @@ class Notification(models.Model):
 
     ERASE_DELETE = True  # see members.services.erase_person
     CLAIM_TIMEOUT = dt.timedelta(minutes=15)
-    MAX_ATTEMPTS = 6
+    MAX_ATTEMPTS = 7  # per-message refusals (4xx); an unreachable server counts none
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("queued")

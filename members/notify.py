@@ -23,7 +23,8 @@ from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
-from django.template.loader import render_to_string, select_template
+from django.template import Context
+from django.template.loader import get_template, select_template
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.functional import Promise
@@ -46,6 +47,7 @@ class Kind:
     mandatory: bool = False
     default: bool = True
     secret: bool = False
+    names_others: bool = False  # its text may name other people (erasure looks there)
 
     @property
     def templates(self) -> str:
@@ -83,6 +85,18 @@ def register_rule(name: str):
         return func
 
     return decorate
+
+
+def forget(person: Person, about_them: Q) -> None:
+    """Erasure: messages to others that are about this person (`about_them`, by occasion) or
+    name them (kinds that list people) lose their text once sent, and are not sent at all
+    while they wait (a blank mail must never go out)."""
+    naming = [kind.name for kind in KINDS.values() if kind.names_others]
+    if person.full_name.strip():
+        about_them |= Q(kind__in=naming, body__contains=person.full_name)
+    rows = Notification.objects.exclude(person=person).filter(about_them)
+    rows.exclude(status=Notification.Status.SENT).delete()
+    rows.update(subject="", body="", html="", attachment="")
 
 
 def optional_kinds() -> list[Kind]:
@@ -205,13 +219,19 @@ def render(kind: str, person: Person, context: dict, *, template: str = "") -> t
             "unsubscribe_url": unsubscribe_url(person.pk, kind),
             **context,
         }
-        subject = " ".join(render_to_string(f"{name}_subject.txt", context).split())
-        text = render_to_string(f"{name}.txt", context)
+        subject = " ".join(_plain(f"{name}_subject.txt", context).split())
+        text = _plain(f"{name}.txt", context)
         text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
         html = select_template([f"{name}.html", "email/base.html"]).render(
             {**context, "subject": subject, "text": text}
         )
     return subject[:200], text, html
+
+
+def _plain(name: str, context: dict) -> str:
+    """A plain-text template, rendered without HTML escaping (an & stays an &)."""
+    template = get_template(name).template
+    return template.render(Context(context, autoescape=False))
 
 
 @dataclass
@@ -320,7 +340,12 @@ def resend(notification: Notification, *, by: Person | None) -> Notification:
     if KINDS.get(notification.kind, Kind(notification.kind, "")).secret:
         raise ValueError(_("This message held a personal link; send a new invitation instead."))
     with transaction.atomic():
-        Notification.objects.filter(pk=notification.pk).update(
+        # Only what is done (sent or failed): a message waiting or being sent goes out anyway,
+        # and a double click queues it once.
+        again = Notification.objects.filter(
+            pk=notification.pk,
+            status__in=[Notification.Status.SENT, Notification.Status.FAILED],
+        ).update(
             status=Notification.Status.QUEUED,
             attempts=0,
             next_attempt_at=timezone.now(),
@@ -328,6 +353,8 @@ def resend(notification: Notification, *, by: Person | None) -> Notification:
             sent_at=None,
             last_error="",
         )
+        if not again:
+            raise ValueError(_("This message is still on its way; it goes out once."))
         activity.log(
             "notification.resent",
             by=by,

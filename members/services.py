@@ -367,11 +367,8 @@ def erase_person(
             return  # already done (a second run of the retention task, a double click)
         for step in _ERASURE_STEPS:
             step(person, by=by)
-        # Messages to others that name them (a lead's summary, a digest, a request) keep only
-        # their subject line's place in the outbox: the text goes.
-        Notification.objects.exclude(person=person).filter(
-            Q(body__contains=person.full_name) | Q(body__icontains=person.email)
-        ).update(subject="", body="", html="", attachment="")
+        # Messages to others that name them (a lead's summary, a digest, a request).
+        notify.forget(person, Q(pk__in=[]))
         user = person.user
         person.first_name = ""
         person.infix = ""

@@ -27,7 +27,14 @@ RETRY_DELAYS = [
     dt.timedelta(minutes=30),
     dt.timedelta(hours=2),
     dt.timedelta(hours=8),
+    dt.timedelta(hours=24),
 ]
+# The mail server itself is away (or refuses our login or sender): no attempt is counted, so an
+# outage of a weekend loses nothing; everything waits this long and is tried again.
+SERVER_AWAY_DELAY = dt.timedelta(minutes=5)
+# Rows claimed and sent at a time (three queries each chunk): a worker killed mid-way sends at
+# most this many twice, and a chunk is done long before its claim could be taken over.
+CHUNK = 100
 
 
 @shared_task
@@ -84,53 +91,78 @@ def deliver(
     kind: str = "",
     occasions: list[str] | None = None,
 ) -> int:
-    """Claim a batch of due rows and mail them over one connection. Returns how many rows it
-    handled (sent, put back for a later attempt, or failed). A fixed number of queries per
-    batch, whatever its size."""
-    now = timezone.now()
+    """Send up to NOTIFICATION_BATCH_SIZE due rows over one SMTP connection, claiming them a
+    small chunk at a time, so a worker killed in the middle leaves at most one chunk to be sent
+    again, and a claim never lives long enough to be taken over while it is still being sent.
+    Returns how many rows it handled (sent, put back for a later attempt, or failed): three
+    queries per chunk, whatever the size of the messages."""
+    handled = 0
+    connection = None
+    try:
+        while handled < settings.NOTIFICATION_BATCH_SIZE:
+            claim, rows = _claim(
+                notification_ids,
+                kind,
+                occasions,
+                min(CHUNK, settings.NOTIFICATION_BATCH_SIZE - handled),
+            )
+            if not rows:
+                break
+            handled += len(rows)
+            if connection is None:
+                connection = mail.mailers.default
+                try:
+                    connection.open()
+                except (OSError, smtplib.SMTPException) as exc:
+                    # The mail server is away (or refuses our login): nothing was tried, so no
+                    # attempt is counted; everything waits for the next sweep.
+                    _record([], [], [], claim, unreachable=(rows, exc))
+                    break
+            sent, retry, failed = [], [], []
+            for index, row in enumerate(rows):
+                try:
+                    connection.send_messages([_message(row, connection)])
+                except Exception as exc:  # classified here: the bookkeeping must happen
+                    if _is_permanent(exc):
+                        failed.append((row, exc))
+                    elif _connection_lost(exc):
+                        # This one and the rest of the chunk wait; no attempt counted.
+                        _record(sent, retry, failed, claim, unreachable=(rows[index:], exc))
+                        return handled
+                    else:
+                        retry.append((row, exc))
+                else:
+                    sent.append(row)
+            _record(sent, retry, failed, claim)
+    finally:
+        if connection is not None:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                connection.close()
+    return handled
+
+
+def _claim(notification_ids, kind, occasions, size) -> tuple[dt.datetime, list[Notification]]:
+    """Take `size` due rows: SKIP LOCKED, so two sweeps at once take different rows, and the
+    status change makes the claim stick once this transaction commits."""
+    claim = timezone.now()
     with transaction.atomic():
-        due = Notification.objects.due(now).order_by("next_attempt_at", "pk")
+        due = Notification.objects.due(claim).order_by("next_attempt_at", "pk")
         if notification_ids is not None:
             due = due.filter(pk__in=notification_ids)
         if occasions is not None:
             due = due.filter(kind=kind, occasion__in=occasions)
-        # SKIP LOCKED: two sweeps at once each take other rows; the status change below makes
-        # the claim stick once this transaction commits.
         rows = list(
-            due.select_for_update(skip_locked=True, of=("self",)).select_related("person")[
-                : settings.NOTIFICATION_BATCH_SIZE
-            ]
+            due.select_for_update(skip_locked=True, of=("self",)).select_related("person")[:size]
         )
-        if not rows:
-            return 0
-        Notification.objects.filter(pk__in=[row.pk for row in rows]).update(
-            status=Notification.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
-        )
-    sent, retry, failed = [], [], []
-    connection = mail.mailers.default
-    try:
-        connection.open()
-    except (OSError, smtplib.SMTPException) as exc:
-        retry = [(row, exc) for row in rows]
-        rows = []
-    for index, row in enumerate(rows):
-        try:
-            connection.send_messages([_message(row, connection)])
-        except Exception as exc:  # classified below: nothing may stop the batch's bookkeeping
-            if _is_permanent(exc):
-                failed.append((row, exc))
-                continue
-            retry.append((row, exc))
-            if _connection_lost(exc):
-                # The rest of the batch waits for the next attempt.
-                retry.extend((later, exc) for later in rows[index + 1 :])
-                break
-        else:
-            sent.append(row)
-    with contextlib.suppress(OSError, smtplib.SMTPException):
-        connection.close()
-    _record(sent, retry, failed)
-    return len(sent) + len(retry) + len(failed)
+        if rows:
+            Notification.objects.filter(pk__in=[row.pk for row in rows]).update(
+                status=Notification.Status.SENDING,
+                claimed_at=claim,
+                attempts=F("attempts") + 1,
+            )
+    for row in rows:
+        row.attempts += 1
+    return claim, rows
 
 
 def _message(row: Notification, connection) -> EmailMultiAlternatives:
@@ -158,28 +190,50 @@ def _message_id(row: Notification) -> str:
 
 
 def _is_permanent(exc: Exception) -> bool:
-    """A 5xx answer (the address does not exist, the message is refused) will not get better
-    by trying again; a 4xx answer, a lost connection or a timeout may."""
+    """A 5xx answer about this message or its address (no such mailbox, refused content) will
+    not get better by trying again; a 4xx answer may. Refusals of our sender or login are the
+    set-up's fault, not the message's: temporary, so nothing is lost while it is fixed."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _message in exc.recipients.values()]
         return bool(codes) and all(500 <= code < 600 for code in codes)
+    if isinstance(exc, (smtplib.SMTPSenderRefused, smtplib.SMTPAuthenticationError)):
+        return False
     if isinstance(exc, smtplib.SMTPResponseException):
         return 500 <= exc.smtp_code < 600
     return isinstance(exc, (ValueError, UnicodeError))  # an address that cannot be written
 
 
 def _connection_lost(exc: Exception) -> bool:
-    return isinstance(exc, (smtplib.SMTPServerDisconnected, ConnectionError, TimeoutError))
+    """The server is gone or refuses us as a sender: not this message's fault."""
+    return isinstance(
+        exc,
+        (
+            smtplib.SMTPServerDisconnected,
+            smtplib.SMTPSenderRefused,
+            smtplib.SMTPAuthenticationError,
+            ConnectionError,
+            TimeoutError,
+        ),
+    ) or (isinstance(exc, OSError) and not isinstance(exc, smtplib.SMTPException))
 
 
 def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:1000]
 
 
-def _record(sent, retry, failed) -> None:
+def _record(sent, retry, failed, claim: dt.datetime, *, unreachable=None) -> None:
+    """Write down what happened to a chunk, for the rows this claim still holds (a row taken
+    over after CLAIM_TIMEOUT is the other sweep's to record)."""
     now = timezone.now()
+    everything = [row.pk for row in sent]
+    everything += [row.pk for row, _exc in retry + failed]
+    if unreachable:
+        everything += [row.pk for row in unreachable[0]]
+    ours = Notification.objects.filter(
+        pk__in=everything, status=Notification.Status.SENDING, claimed_at=claim
+    )
     if sent:
-        Notification.objects.filter(pk__in=[row.pk for row in sent]).update(
+        ours.filter(pk__in=[row.pk for row in sent]).update(
             status=Notification.Status.SENT, sent_at=now, claimed_at=None, last_error=""
         )
         secret = [row.pk for row in sent if getattr(notify.KINDS.get(row.kind), "secret", False)]
@@ -187,25 +241,37 @@ def _record(sent, retry, failed) -> None:
             Notification.objects.filter(pk__in=secret).update(body="", html="")
     changed = []
     for row, exc in retry:
-        attempts = row.attempts + 1  # counted by the claim
         row.last_error = _describe(exc)
         row.claimed_at = None
-        if attempts >= Notification.MAX_ATTEMPTS:
+        if row.attempts >= Notification.MAX_ATTEMPTS:
             row.status = Notification.Status.FAILED
         else:
             row.status = Notification.Status.QUEUED
-            row.next_attempt_at = now + RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1]
+            row.next_attempt_at = now + RETRY_DELAYS[min(row.attempts, len(RETRY_DELAYS)) - 1]
         changed.append(row)
-        logger.warning("Mail %s not sent (attempt %s): %s", row.pk, attempts, row.last_error)
+        logger.warning("Mail %s not sent (attempt %s): %s", row.pk, row.attempts, row.last_error)
     for row, exc in failed:
         row.status = Notification.Status.FAILED
         row.last_error = _describe(exc)
         row.claimed_at = None
         changed.append(row)
         logger.error("Mail %s refused for good: %s", row.pk, row.last_error)
+    if unreachable:
+        rows, exc = unreachable
+        for row in rows:
+            row.status = Notification.Status.QUEUED
+            row.attempts -= 1  # not this message's fault: it keeps its attempts
+            row.next_attempt_at = now + SERVER_AWAY_DELAY
+            row.last_error = _describe(exc)
+            row.claimed_at = None
+            changed.append(row)
+        logger.warning("Mail server unreachable, %s messages wait: %s", len(rows), _describe(exc))
     if changed:
+        still_ours = set(ours.values_list("pk", flat=True))
         Notification.objects.bulk_update(
-            changed, ["status", "next_attempt_at", "last_error", "claimed_at"], batch_size=500
+            [row for row in changed if row.pk in still_ours],
+            ["status", "next_attempt_at", "last_error", "claimed_at", "attempts"],
+            batch_size=500,
         )
 
 

@@ -420,3 +420,159 @@ class TestWeeklyDigest:
         with at(dt.datetime(2026, 10, 16, 8, 0, tzinfo=AMS)):
             sweep()
         assert len(sent("weekly_digest")) == 2
+
+
+class TestEdgesAReviewFound:
+    def test_the_ring_agreement_is_kept_per_coalition(self, institution):
+        lead_a = make_person("Trekker", "Alfa", institution, account=True)
+        lead_b = make_person("Trekker", "Beta", institution, account=True)
+        with at(dt.datetime(2026, 9, 2, 9, 0, tzinfo=AMS)):
+            alfa = make_coalition("Alfa", leads=[lead_a])
+            beta = make_coalition("Beta", leads=[lead_b])
+            piet = make_person("Piet", "Twee", institution, account=True)
+            make_membership(piet, alfa.rings.get(order=1))
+            make_membership(piet, beta.rings.get(order=1))
+            for coalition, came in ((alfa, True), (beta, False)):
+                for day in (10, 24):
+                    meeting = make_session(
+                        start=dt.datetime(2026, 9, day, 13, 0, tzinfo=AMS),
+                        kind=Session.Kind.COALITION,
+                        organiser_coalition=coalition,
+                    )
+                    meeting.coalitions.add(coalition)
+                    if came:
+                        services.mark_attendance(
+                            services.register(piet, meeting), attended=True, by=lead_a
+                        )
+            settle()
+        with at(dt.datetime(2026, 9, 30, 9, 0, tzinfo=AMS)):
+            sweep()
+        assert [m.subject for m in sent("ring_agreement")] == ["We misten je bij Beta"]
+        assert [m.to for m in sent("ring_agreement_summary")] == [[lead_b.email]]
+
+    def test_no_nudge_before_the_organisers_could_record_who_came(self, lead, coalition):
+        with at(dt.datetime(2026, 9, 2, 9, 0, tzinfo=AMS)):
+            came = make_person("Wel", "Geweest")
+            make_membership(came, coalition.rings.get(order=1))
+            for day in (10, 24):
+                meeting = make_session(
+                    start=dt.datetime(2026, 9, day, 13, 0, tzinfo=AMS),
+                    kind=Session.Kind.COALITION,
+                    organiser_coalition=coalition,
+                )
+                meeting.coalitions.add(coalition)
+                services.register(came, meeting)
+            settle()
+        with at(dt.datetime(2026, 9, 24, 17, 5, tzinfo=AMS)):  # five minutes after the end
+            sweep()
+        assert sent("ring_agreement") == []
+
+    def test_who_left_the_ring_gets_no_reminder_of_its_meeting(self, lead, coalition, member):
+        with at(START - 20 * DAY):
+            membership = make_membership(member, coalition.rings.get(order=2))
+            meeting = make_session(
+                start=START,
+                kind=Session.Kind.COALITION,
+                organiser_coalition=coalition,
+                form="online",
+                online_link="https://meet.example/alleen-voor-de-coalitie",
+            )
+            meeting.coalitions.add(coalition)
+            services.register(member, meeting)
+            coalition_services.leave(membership, person=member)
+            settle()
+            services.change_session(meeting, by=None, room="Zaal 3")
+            deliver()
+        with at(START - dt.timedelta(hours=20)):
+            sweep()
+        assert sent("session_reminder") == []
+        assert sent("session_changed") == []
+
+    def test_a_session_moved_to_another_day_is_reminded_again(self, planned, member):
+        session, _work = planned
+        for moment in (START - 7 * DAY + dt.timedelta(hours=1), START - dt.timedelta(hours=20)):
+            with at(moment):
+                sweep()
+        assert len(sent("session_reminder")) == 2
+        later = START + 14 * DAY
+        with at(START - dt.timedelta(hours=19)):
+            services.change_session(
+                session, by=None, start=later, end=later + dt.timedelta(hours=4)
+            )
+        mail.outbox.clear()
+        with at(later - dt.timedelta(hours=20)):
+            sweep()
+        assert [m.subject for m in sent("session_reminder")] == [
+            "Morgen: Netwerkbijeenkomst coalities"
+        ]
+
+    def test_a_waiting_place_gets_a_tentative_calendar_and_no_false_choice(
+        self, planned, institution
+    ):
+        session, work = planned
+        with at(START - 20 * DAY):
+            work.capacity = 1
+            work.save()
+            second = make_person("Twee", "Plaats", institution, account=True)
+            services.register(second, session, parts=[work])  # on the part's waiting list
+            third = make_person("Drie", "Wacht", institution, account=True)
+            services.register(third, session)  # the session is full (2): waiting list
+            settle()
+            services.change_session(session, by=None, room="Zaal 9")
+            deliver()
+        by_address = {m.to[0]: m for m in sent("session_changed")}
+        assert "STATUS:TENTATIVE" in by_address[third.email].attachments[0][1]
+        with at(START - 7 * DAY + dt.timedelta(hours=1)):
+            sweep()
+        [reminder] = [m for m in sent("session_reminder") if m.to == [second.email]]
+        assert "Werkatelier (Lokaal 4) — je staat op de wachtlijst" in reminder.body
+        assert "jouw keuze" not in reminder.body
+
+    def test_nothing_about_a_cancelled_or_past_session_and_no_double_uur(self, member):
+        with at(START - 20 * DAY):
+            session = make_session(start=START)
+            services.register(member, session)
+            settle()
+            services.cancel_session(session, by=None)
+            services.change_session(session, by=None, room="Zaal 1")
+            deliver()
+        [cancelled] = sent("session_cancelled")
+        assert "do 15 oktober 2026, 13.00–17.00 uur gaat niet door" in cancelled.body
+        assert "uur uur" not in cancelled.body
+        assert sent("session_changed") == []
+        with at(START - 21 * DAY):
+            past = make_session(start=START - 20 * DAY, signup_deadline=None)
+        with at(START - 20 * DAY - dt.timedelta(hours=3)):
+            services.register(member, past)
+        with at(START):
+            services.change_session(past, by=None, room="Zaal 2")
+            deliver()
+        assert sent("session_changed") == []
+
+    def test_no_deadline_nudge_on_top_of_a_fresh_invitation(self, lead, coalition, member):
+        make_membership(member, coalition.rings.get(order=2))
+        with at(START - 8 * DAY):
+            meeting = make_session(
+                start=START,
+                kind=Session.Kind.COALITION,
+                organiser_coalition=coalition,
+                status=Session.Status.DRAFT,
+                signup_deadline=START - 6 * DAY,
+            )
+            services.publish(meeting, by=lead)
+            sweep()
+        assert [m.to for m in sent("session_invitation") if m.to == [member.email]]
+        assert sent("session_deadline") == []
+
+    def test_the_digest_is_a_monday_thing(self, member):
+        with at(dt.datetime(2026, 10, 7, 9, 0, tzinfo=AMS)):
+            notify.set_preferences(member, {"weekly_digest": True}, by=member)
+        with at(dt.datetime(2026, 10, 12, 8, 0, tzinfo=AMS)):  # Monday: nothing to tell
+            sweep()
+        with at(dt.datetime(2026, 10, 14, 9, 0, tzinfo=AMS)):  # Wednesday: something new
+            make_session(start=START + 30 * DAY, title="Nieuw")
+            sweep()
+        assert sent("weekly_digest") == []
+        with at(dt.datetime(2026, 10, 19, 8, 0, tzinfo=AMS)):  # the next Monday
+            sweep()
+        assert len(sent("weekly_digest")) == 1

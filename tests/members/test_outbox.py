@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from members import notify
-from members.models import MailPreference, Notification
+from members.models import Action, MailPreference, Notification
 from members.tasks import deliver, send_notifications, sweep
 from tests.conftest import login
 from tests.factories import make_person
@@ -465,7 +465,9 @@ def test_a_real_worker_and_beat_on_redis_deliver_a_reminder_over_smtp(
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and not reminders():
             time.sleep(0.5)
-        assert reminders(), "no reminder arrived within 90 s"
+        if not reminders():
+            worker.terminate()
+            pytest.fail("no reminder arrived within 90 s:\n" + worker.communicate(timeout=15)[0])
         time.sleep(4)  # a few more sweeps: nothing goes out twice
         [reminder] = reminders()
         assert reminder["To"] == member.email
@@ -484,3 +486,99 @@ def test_a_real_worker_and_beat_on_redis_deliver_a_reminder_over_smtp(
             output, _ = worker.communicate()
         smtp.stop()
     assert "Traceback" not in output, output
+
+
+class DyingBackend(LocmemBackend):
+    """Delivers `left` messages, then the worker is killed (SIGTERM, out of memory)."""
+
+    left = 0
+
+    def send_messages(self, messages):
+        if DyingBackend.left == 0:
+            raise KeyboardInterrupt("worker killed")
+        DyingBackend.left -= 1
+        return super().send_messages(messages)
+
+
+class TestEdgesAReviewFound:
+    def test_a_worker_killed_mid_batch_sends_at_most_one_chunk_twice(
+        self, institution, settings, monkeypatch
+    ):
+        from members import tasks
+
+        monkeypatch.setattr(notify, "_send_after_commit", lambda *a, **k: None)
+        monkeypatch.setattr(tasks, "CHUNK", 5)
+        settings.MAILERS = {"default": {"BACKEND": "tests.members.test_outbox.DyingBackend"}}
+        people = [make_person("Lid", f"Gestopt{i}", institution) for i in range(12)]
+        with time_machine.travel(T0, tick=False):
+            queue_invitations(people)
+            DyingBackend.left = 7  # the second chunk dies after two of its five
+            with pytest.raises(KeyboardInterrupt):
+                deliver()
+        assert len(mail.outbox) == 7
+        DyingBackend.left = 99
+        with time_machine.travel(T0 + Notification.CLAIM_TIMEOUT + dt.timedelta(minutes=1)):
+            sweep()
+        recipients = [m.to[0] for m in mail.outbox]
+        assert sorted(set(recipients)) == sorted(p.email for p in people)
+        assert len(recipients) - len(set(recipients)) == 2  # only the two of the killed chunk
+        assert set(Notification.objects.values_list("status", flat=True)) == {"sent"}
+
+    def test_an_unreachable_server_costs_no_attempts(self, crowd, flaky):
+        flaky.error, flaky.times = smtplib.SMTPServerDisconnected("relay down"), 99
+        with time_machine.travel(T0, tick=False):
+            queue_invitations(crowd[:2])
+        moment = T0
+        for _hour in range(60):  # five hours of sweeps while the relay is down
+            with time_machine.travel(moment, tick=False):
+                sweep()
+            moment += dt.timedelta(minutes=5)
+        rows = list(Notification.objects.all())
+        assert {row.status for row in rows} == {"queued"}
+        assert {row.attempts for row in rows} == {0}
+        flaky.times = 0
+        with time_machine.travel(moment, tick=False):
+            sweep()
+        assert len(mail.outbox) == 2
+
+    def test_subjects_and_text_are_not_html_escaped(self, member):
+        notify.queue(
+            "session_invitation",
+            member,
+            "x",
+            {"session": {"title": "R&D en 'data'"}, "when": "w", "url": "u"},
+        )
+        deliver()
+        [message] = mail.outbox
+        assert message.subject == "Uitnodiging: R&D en 'data'"
+        assert "R&D en 'data'" in message.body
+        html = message.alternatives[0][0]
+        assert "<title>Uitnodiging: R&amp;D en &#x27;data&#x27;</title>" in html
+
+    def test_erasure_never_sends_a_blank_mail(self, lead, member, monkeypatch):
+        from coalitions import services as coalition_services
+        from members import services as member_services
+        from tests.factories import make_membership
+
+        coalition = lead.led_coalitions.get()
+        make_membership(member, coalition.rings.get(order=2))
+        monkeypatch.setattr(notify, "_send_after_commit", lambda *a, **k: None)  # worker busy
+        coalition_services.add_input(coalition, by=member, kind="vraag", title="Hoe?", body="Tip")
+        assert Notification.objects.filter(kind="input_new").exists()
+        member_services.erase_person(member, by=member)
+        assert not Notification.objects.filter(kind="input_new").exists()
+        deliver()
+        assert all(m.subject and m.body for m in mail.outbox)
+
+    def test_a_message_on_its_way_is_not_resent(self, client, bureau, crowd):
+        queue_invitations(crowd[:1])
+        row = Notification.objects.get()
+        login(client, bureau)
+        response = client.post(
+            reverse("members:outbox_resend", args=[row.pk]), {"next": "https://evil.example/"}
+        )
+        assert response.status_code == 302
+        assert response["Location"] == reverse("members:outbox")
+        row.refresh_from_db()
+        assert row.status == "queued"
+        assert not Action.objects.filter(verb="notification.resent").exists()
