@@ -1,5 +1,6 @@
 """iCalendar files: one per session, and a person's own feed. Built with icalendar."""
 
+import datetime as dt
 import zoneinfo
 
 from django.conf import settings
@@ -65,12 +66,34 @@ def session_event(session: Session, registration: Registration | None = None) ->
     return event
 
 
+def _years_around(start, end) -> dict:
+    """The VTIMEZONE covers the years of the events, not 1970–2038 (which costs milliseconds
+    and kilobytes per file)."""
+    return {
+        "first_date": dt.date(start.year - 1, 1, 1),
+        "last_date": dt.date(end.year + 2, 1, 1),
+    }
+
+
 def session_ics(session: Session, registration: Registration | None = None) -> bytes:
     cancelled = session.is_cancelled
     calendar = _calendar("CANCEL" if cancelled else "PUBLISH")
     calendar.add_component(session_event(session, registration))
-    calendar.add_missing_timezones()
+    calendar.add_missing_timezones(**_years_around(session.start, session.end))
     return calendar.to_ical()
+
+
+def session_ics_cached(session: Session, registration: Registration | None, cache: dict) -> str:
+    """session_ics for many people at once (a reminder, a change): the file differs only by
+    whether their place is waiting or moved up, so it is built once per kind of place."""
+    key = (
+        session.pk,
+        registration is not None and registration.is_waitlisted,
+        registration is not None and registration.promoted_at is not None,
+    )
+    if key not in cache:
+        cache[key] = session_ics(session, registration).decode()
+    return cache[key]
 
 
 def feed_ics(person) -> bytes:
@@ -84,7 +107,11 @@ def feed_ics(person) -> bytes:
         .select_related("session__host_institution")
         .order_by("session__start")
     )
+    registrations = list(registrations)
     for registration in registrations:
         calendar.add_component(session_event(registration.session, registration))
-    calendar.add_missing_timezones()
+    if registrations:
+        calendar.add_missing_timezones(
+            **_years_around(registrations[0].session.start, registrations[-1].session.end)
+        )
     return calendar.to_ical()

@@ -44,7 +44,7 @@ def session_reminders(now: dt.datetime) -> int:
     link and the calendar file. Only the latest offset that has come is sent (after a missed
     sweep, the day-before reminder alone), and only to who had their place before that moment
     (whoever signs up later got the confirmation just now)."""
-    from .calendar import session_ics
+    from .calendar import session_ics_cached
 
     sessions = {
         session.pk: session
@@ -67,7 +67,7 @@ def session_reminders(now: dt.datetime) -> int:
         .select_related("person__user")
         .prefetch_related("choices")
     )
-    messages = []
+    messages, files = [], {}
     for registration in registrations:
         session = sessions[registration.session_id]
         days = due[session.pk]
@@ -85,7 +85,7 @@ def session_reminders(now: dt.datetime) -> int:
                 f"events.session:{session.pk}:{session.start:%Y%m%d%H%M}:reminder:{days}d",
                 context,
                 attachment_name="bijeenkomst.ics",
-                attachment=session_ics(session, registration).decode(),
+                attachment=session_ics_cached(session, registration, files),
             )
         )
     return notify.queue_many("session_reminder", messages)

@@ -525,7 +525,7 @@ def part_changed(part: SessionPart, fields: list[str]) -> None:
 def _tell_signed_up(session: Session, kind: str, occasion: str, *, part=None, **extra) -> int:
     """One message to everyone signed up or waiting (for a part: who chose it), each with the
     calendar file of their own place (a waiting-list place is tentative)."""
-    from .calendar import session_ics
+    from .calendar import session_ics_cached
 
     registrations = session.registrations.active().select_related("person__user")
     if kind != "session_cancelled":
@@ -540,7 +540,7 @@ def _tell_signed_up(session: Session, kind: str, occasion: str, *, part=None, **
         .prefetch_related("parts")
         .get(pk=session.pk)
     )
-    messages = []
+    messages, files = [], {}
     for registration in registrations.prefetch_related("choices"):
         with override(registration.person.language):
             context = mail_context(session, registration) | extra
@@ -553,7 +553,7 @@ def _tell_signed_up(session: Session, kind: str, occasion: str, *, part=None, **
                 occasion,
                 context,
                 attachment_name="bijeenkomst.ics",
-                attachment=session_ics(session, registration).decode(),
+                attachment=session_ics_cached(session, registration, files),
             )
         )
     return notify.queue_many(kind, messages)

@@ -3,6 +3,7 @@ members.notify does, and the apps' rules (notify.register_rule) decide what is d
 
 import contextlib
 import datetime as dt
+import email.policy
 import logging
 import smtplib
 
@@ -173,7 +174,7 @@ def _message(row: Notification, connection) -> EmailMultiAlternatives:
         # RFC 8058: one click in the mail program unsubscribes, without logging in.
         headers["List-Unsubscribe"] = f"<{url}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message = EmailMultiAlternatives(
+    message = _Mail(
         row.subject, row.body, None, [row.person.email], connection=connection, headers=headers
     )
     if row.html:
@@ -181,6 +182,16 @@ def _message(row: Notification, connection) -> EmailMultiAlternatives:
     if row.attachment:
         message.attach(row.attachment_name or "bijeenkomst.ics", row.attachment, "text/calendar")
     return message
+
+
+# Headers are not folded below RFC 5322's 998 characters: the default (78) would write a long
+# List-Unsubscribe address as RFC 2047 encoded words, which mail programs cannot follow.
+LONG_HEADERS = email.policy.default.clone(max_line_length=998)
+
+
+class _Mail(EmailMultiAlternatives):
+    def message(self, *, policy=LONG_HEADERS):
+        return super().message(policy=policy)
 
 
 def _message_id(row: Notification) -> str:

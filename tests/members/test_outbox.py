@@ -242,6 +242,10 @@ class TestWhatAMessageIs:
         assert "/e-mail/uitschrijven/" in url
         assert nederlands.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert nederlands.extra_headers["Message-ID"].startswith("<notification-")
+        # On the wire the address stays readable (no RFC 2047 encoded words), however long.
+        raw = nederlands.message().as_bytes()
+        assert f"List-Unsubscribe: <{url}>".encode() in raw
+        assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in raw
 
     def test_a_message_one_cannot_do_without_has_no_unsubscribe(self, member):
         notify.queue("session_cancelled", member, "x", {"session": {"title": "Dag"}, "when": "z"})
