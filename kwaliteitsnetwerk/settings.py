@@ -237,6 +237,9 @@ CELERY_TIMEZONE = TIME_ZONE
 # or two sweeps at once send nothing twice; a sweep that did not run is caught up by the next.
 REMINDER_SWEEP_SECONDS = float(env("REMINDER_SWEEP_SECONDS", "300"))
 NOTIFICATION_BATCH_SIZE = int(env("NOTIFICATION_BATCH_SIZE", "1000"))
+# How many worker processes send at once when a sweep finds many messages (the worker's
+# concurrency: one per core).
+NOTIFICATION_SENDERS = int(env("NOTIFICATION_SENDERS", "2"))
 CELERY_BEAT_SCHEDULE = {
     "send-reminders": {
         "task": "members.tasks.sweep",

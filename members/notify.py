@@ -14,6 +14,8 @@ whatever has become due, run by every sweep (members.tasks.sweep, the beat, or
 minute?", so a missed hour of sweeps is caught up, and the unique row keeps it once.
 """
 
+import contextlib
+import contextvars
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable
@@ -325,10 +327,27 @@ def queue_many(kind: str, messages: Iterable[Message]) -> int:
     return len(rows)
 
 
+# Set while a sweep runs its rules: it sends everything itself right after, so the rules'
+# messages need no task of their own.
+_SWEEPING = contextvars.ContextVar("members.notify.sweeping", default=False)
+
+
+@contextlib.contextmanager
+def sweeping():
+    token = _SWEEPING.set(True)
+    try:
+        yield
+    finally:
+        _SWEEPING.reset(token)
+
+
 def _send_after_commit(
     ids: list[int] | None, *, kind: str = "", occasions: list[str] | None = None
 ) -> None:
     from .tasks import send_notifications
+
+    if _SWEEPING.get():
+        return
 
     transaction.on_commit(lambda: send_notifications.delay(ids, kind=kind, occasions=occasions))
 

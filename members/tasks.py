@@ -64,18 +64,32 @@ def sweep() -> dict:
     queued = {}
     for name, rule in notify.RULES.items():
         try:
-            with transaction.atomic():
+            with notify.sweeping(), transaction.atomic():
                 queued[name] = rule(now)
         except Exception:  # one broken rule must not stop the others or the sending
             logger.exception("Reminder rule %s failed", name)
             queued[name] = -1
+    if sum(max(count, 0) for count in queued.values()) > CHUNK and not _eager():
+        # Many at once (a big session's reminders): the other worker processes help; each
+        # takes its own chunks (SKIP LOCKED), so nothing goes twice.
+        for _helper in range(settings.NOTIFICATION_SENDERS - 1):
+            send_notifications.delay(None)
+    return {"queued": queued, "handled": send_all()}
+
+
+def send_all() -> int:
+    """Send everything due, a batch at a time, until nothing is left."""
     sent = 0
     for _round in range(1000):  # at most a million messages per sweep
         done = deliver()
         sent += done
         if done < settings.NOTIFICATION_BATCH_SIZE:
             break
-    return {"queued": queued, "handled": sent}
+    return sent
+
+
+def _eager() -> bool:
+    return bool(sweep.app.conf.task_always_eager)
 
 
 @shared_task
