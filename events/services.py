@@ -420,6 +420,38 @@ def touch(session: Session) -> None:
     session.refresh_from_db(fields=["sequence", "updated_at"])
 
 
+def coming_sessions_for(person: Person, *, pks=None, limit: int = 8) -> list[Session]:
+    """The coming published sessions this person is invited to or signed up for (the
+    overview), each with `my_registration` and `has_choices` (parts with places to choose:
+    sign up on the session's page). Two queries."""
+    sessions = (
+        Session.objects.published()
+        .upcoming()
+        .filter(
+            Q(pk__in=Session.objects.invited(person).values("pk"))
+            | Q(pk__in=Registration.objects.active().filter(person=person).values("session"))
+        )
+        .annotate(
+            has_choices=Exists(
+                SessionPart.objects.filter(session=OuterRef("pk")).exclude(capacity=None)
+            )
+        )
+        .select_related("host_institution")
+    )
+    if pks is not None:
+        sessions = sessions.filter(pk__in=pks)
+    sessions = list(sessions[:limit])
+    mine = {
+        r.session_id: r
+        for r in Registration.objects.active().filter(
+            person=person, session__in=[s.pk for s in sessions]
+        )
+    }
+    for session in sessions:
+        session.my_registration = mine.get(session.pk)
+    return sessions
+
+
 def still_invited(registrations):
     """The registrations whose person the session still invites (Session.objects.invited), or
     whom an organiser signed up (a guest): who left the ring hears no more about its meetings."""

@@ -184,6 +184,16 @@ def session_detail(request, pk: int):
 
 
 def _signup_response(request, session):
+    if request.POST.get("from") == "overview":
+        # Signed up or cancelled from the overview: its row changes in place.
+        if not request.htmx:
+            return redirect("home")
+        rows = services.coming_sessions_for(person_of(request), pks=[session.pk])
+        if not rows:
+            return HttpResponse("")
+        return render(
+            request, "includes/overview_session.html", {"session": rows[0], "answered": True}
+        )
     if request.htmx:
         return render(
             request, "events/session_detail.html#signup", _detail_context(request, session)

@@ -18,6 +18,8 @@ def navigation(request):
     if Coalition.objects.involving(person_of(request)).exists():
         items.append(("my_coalitions", reverse("coalitions:list") + "?mine=1", _("My coalitions")))
     person = person_of(request)
+    if person is not None:
+        items.append(("my_registrations", reverse("my_registrations"), _("My sign-ups")))
     # Bureau staff see their links also before they set up a second factor: the pages then
     # send them to set it up (members.access.bureau_required).
     if person is not None and person.is_bureau_staff:

@@ -3,55 +3,63 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Q
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
 from django.views import i18n as i18n_views
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from coalitions import health
-from coalitions.models import Coalition
+from coalitions.models import Coalition, Theme, school_year_of
 from events.models import Registration, Session
 from members import activity
 from members.access import bureau_required, is_bureau, person_of
+from members.csvfiles import csv_response
 from members.models import Action, Institution, Person
+
+from . import glance, overview
 
 
 @login_required
 def home(request):
-    """Overzicht: what is on for this person — the coalitions they lead and take part in, and
-    the coming sessions they are invited to (Session.objects.invited), with their sign-up."""
+    """Overzicht: what is on for this person (kwaliteitsnetwerk.overview) — their coalitions
+    and ring with its agreements, coming sessions with their sign-up in place, invitations not
+    answered, open requests, what is new since their last visit; for leads also the requests,
+    input and ring health of their coalitions."""
     person = person_of(request)
-    led = list(Coalition.objects.led_by(person).order_by("name"))
-    member_of = list(
-        Coalition.objects.with_member(person).exclude(pk__in=[c.pk for c in led]).order_by("name")
+    context = {"person": person, "is_bureau": is_bureau(request)}
+    if person is not None:
+        context |= overview.member_overview(person)
+        Person.objects.filter(pk=person.pk).update(overview_seen_at=timezone.now())
+    return render(request, "home.html", context)
+
+
+@login_required
+def my_registrations(request):
+    """Mijn aanmeldingen: every session this person signed up for, coming first, then past."""
+    person = person_of(request)
+    registrations = (
+        Registration.objects.filter(person=person)
+        .exclude(session__status=Session.Status.DRAFT)
+        .select_related("session__host_institution")
+        .order_by("-session__start")
+        if person is not None
+        else Registration.objects.none()
     )
-    sessions = list(
-        Session.objects.published()
-        .upcoming()
-        .invited(person)
-        .select_related("host_institution")[:5]
-    )
-    mine = {
-        r.session_id: r
-        for r in Registration.objects.active().filter(
-            person=person, session__in=[s.pk for s in sessions]
-        )
-    }
-    for session in sessions:
-        session.my_registration = mine.get(session.pk)
+    now = timezone.now()
+    registrations = list(registrations[:200])
     return render(
         request,
-        "home.html",
+        "my_registrations.html",
         {
-            "person": person,
-            "led_coalitions": led,
-            "member_coalitions": member_of,
-            "sessions": sessions,
-            "is_bureau": is_bureau(request),
+            "coming": sorted(
+                (r for r in registrations if r.session.end >= now), key=lambda r: r.session.start
+            ),
+            "past": [r for r in registrations if r.session.end < now],
         },
     )
 
@@ -130,22 +138,132 @@ def _link_scopes(actions) -> None:
 
 @bureau_required
 def bureau_dashboard(request):
-    """Beheer: the bureau's starting point, with the size of the network."""
+    """Beheer: the bureau's starting point — the signals that need action (each linking to
+    where it is solved), the size of the network, and the ways to the overviews."""
     counts = {
         "institutions": Institution.objects.members_on().count(),
         "people": Person.objects.count(),
         "coalitions": Coalition.objects.running().count(),
         "sessions": Session.objects.upcoming().count(),
     }
-    rows = health.participation()
-    context = {
-        "counts": counts,
-        "ending": health.coalitions_ending(),
-        "thin_cores": health.thin_core_rings(),
-        "nowhere": [row for row in rows if row.coalitions == 0],
-        "participation": [row for row in rows if row.coalitions > 0],
-    }
-    return render(request, "bureau_dashboard.html", context)
+    found = glance.signals()
+    return render(
+        request,
+        "bureau_dashboard.html",
+        {
+            "counts": counts,
+            "signals": found,
+            "signal_count": sum(len(signal.items) for signal in found),
+        },
+    )
+
+
+def _year_filters(request) -> tuple[str, list[str]]:
+    years = glance.school_years()
+    year = request.GET.get("jaar", "")
+    return (year if year in years else school_year_of(timezone.localdate())), years
+
+
+@bureau_required
+def participation(request):
+    """Deelname: institutions × coalitions of a school year, with filters and a CSV export."""
+    year, years = _year_filters(request)
+    theme = Theme.objects.filter(pk=request.GET.get("thema") or None).first()
+    kinds = [k for k in Institution.Kind.choices if k[0] != Institution.Kind.BUREAU]
+    kind = request.GET.get("soort", "")
+    kind = kind if kind in dict(kinds) else ""
+    table = glance.matrix(year, theme=theme, kind=kind)
+    if request.GET.get("formaat") == "csv":
+        return csv_response(f"deelname-{year}.csv", _matrix_rows(table))
+    return render(
+        request,
+        "glance/participation.html",
+        {
+            "table": table,
+            "year": year,
+            "years": years,
+            "themes": Theme.objects.order_by("name"),
+            "theme": theme,
+            "kinds": kinds,
+            "kind": kind,
+        },
+    )
+
+
+def _matrix_rows(table):
+    yield [_("Institution"), *[c.name for c in table.coalitions], _("Total people")]
+    for institution, cells, total in table.rows:
+        yield [
+            institution.name,
+            *[", ".join(f"{ring}: {n}" for ring, n in cell) for cell in cells],
+            total,
+        ]
+    yield [_("Total people"), *table.column_totals, table.total]
+
+
+@bureau_required
+def figures(request):
+    """Cijfers: the school year's figures against the year before, as charts drawn on the
+    server (SVG) with the numbers in a table beside them."""
+    year, years = _year_filters(request)
+    data = glance.compared(year)
+    return render(
+        request,
+        "glance/figures.html",
+        {
+            "data": data,
+            "year": year,
+            "years": years,
+            "status_chart": glance.bar_chart(data["status_rows"]),
+            "figure_chart": glance.bar_chart(data["rows"]),
+        },
+    )
+
+
+@bureau_required
+def network_picture(request):
+    """Netwerkbeeld: institutions and coalitions of a school year and who works with whom."""
+    year, years = _year_filters(request)
+    return render(
+        request,
+        "glance/network.html",
+        {"picture": glance.network(year), "year": year, "years": years},
+    )
+
+
+@bureau_required
+def annual_report(request):
+    """The year's figures and the participation matrix as an .xlsx workbook for the board's
+    annual report."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    year, _years = _year_filters(request)
+    data = glance.compared(year)
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = _("Figures")[:31]
+    sheet.append([_("Figures of the school year %(year)s") % {"year": year}])
+    sheet["A1"].font = Font(bold=True, size=14)
+    sheet.append([])
+    sheet.append(["", year, data["previous"]])
+    sheet.append([_("Coalitions by status")])
+    for row in data["status_rows"]:
+        sheet.append([str(row[0]), row[1], row[2]])
+    sheet.append([])
+    for row in data["rows"]:
+        sheet.append([str(row[0]), row[1], row[2]])
+    sheet.column_dimensions["A"].width = 40
+    matrix_sheet = workbook.create_sheet(_("Participation")[:31])
+    for row in _matrix_rows(glance.matrix(year)):
+        matrix_sheet.append([str(value) if not isinstance(value, int) else value for value in row])
+    matrix_sheet.column_dimensions["A"].width = 40
+    response = HttpResponse(
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response["Content-Disposition"] = f'attachment; filename="jaarverslag-{year}.xlsx"'
+    workbook.save(response)
+    return response
 
 
 @require_POST

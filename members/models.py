@@ -212,6 +212,9 @@ class Person(models.Model):
     notes = models.TextField(_("remarks"), blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     erased_at = models.DateTimeField(_("erased"), null=True, blank=True, editable=False)
+    overview_seen_at = models.DateTimeField(
+        _("last looked at the overview"), null=True, blank=True, editable=False
+    )
 
     objects = PersonQuerySet.as_manager()
 

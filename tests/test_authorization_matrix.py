@@ -48,6 +48,11 @@ MATRIX = {
     "set_language": (None, EVERYONE),
     "bureau_dashboard": (ONLY_BUREAU, None),
     "activity_log": (ONLY_BUREAU, None),
+    "participation": (ONLY_BUREAU, None),
+    "figures": (ONLY_BUREAU, None),
+    "annual_report": (ONLY_BUREAU, None),
+    "network_picture": (ONLY_BUREAU, None),
+    "my_registrations": (LOGGED_IN, None),
     # members
     "members:institution_list": (ONLY_BUREAU, None),
     "members:institution_create": (ONLY_BUREAU, ONLY_BUREAU),

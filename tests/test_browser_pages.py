@@ -1,6 +1,8 @@
 """Every main page, for each role, in Chromium: it renders and axe-core finds no WCAG 2.1 A/AA
 violation. A broad net under the journeys."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -33,6 +35,8 @@ def test_pages_for_the_member(page, live_server, demo_network):
     coalition = Coalition.objects.get(name="Peer review in teams")
     log_in(page, live_server, "lid@albeda.example")
     for path in [
+        "/",
+        "/mijn-aanmeldingen/",
         "/mijn-account/",
         "/account/email/",
         "/account/password/change/",
@@ -70,6 +74,9 @@ def test_pages_for_the_bureau(page, live_server, demo_network):
         f"/bijeenkomsten/{session.pk}/presentielijst/",
         "/beheer/berichten/",
         "/beheer/berichten/?status=failed",
+        "/beheer/deelname/",
+        "/beheer/cijfers/",
+        "/beheer/netwerk/",
     ]:
         page.goto(live_server.url + path)
         expect(page.locator("h1")).to_be_visible()
@@ -119,3 +126,29 @@ def test_the_bureaus_pages_fit_a_phone_screen(page, live_server, demo_network):
         assert_targets_big_enough(page)
         assert_no_broken_words_in_tables(page)
         assert_accessible(page)
+
+
+def test_the_member_signs_up_from_the_overview_in_place(page, live_server, demo_network):
+    """The overview's button signs up without leaving the page; only the row changes."""
+    from members.models import Person
+
+    person = Person.objects.get(email="lid@albeda.example")
+    log_in(page, live_server, "lid@albeda.example")
+    page.goto(live_server.url + "/")
+    button = page.get_by_role("button", name=re.compile(r"^Aanmelden voor bijeenkomst")).first
+    if button.count() == 0:
+        pytest.skip("the demo network has no session without part choices open for this member")
+    row = button.locator("xpath=ancestor::li[1]")
+    row_id = row.get_attribute("id")
+    button.click()
+    expect(page.locator(f"#{row_id}")).to_contain_text(re.compile("Je bent aangemeld|wachtlijst"))
+    expect(
+        page.locator(f"#{row_id}").get_by_role("button", name=re.compile("^Afmelden"))
+    ).to_be_visible()
+    assert_accessible(page)
+    session_pk = int(row_id.rsplit("-", 1)[1])
+    registration = person.registrations.active().get(session_id=session_pk)
+    # Leave the shared demo network as it was.
+    from events import services
+
+    services.cancel(registration, by=person)

@@ -309,12 +309,12 @@ class TestNetworkHealth:
         make_coalition("Loopt nog", start=today, planned_end=today + dt.timedelta(days=300))
         make_membership(make_person("Deel", "Nemer", institution), ending.rings.get(order=1))
         body = login(client, bureau).get(reverse("bureau_dashboard")).content.decode()
-        ending_block = body[body.index("Coalities bij hun geplande einde") :]
+        ending_block = body[body.index('id="signaal-ending"') :]
         assert "Bijna klaar" in ending_block[: ending_block.index("</section>")]
         assert "Loopt nog" not in ending_block[: ending_block.index("</section>")]
-        thin = body[body.index("Kernringen onder hun minimum") :]
+        thin = body[body.index('id="signaal-rings"') :]
         assert "1 van minstens 5" in thin[: thin.index("</section>")]
-        nowhere = body[body.index("Aangesloten instellingen die nergens meedoen") :]
+        nowhere = body[body.index('id="signaal-nowhere"') :]
         nowhere = nowhere[: nowhere.index("</section>")]
         assert "Albeda" in nowhere
         assert "Deltion College" not in nowhere

@@ -3,6 +3,8 @@
 import pytest
 from django.urls import reverse
 
+from coalitions import services as coalition_services
+from coalitions.models import Output
 from events import services
 from events.models import Session, SessionPart
 from tests.conftest import login
@@ -79,3 +81,97 @@ def test_a_lead_sees_the_coalitions_they_lead(client, lead, network):
     assert "Coalities waarvan je trekker bent" in body
     assert "Jouw coalities" not in body
     assert "Kernoverleg Kansen" not in body
+
+
+# What else the overview holds (issue 13) -------------------------------------------------------
+
+
+def test_my_ring_its_agreement_and_how_i_keep_it(client, member, network):
+    make_membership(member, network["ours"].rings.get(order=1))
+    body = overview(client, member)
+    assert "Kern" in body
+    assert "Afgesproken: 4 bijeenkomsten per jaar." in body
+    assert "Je was bij 0 van de 0 gehouden bijeenkomsten." in body
+
+
+def test_my_waiting_list_place_and_the_button_in_place(client, member, network, institution):
+    joint = network["joint"]
+    joint.capacity = 1
+    joint.save(update_fields=["capacity"])
+    services.register(make_person("Eerder", "Aangemeld", institution), joint)
+    body = overview(client, member)
+    assert "Aanmelden voor bijeenkomst" in body
+    response = client.post(
+        reverse("events:signup", args=[joint.pk]),
+        {"from": "overview"},
+        headers={"HX-Request": "true"},
+    )
+    fragment = response.content.decode()
+    assert f'id="overview-session-{joint.pk}"' in fragment
+    assert "Je staat op de wachtlijst" in fragment
+    assert "Afmelden" in fragment
+    assert "Aanmelden voor bijeenkomst" not in fragment
+    assert "<html" not in fragment  # only the row it swaps
+
+
+def test_unanswered_invitations_and_open_requests(client, member, network):
+    coalition_services.join_ring(member, network["theirs"].rings.get(order=1), motivation="Graag")
+    body = overview(client, member)
+    section = body[body.index("Uitnodigingen waarop je nog niet reageerde") :]
+    assert "Netwerkdag coalities" in section[: section.index("</section>")]
+    assert "je vroeg om aan te sluiten bij Kern" in body
+
+
+def test_what_is_new_since_my_last_visit(client, member, lead, network):
+    make_membership(member, network["ours"].rings.get(order=2))
+    overview(client, member)  # the visit
+    coalition_services.add_output(
+        Output(coalition=network["ours"], title="Handreiking peer review", url="https://x.org/"),
+        by=lead,
+    )
+    body = overview(client, member)
+    news = body[body.index("Nieuw in je coalities") :]
+    assert "Handreiking peer review" in news[: news.index("</section>")]
+    again = overview(client, member)  # seen now: no longer new
+    news = again[again.index("Nieuw in je coalities") :]
+    assert "Handreiking peer review" not in news[: news.index("</section>")]
+
+
+def test_a_newcomer_is_told_what_to_do(client, member, db):
+    body = overview(client, member)
+    assert "Je doet nog niet mee in een coalitie" in body
+    assert "Er zijn nog geen bijeenkomsten voor jou gepland" in body
+
+
+def test_a_lead_sees_requests_input_and_ring_health(client, lead, member, network):
+    coalition_services.join_ring(member, network["ours"].rings.get(order=1), motivation="Graag")
+    coalition_services.add_input(
+        network["ours"], by=member, kind="vraag", title="Hoe meten we?", body="?"
+    )
+    body = overview(client, lead)
+    assert "Charlie Visser vraagt om aan te sluiten bij Kern" in body
+    assert "Hoe meten we?" in body
+    assert "0 van minstens 5" in body  # the Kern below its minimum
+
+
+def test_my_sign_ups_lists_coming_and_past(client, member, network):
+    services.register(member, network["joint"])
+    body = login(client, member).get(reverse("my_registrations")).content.decode()
+    coming = body[body.index("Komend") : body.index("Geweest")]
+    assert "Netwerkdag coalities" in coming
+    assert "Kernoverleg Kansen" not in body
+
+
+def test_the_overview_runs_a_fixed_number_of_queries(
+    client, member, network, institution, django_assert_max_num_queries
+):
+    make_membership(member, network["ours"].rings.get(order=1))
+    login(client, member).get(reverse("home"))
+    with django_assert_max_num_queries(40) as small:
+        client.get(reverse("home"))
+    for i in range(6):
+        coalition = make_coalition(f"Extra {i}")
+        make_membership(member, coalition.rings.get(order=2))
+        services.register(member, make_session(title=f"Extra {i}"))
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        client.get(reverse("home"))

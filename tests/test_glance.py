@@ -1,0 +1,251 @@
+"""The network at a glance: each bureau signal appears when its condition holds and disappears
+when it is solved; the participation matrix counts the memberships; the figures, the network
+picture and the exports; members get 403 (tests/test_authorization_matrix.py)."""
+
+import datetime as dt
+import io
+import zoneinfo
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+
+from coalitions import services as coalition_services
+from coalitions.models import Output
+from events import services
+from events.models import Session
+from kwaliteitsnetwerk import glance
+from tests.conftest import login
+from tests.events.conftest import make_session
+from tests.factories import make_coalition, make_institution, make_membership, make_person
+
+AMS = zoneinfo.ZoneInfo("Europe/Amsterdam")
+
+
+def items(key):
+    [signal] = [s for s in glance.signals() if s.key == key]
+    return [label for label, _url, _detail in signal.items]
+
+
+@pytest.fixture
+def coalition(lead):
+    return lead.led_coalitions.get()
+
+
+class TestSignals:
+    def test_a_coalition_near_its_end_until_it_is_extended(self, coalition, bureau):
+        today = timezone.localdate()
+        coalition_services.update_coalition(
+            coalition, by=bureau, planned_end=today + dt.timedelta(days=20)
+        )
+        assert "Peer review in teams" in items("ending")
+        coalition_services.update_coalition(
+            coalition,
+            by=bureau,
+            planned_end=today + dt.timedelta(days=200),
+            extension_reason="Meer tijd",
+        )
+        assert "Peer review in teams" not in items("ending")
+
+    def test_a_thin_core_until_it_has_its_minimum(self, coalition, institution):
+        assert "Peer review in teams" in items("rings")
+        for i in range(5):
+            make_membership(
+                make_person("Kern", f"Lid{i}", institution), coalition.rings.get(order=1)
+            )
+        assert "Peer review in teams" not in items("rings")
+
+    def test_a_full_core_with_people_waiting(self, coalition, institution, lead):
+        kern = coalition.rings.get(order=1)
+        for i in range(kern.capacity):
+            make_membership(make_person("Kern", f"Vol{i}", institution), kern)
+        assert "Peer review in teams" not in items("rings")
+        request = coalition_services.join_ring(
+            make_person("Wil", "Erin", institution), kern, motivation="Graag"
+        )
+        assert "Peer review in teams" in items("rings")
+        coalition_services.decline_request(request, by=lead, message="Vol")
+        assert "Peer review in teams" not in items("rings")
+
+    def test_a_request_waiting_more_than_a_week(self, coalition, institution, lead):
+        with time_machine.travel(timezone.now() - dt.timedelta(days=8)):
+            request = coalition_services.join_ring(
+                make_person("Lang", "Wachten", institution), coalition.rings.get(order=1)
+            )
+        assert any("Lang Wachten" in label for label in items("requests"))
+        coalition_services.accept_request(request, by=lead)
+        assert not any("Lang Wachten" in label for label in items("requests"))
+
+    def test_a_session_filling_up_until_places_are_added(self, institution, bureau):
+        session = make_session(title="Drukke dag", capacity=5)
+        for i in range(4):
+            services.register(make_person("Veel", f"Animo{i}", institution), session)
+        assert "Drukke dag" in items("filling")
+        services.change_session(session, by=bureau, capacity=20)
+        assert "Drukke dag" not in items("filling")
+
+    def test_few_answers_close_to_the_deadline(self, institution, member):
+        others = [make_person("Stil", f"Lid{i}", institution, account=True) for i in range(5)]
+        session = make_session(
+            title="Stille dag", signup_deadline=timezone.now() + dt.timedelta(days=3)
+        )
+        assert "Stille dag" in items("answers")
+        for person in [member, *others]:
+            services.register(person, session)
+        assert "Stille dag" not in items("answers")
+
+    def test_an_institution_in_no_coalition_this_year(self, coalition, other_institution):
+        assert "Albeda" in items("nowhere")
+        make_membership(make_person("Al", "Beda", other_institution), coalition.rings.get(order=2))
+        assert "Albeda" not in items("nowhere")
+
+    def test_someone_who_keeps_missing_until_they_come(self, coalition, lead, institution):
+        kern = coalition.rings.get(order=1)
+        with time_machine.travel(dt.datetime(2026, 9, 2, 9, 0, tzinfo=AMS)):
+            away = make_person("Vaak", "Weg", institution)
+            make_membership(away, kern)
+            registrations = []
+            for day in (10, 24):
+                meeting = make_session(
+                    start=dt.datetime(2026, 9, day, 13, 0, tzinfo=AMS),
+                    kind=Session.Kind.COALITION,
+                    organiser_coalition=coalition,
+                    signup_deadline=None,
+                )
+                meeting.coalitions.add(coalition)
+                registrations.append(services.register(away, meeting))
+        with time_machine.travel(dt.datetime(2026, 10, 1, 9, 0, tzinfo=AMS)):
+            assert any("Vaak Weg" in label for label in items("missing"))
+            services.mark_attendance(registrations[-1], attended=True, by=lead)
+            assert not any("Vaak Weg" in label for label in items("missing"))
+
+    def test_the_dashboard_links_each_item_where_it_is_solved(self, client, bureau, coalition):
+        body = login(client, bureau).get(reverse("bureau_dashboard")).content.decode()
+        rings = body[body.index('id="signaal-rings"') :]
+        rings = rings[: rings.index("</section>")]
+        assert reverse("coalitions:board", args=[coalition.pk]) in rings
+        assert "Op te lossen via: het ringenbord" in rings
+
+
+class TestMatrix:
+    @pytest.fixture
+    def year(self, coalition, institution, other_institution, lead):
+        other = make_coalition("Kansengelijkheid")
+        make_membership(make_person("A", "Kern1", institution), coalition.rings.get(order=1))
+        make_membership(make_person("B", "Kern2", institution), coalition.rings.get(order=1))
+        make_membership(make_person("C", "Flex", institution), coalition.rings.get(order=2))
+        make_membership(make_person("D", "Albeda", other_institution), other.rings.get(order=2))
+        ended = make_membership(
+            make_person("E", "Weg", other_institution), other.rings.get(order=1)
+        )
+        coalition_services.leave(ended, person=ended.person)
+        return "2026-2027"
+
+    def test_the_cells_and_totals_match_the_memberships(self, year, coalition, institution):
+        table = glance.matrix(year)
+        names = [c.name for c in table.coalitions]
+        rows = {institution.name: (cells, total) for institution, cells, total in table.rows}
+        cells, total = rows["Deltion College"]
+        peer = cells[names.index("Peer review in teams")]
+        assert dict(peer) == {"Kern": 2, "Flexibele ring": 1, "Trekker": 1}
+        assert cells[names.index("Kansengelijkheid")] == []
+        assert total == 4  # three in rings and the lead
+        albeda, albeda_total = rows["Albeda"]
+        assert albeda[names.index("Kansengelijkheid")] == [("Flexibele ring", 1)]  # not who left
+        assert albeda_total == 1
+        assert table.column_totals[names.index("Peer review in teams")] == 4
+        assert table.total == 5
+
+    def test_filters_csv_and_the_page(self, year, client, bureau, coalition):
+        assert [c.name for c in glance.matrix(year, kind="aoc").coalitions] == [
+            c.name for c in glance.matrix(year).coalitions
+        ]
+        assert glance.matrix(year, kind="aoc").rows == []
+        login(client, bureau)
+        page = client.get(reverse("participation"), {"jaar": year}).content.decode()
+        assert '<th scope="row"><a href="' in page
+        assert "Kern: 2<br>" in page
+        csv = b"".join(
+            client.get(reverse("participation"), {"jaar": year, "formaat": "csv"}).streaming_content
+        ).decode("utf-8-sig")
+        assert "Deltion College;" in csv
+        assert "Flexibele ring: 1, Kern: 2, Trekker: 1" in csv
+
+
+class TestFiguresNetworkAndReport:
+    def test_the_figures_of_a_year_against_the_year_before(self, coalition, institution, lead):
+        make_membership(make_person("A", "Kern1", institution), coalition.rings.get(order=1))
+        with time_machine.travel(dt.datetime(2026, 9, 20, 9, 0, tzinfo=AMS)):
+            held = make_session(
+                start=dt.datetime(2026, 10, 1, 13, 0, tzinfo=AMS), signup_deadline=None
+            )
+            came = services.register(make_person("B", "Kwam", institution), held)
+            services.register(make_person("C", "Niet", institution), held)
+        with time_machine.travel(dt.datetime(2026, 10, 20, 9, 0, tzinfo=AMS)):
+            services.mark_attendance(came, attended=True, by=lead)
+            Output.objects.create(coalition=coalition, title="Handreiking", url="https://x.org/")
+            data = glance.compared("2026-2027")
+        rows = {str(label): (now, before) for label, now, before in data["rows"]}
+        assert rows["Personen in een kern"] == (1, 0)
+        assert rows["Gehouden bijeenkomsten"] == (1, 0)
+        assert rows["Aanmeldingen"] == (2, 0)
+        assert rows["Opkomst (%)"] == (100, 0)  # one marked, present
+        assert rows["Gepubliceerde opbrengsten"] == (1, 0)
+        statuses = {str(label): (now, before) for label, now, before in data["status_rows"]}
+        assert statuses["Actief"] == (1, 0)
+
+    def test_the_pages_draw_svg_with_a_text_alternative(
+        self, client, bureau, coalition, institution
+    ):
+        make_membership(make_person("A", "Kern1", institution), coalition.rings.get(order=1))
+        login(client, bureau)
+        figures = client.get(reverse("figures"), {"jaar": "2026-2027"}).content.decode()
+        assert figures.count('<svg class="chart"') == 2
+        assert '<th scope="row">Actief</th><td>1</td>' in figures
+        picture = client.get(reverse("network_picture"), {"jaar": "2026-2027"}).content.decode()
+        assert "<circle" in picture
+        assert "<line" in picture
+        assert reverse("members:institution_detail", args=[institution.pk]) in picture
+        connections = picture[picture.index("Dezelfde verbindingen als lijst") :]
+        assert "Peer review in teams</a>: Deltion College" in connections
+
+    def test_the_layout_is_the_same_every_time(self, coalition, institution):
+        make_membership(make_person("A", "Kern1", institution), coalition.rings.get(order=1))
+        assert glance.network("2026-2027") == glance.network("2026-2027")
+
+    def test_the_annual_report_opens_as_a_workbook(self, client, bureau, coalition, institution):
+        from openpyxl import load_workbook
+
+        make_membership(make_person("A", "Kern1", institution), coalition.rings.get(order=1))
+        response = login(client, bureau).get(reverse("annual_report"), {"jaar": "2026-2027"})
+        assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+        workbook = load_workbook(io.BytesIO(response.content))
+        assert workbook.sheetnames == ["Cijfers", "Deelname"]
+        values = list(workbook["Cijfers"].iter_rows(values_only=True))
+        assert ("Personen in een kern", 1, 0) in values
+        matrix = list(workbook["Deelname"].iter_rows(values_only=True))
+        assert matrix[1][0] == "Deltion College"
+
+
+@pytest.mark.parametrize(
+    "name", ["participation", "figures", "network_picture", "bureau_dashboard"]
+)
+def test_each_page_runs_a_fixed_number_of_queries(
+    name, client, bureau, coalition, django_assert_max_num_queries
+):
+    def grow(n):
+        for _ in range(n):
+            institution = make_institution()
+            other = make_coalition()
+            make_membership(make_person("G", None, institution), other.rings.get(order=1))
+            make_membership(make_person("H", None, institution), coalition.rings.get(order=2))
+            services.register(make_person("S", None, institution), make_session())
+
+    login(client, bureau).get(reverse("home"))
+    grow(2)
+    with django_assert_max_num_queries(40) as small:
+        assert client.get(reverse(name)).status_code == 200
+    grow(8)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        client.get(reverse(name))
