@@ -37,3 +37,12 @@ class AccountAdapter(DefaultAccountAdapter):
                 code="domain_not_allowed",
             )
         return email
+
+    def get_login_redirect_url(self, request):
+        """Bureau staff land on the bureau's overview (its signals), everyone else on theirs."""
+        person = getattr(request.user, "person", None)
+        if person is not None and person.has_bureau_rights:
+            from django.urls import reverse
+
+            return reverse("bureau_dashboard")
+        return super().get_login_redirect_url(request)

@@ -249,3 +249,13 @@ def test_each_page_runs_a_fixed_number_of_queries(
     grow(8)
     with django_assert_max_num_queries(len(small.captured_queries)):
         client.get(reverse(name))
+
+
+def test_the_bureau_lands_on_its_overview_and_a_member_on_theirs(client, bureau, member):
+    from tests.factories import PASSWORD
+
+    response = client.post(reverse("account_login"), {"login": bureau.email, "password": PASSWORD})
+    assert response["Location"] == reverse("bureau_dashboard")
+    client.logout()
+    response = client.post(reverse("account_login"), {"login": member.email, "password": PASSWORD})
+    assert response["Location"] == reverse("home")
