@@ -51,13 +51,7 @@ class CoalitionQuerySet(models.QuerySet):
         return self.filter(leads=person)
 
     def running(self):
-        return self.filter(
-            status__in=[
-                Coalition.Status.RECRUITING,
-                Coalition.Status.ACTIVE,
-                Coalition.Status.EVALUATING,
-            ]
-        )
+        return self.filter(status__in=RUNNING_STATUSES)
 
     def with_member(self, person: Person | None):
         """Coalitions where the person has an active ring membership."""
@@ -167,6 +161,11 @@ class Coalition(models.Model):
     def is_closed(self) -> bool:
         return self.status == self.Status.CLOSED
 
+    @property
+    def is_running(self) -> bool:
+        """Recruiting, active or evaluating (CoalitionQuerySet.running)."""
+        return self.status in RUNNING_STATUSES
+
     def lead_ids(self) -> set[int]:
         """The leads' ids, read once per object (from a prefetch of `leads` when there is one)."""
         ids = getattr(self, "_lead_ids", None)
@@ -211,6 +210,13 @@ class Coalition(models.Model):
 
     def exceeds_term(self) -> bool:
         return self.planned_end - self.start > self.MAX_TERM
+
+
+RUNNING_STATUSES = [
+    Coalition.Status.RECRUITING,
+    Coalition.Status.ACTIVE,
+    Coalition.Status.EVALUATING,
+]
 
 
 class RingQuerySet(models.QuerySet):

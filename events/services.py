@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import DateTimeField, Exists, F, OuterRef, Q, Subquery
+from django.db.models import Case, DateTimeField, Exists, F, Func, OuterRef, Q, Subquery, When
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -422,8 +422,8 @@ def touch(session: Session) -> None:
 
 def coming_sessions_for(person: Person, *, pks=None, limit: int = 8) -> list[Session]:
     """The coming published sessions this person is invited to or signed up for (the
-    overview), each with `my_registration` and `has_choices` (parts with places to choose:
-    sign up on the session's page). Two queries."""
+    overview), each with `my_registration` (and its `position` on the waiting list) and
+    `has_choices` (a programme to choose from: sign up on the session's page). Three queries."""
     sessions = (
         Session.objects.published()
         .upcoming()
@@ -431,11 +431,7 @@ def coming_sessions_for(person: Person, *, pks=None, limit: int = 8) -> list[Ses
             Q(pk__in=Session.objects.invited(person).values("pk"))
             | Q(pk__in=Registration.objects.active().filter(person=person).values("session"))
         )
-        .annotate(
-            has_choices=Exists(
-                SessionPart.objects.filter(session=OuterRef("pk")).exclude(capacity=None)
-            )
-        )
+        .annotate(has_choices=Exists(SessionPart.objects.filter(session=OuterRef("pk"))))
         .select_related("host_institution")
     )
     if pks is not None:
@@ -443,13 +439,38 @@ def coming_sessions_for(person: Person, *, pks=None, limit: int = 8) -> list[Ses
     sessions = list(sessions[:limit])
     mine = {
         r.session_id: r
-        for r in Registration.objects.active().filter(
-            person=person, session__in=[s.pk for s in sessions]
+        for r in with_waitlist_positions(
+            Registration.objects.active().filter(
+                person=person, session__in=[s.pk for s in sessions]
+            )
         )
     }
     for session in sessions:
         session.my_registration = mine.get(session.pk)
     return sessions
+
+
+def with_waitlist_positions(registrations):
+    """Annotate `position`: the place on the session's waiting list (as waitlist_position
+    counts it), for many registrations in one query; None for a confirmed place."""
+    ahead = (
+        Registration.objects.filter(
+            session=OuterRef("session"), status=Registration.Status.WAITLISTED
+        )
+        .filter(
+            Q(queued_at__lt=OuterRef("queued_at"))
+            | Q(queued_at=OuterRef("queued_at"), pk__lt=OuterRef("pk"))
+        )
+        .order_by()
+        .annotate(n=Func(F("pk"), function="COUNT"))
+        .values("n")
+    )
+    return registrations.annotate(
+        position=Case(
+            When(status=Registration.Status.WAITLISTED, then=Subquery(ahead) + 1),
+            default=None,
+        )
+    )
 
 
 def still_invited(registrations):

@@ -189,10 +189,10 @@ def _signup_response(request, session):
         if not request.htmx:
             return redirect("home")
         rows = services.coming_sessions_for(person_of(request), pks=[session.pk])
-        if not rows:
-            return HttpResponse("")
         return render(
-            request, "includes/overview_session.html", {"session": rows[0], "answered": True}
+            request,
+            "includes/overview_session.html",
+            {"session": rows[0] if rows else session, "answered": True, "gone": not rows},
         )
     if request.htmx:
         return render(

@@ -61,13 +61,15 @@ def signals(today: dt.date | None = None) -> list[Signal]:
     rings = Signal(
         "rings", _("Core rings below their minimum or full with people waiting"), _("ring board")
     )
+    # Waiting: a request to join the ring, or a member of another ring asking to move into it.
     waiting = RingMembership.objects.filter(
-        ring=OuterRef("pk"), status=RingMembership.Status.REQUESTED
+        Q(ring=OuterRef("pk"), status=RingMembership.Status.REQUESTED)
+        | Q(requested_ring=OuterRef("pk"), status=RingMembership.Status.ACTIVE)
     )
     for ring in (
         Ring.objects.core()
         .with_counts()
-        .filter(coalition__status=Coalition.Status.ACTIVE)
+        .filter(coalition__in=Coalition.objects.running())
         .annotate(has_waiting=Exists(waiting))
         .select_related("coalition")
         .order_by("coalition__name")
@@ -88,7 +90,8 @@ def signals(today: dt.date | None = None) -> list[Signal]:
 
     old = Signal("requests", _("Ring requests unanswered for more than a week"), _("ring board"))
     for m in (
-        RingMembership.objects.filter(
+        RingMembership.objects.filter(coalition__in=Coalition.objects.running())
+        .filter(
             Q(status=RingMembership.Status.REQUESTED, created_at__lt=now - REQUEST_WAITS)
             | Q(
                 status=RingMembership.Status.ACTIVE,
@@ -138,23 +141,23 @@ def signals(today: dt.date | None = None) -> list[Signal]:
     )
     # How many people the session invites (events.services.people_invited, counted inside
     # the query): one query for all sessions.
-    invited_people = (
-        Person.objects.filter(
-            Exists(Session.objects.filter(pk=OuterRef(OuterRef("pk"))).invited(OuterRef("pk"))),
-            erased_at__isnull=True,
-            user__isnull=False,
-        )
-        .order_by()
-        .annotate(n=Func(F("pk"), function="COUNT"))
-        .values("n")
+    invited_people = Person.objects.filter(
+        Exists(Session.objects.filter(pk=OuterRef(OuterRef("pk"))).invited(OuterRef("pk"))),
+        erased_at__isnull=True,
+        user__isnull=False,
+    ).order_by()
+    # Of those, who answered: signed up, on the waiting list, or cancelled (a "no").
+    answered_people = invited_people.filter(
+        Exists(Registration.objects.filter(session=OuterRef(OuterRef("pk")), person=OuterRef("pk")))
     )
+
+    def counted(people):
+        return Subquery(people.annotate(n=Func(F("pk"), function="COUNT")).values("n"))
+
     for s in (
         Session.objects.published()
         .filter(signup_deadline__gt=now, signup_deadline__lte=now + DEADLINE_SOON)
-        .annotate(
-            answered=Count("registrations__person", distinct=True),
-            invited=Subquery(invited_people),
-        )
+        .annotate(invited=counted(invited_people), answered=counted(answered_people))
         .order_by("signup_deadline")
     ):
         if s.invited and s.answered < s.invited * FEW_ANSWERS:
@@ -327,26 +330,23 @@ def figures(year: str) -> dict:
         .annotate(n=Count("pk"))
         .values_list("status", "n")
     )
-    rings = (
-        RingMembership.objects.filter(coalition__school_year=year)
+    core, other = Q(ring__order=Ring.CORE_ORDER), ~Q(ring__order=Ring.CORE_ORDER)
+    places = (
+        RingMembership.objects.filter(coalition__school_year=year, started_at__isnull=False)
         .exclude(status__in=[RingMembership.Status.REQUESTED, RingMembership.Status.INVITED])
-        .filter(Q(started_at__isnull=False))
-        .values("ring__order")
-        .annotate(
-            people=Count("person", distinct=True),
-            institutions=Count("person__institution", distinct=True),
+        .aggregate(
+            people_core=Count("person", distinct=True, filter=core),
+            people_flex=Count("person", distinct=True, filter=other),
+            institutions_core=Count("person__institution", distinct=True, filter=core),
+            institutions_flex=Count("person__institution", distinct=True, filter=other),
         )
     )
-    core = {"people": 0, "institutions": 0}
-    flex = {"people": 0, "institutions": 0}
-    for row in rings:
-        target = core if row["ring__order"] == Ring.CORE_ORDER else flex
-        target["people"] += row["people"]
-        target["institutions"] += row["institutions"]
     held = Session.objects.filter(start__gte=start, start__lt=end, end__lt=now).exclude(
         status__in=[Session.Status.DRAFT, Session.Status.CANCELLED]
     )
-    registrations = Registration.objects.filter(session__start__gte=start, session__start__lt=end)
+    registrations = Registration.objects.filter(
+        session__start__gte=start, session__start__lt=end
+    ).exclude(session__status__in=[Session.Status.DRAFT, Session.Status.CANCELLED])
     counts = registrations.aggregate(
         signups=Count("pk", filter=~Q(status="afgemeld")),
         present=Count("pk", filter=Q(attended=True)),
@@ -357,10 +357,7 @@ def figures(year: str) -> dict:
         "by_status": [
             (label, by_status.get(value, 0)) for value, label in Coalition.Status.choices
         ],
-        "people_core": core["people"],
-        "people_flex": flex["people"],
-        "institutions_core": core["institutions"],
-        "institutions_flex": flex["institutions"],
+        **places,
         "sessions_held": held.count(),
         "signups": counts["signups"],
         "attendance": round(100 * counts["present"] / counts["marked"]) if counts["marked"] else 0,

@@ -4,33 +4,35 @@ activity log). A fixed number of queries whatever the size of the network."""
 
 import datetime as dt
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from coalitions.models import Coalition, Input, Ring, RingMembership
+from coalitions.models import Coalition, Input, Output, Ring, RingMembership
+from events.models import Registration, Session
 from events.services import coming_sessions_for, commitment
 from members import activity
 from members.models import Action, Person
 
 NEWS_SHOWN = 10
-# What counts as news in a coalition (the activity log's verbs).
-NEWS_VERBS = (
-    "output.added",
+UNANSWERED_SHOWN = 8
+# News from inside a coalition's workspace (the activity log's verbs): who joined, moved, left,
+# and input answered. Outputs and phases are news for everyone in the coalition.
+WORKSPACE_VERBS = (
     "input.answered",
     "membership.joined",
     "membership.accepted",
     "membership.moved",
     "membership.left",
     "membership.ended",
-    "coalition.status_changed",
 )
 
 
 def member_overview(person: Person) -> dict:
     led = list(Coalition.objects.led_by(person).order_by("name"))
+    # Running coalitions only: a closed coalition's places stay in its history, not here.
     memberships = list(
         RingMembership.objects.open()
-        .filter(person=person)
+        .filter(person=person, coalition__in=Coalition.objects.running())
         .select_related("ring", "coalition", "requested_ring")
         .order_by("coalition__name")
     )
@@ -40,16 +42,33 @@ def member_overview(person: Person) -> dict:
     requests = [m for m in memberships if not m.is_active or m.asks_to_move]
     sessions = coming_sessions_for(person)
     now = timezone.now()
-    unanswered = [
-        s
-        for s in sessions
-        if s.my_registration is None and not (s.signup_deadline and s.signup_deadline < now)
-    ]
+    # Its own query: an invitation further ahead than the sessions shown still counts.
+    unanswered = list(
+        Session.objects.published()
+        .upcoming()
+        .invited(person)
+        .exclude(Exists(Registration.objects.filter(session=OuterRef("pk"), person=person)))
+        .exclude(signup_deadline__lt=now)
+        .order_by("start")[:UNANSWERED_SHOWN]
+    )
     # What happened in my coalitions since I last looked (by others).
     since = person.overview_seen_at or (now - dt.timedelta(days=14))
     scopes = {activity.scope_of(m.coalition) for m in active} | {activity.scope_of(c) for c in led}
+    # Only what this person may see: an output they may open (Output.visible_to), and the
+    # goings-on of a coalition whose workspace their ring shows (Ring.can_see_workspace).
+    workspace = {activity.scope_of(c) for c in led} | {
+        activity.scope_of(m.coalition) for m in active if m.grants("can_see_workspace")
+    }
+    visible_outputs = Output.objects.visible_to(person).filter(
+        coalition__in=[m.coalition_id for m in active] + [c.pk for c in led]
+    )
     news = list(
-        Action.objects.filter(scope__in=scopes, at__gt=since, verb__in=NEWS_VERBS)
+        Action.objects.filter(scope__in=scopes, at__gt=since)
+        .filter(
+            Q(verb="output.added", target_id__in=visible_outputs.values("pk"))
+            | Q(verb="coalition.status_changed")
+            | Q(verb__in=WORKSPACE_VERBS, scope__in=workspace)
+        )
         .exclude(actor=person)
         .select_related("actor", "person", "target_type")
         .order_by("-at")[:NEWS_SHOWN]
@@ -75,8 +94,9 @@ def member_overview(person: Person) -> dict:
 
 def lead_overview(led: list[Coalition]) -> dict:
     """For a lead: the requests waiting in their coalitions, open input, and each ring's health."""
+    running = [c for c in led if c.is_running]
     waiting = list(
-        RingMembership.objects.filter(coalition__in=led)
+        RingMembership.objects.filter(coalition__in=running)
         .filter(
             Q(status=RingMembership.Status.REQUESTED)
             | Q(status=RingMembership.Status.ACTIVE, requested_ring__isnull=False)
@@ -85,13 +105,13 @@ def lead_overview(led: list[Coalition]) -> dict:
         .order_by("created_at")[:NEWS_SHOWN]
     )
     open_input = list(
-        Input.objects.filter(coalition__in=led, status=Input.Status.NEW)
+        Input.objects.filter(coalition__in=running, status=Input.Status.NEW)
         .select_related("coalition", "author")
         .order_by("-created_at")[:NEWS_SHOWN]
     )
     rings = list(
         Ring.objects.with_counts()
-        .filter(coalition__in=led)
+        .filter(coalition__in=running)
         .select_related("coalition")
         .order_by("coalition__name", "order")
     )

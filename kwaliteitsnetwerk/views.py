@@ -16,9 +16,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from coalitions.models import Coalition, Theme, school_year_of
 from events.models import Registration, Session
+from events.services import with_waitlist_positions
 from members import activity
 from members.access import bureau_required, is_bureau, person_of
-from members.csvfiles import csv_response
+from members.csvfiles import csv_response, safe_cell
 from members.models import Action, Institution, Person
 
 from . import glance, overview
@@ -43,15 +44,22 @@ def my_registrations(request):
     """Mijn aanmeldingen: every session this person signed up for, coming first, then past."""
     person = person_of(request)
     registrations = (
-        Registration.objects.filter(person=person)
+        with_waitlist_positions(Registration.objects.filter(person=person))
         .exclude(session__status=Session.Status.DRAFT)
         .select_related("session__host_institution")
-        .order_by("-session__start")
+        .order_by("-session__start", "-queued_at")
         if person is not None
         else Registration.objects.none()
     )
     now = timezone.now()
     registrations = list(registrations[:200])
+    # A sign-up cancelled and made again: the current one only.
+    active = {r.session_id for r in registrations if not r.is_cancelled}
+    registrations = [r for r in registrations if not (r.is_cancelled and r.session_id in active)]
+    seen = set()
+    registrations = [
+        r for r in registrations if not (r.session_id in seen or seen.add(r.session_id))
+    ]
     return render(
         request,
         "my_registrations.html",
@@ -168,7 +176,8 @@ def _year_filters(request) -> tuple[str, list[str]]:
 def participation(request):
     """Deelname: institutions × coalitions of a school year, with filters and a CSV export."""
     year, years = _year_filters(request)
-    theme = Theme.objects.filter(pk=request.GET.get("thema") or None).first()
+    theme_id = request.GET.get("thema", "")
+    theme = Theme.objects.filter(pk=theme_id).first() if theme_id.isdigit() else None
     kinds = [k for k in Institution.Kind.choices if k[0] != Institution.Kind.BUREAU]
     kind = request.GET.get("soort", "")
     kind = kind if kind in dict(kinds) else ""
@@ -249,14 +258,17 @@ def annual_report(request):
     sheet.append(["", year, data["previous"]])
     sheet.append([_("Coalitions by status")])
     for row in data["status_rows"]:
-        sheet.append([str(row[0]), row[1], row[2]])
+        sheet.append([safe_cell(row[0]), row[1], row[2]])
     sheet.append([])
     for row in data["rows"]:
-        sheet.append([str(row[0]), row[1], row[2]])
+        sheet.append([safe_cell(row[0]), row[1], row[2]])
     sheet.column_dimensions["A"].width = 40
     matrix_sheet = workbook.create_sheet(_("Participation")[:31])
     for row in _matrix_rows(glance.matrix(year)):
-        matrix_sheet.append([str(value) if not isinstance(value, int) else value for value in row])
+        # Names are written by people (a ring called "=HYPERLINK(…)"): text, never a formula.
+        matrix_sheet.append(
+            [value if isinstance(value, int) else safe_cell(value) for value in row]
+        )
     matrix_sheet.column_dimensions["A"].width = 40
     response = HttpResponse(
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

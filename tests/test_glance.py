@@ -259,3 +259,82 @@ def test_the_bureau_lands_on_its_overview_and_a_member_on_theirs(client, bureau,
     client.logout()
     response = client.post(reverse("account_login"), {"login": member.email, "password": PASSWORD})
     assert response["Location"] == reverse("home")
+
+
+class TestWhatTheReviewFound:
+    def test_a_bad_theme_filter_is_ignored(self, client, bureau):
+        response = login(client, bureau).get(reverse("participation"), {"thema": "abc"})
+        assert response.status_code == 200
+
+    def test_names_in_the_workbook_are_never_formulas(self, client, bureau, coalition, institution):
+        from openpyxl import load_workbook
+
+        kern = coalition.rings.get(order=1)
+        kern.name = '=HYPERLINK("https://evil.example","Kern")'
+        kern.save()
+        make_membership(make_person("A", "Kern1", institution), kern)
+        response = login(client, bureau).get(reverse("annual_report"), {"jaar": "2026-2027"})
+        sheet = load_workbook(io.BytesIO(response.content))["Deelname"]
+        cells = [cell for row in sheet.iter_rows() for cell in row if cell.value]
+        assert all(cell.data_type != "f" for cell in cells)
+        assert any(str(cell.value).startswith("'=HYPERLINK") for cell in cells)
+
+    def test_guests_do_not_count_as_answers_to_an_invitation(self, institution, lead, member):
+        invited = [make_person("Stil", f"Lid{i}", institution, account=True) for i in range(6)]
+        session = make_session(
+            title="Stille dag", signup_deadline=timezone.now() + dt.timedelta(days=3)
+        )
+        for i in range(5):
+            services.register(make_person("Gast", f"G{i}"), session, by=lead)
+        assert "Stille dag" in items("answers")
+        for person in [member, *invited]:
+            services.register(person, session)
+        assert "Stille dag" not in items("answers")
+
+    def test_a_recruiting_coalition_with_a_full_core_and_a_move_request(
+        self, coalition, institution, lead
+    ):
+        from coalitions.models import Coalition
+
+        Coalition.objects.filter(pk=coalition.pk).update(status="werving")
+        kern = coalition.rings.get(order=1)
+        for i in range(kern.capacity):
+            make_membership(make_person("Kern", f"Vol{i}", institution), kern)
+        assert "Peer review in teams" not in items("rings")
+        mover = make_person("Wil", "Verhuizen", institution)
+        coalition_services.request_move(
+            make_membership(mover, coalition.rings.get(order=2)), kern, person=mover
+        )
+        assert "Peer review in teams" in items("rings")
+
+    def test_requests_in_closed_coalitions_are_no_signal(self, coalition, institution):
+        from coalitions.models import Coalition
+
+        with time_machine.travel(timezone.now() - dt.timedelta(days=8)):
+            coalition_services.join_ring(
+                make_person("Lang", "Wachten", institution), coalition.rings.get(order=1)
+            )
+        assert any("Lang Wachten" in label for label in items("requests"))
+        Coalition.objects.filter(pk=coalition.pk).update(status="afgerond")
+        assert not any("Lang Wachten" in label for label in items("requests"))
+
+    def test_people_in_two_outer_rings_count_once_and_cancelled_sessions_not(
+        self, coalition, institution, lead
+    ):
+        from coalitions.models import Ring
+
+        other = make_coalition("Ander")
+        third = Ring.objects.create(coalition=other, name="Volgers", order=3)
+        person = make_person("Twee", "Ringen", institution)
+        make_membership(person, coalition.rings.get(order=2))
+        make_membership(person, third)
+        session = make_session(
+            start=dt.datetime(2026, 12, 1, 13, 0, tzinfo=AMS), signup_deadline=None
+        )
+        with time_machine.travel(dt.datetime(2026, 11, 1, 9, 0, tzinfo=AMS)):
+            services.register(person, session)
+            services.cancel_session(session, by=None)
+        rows = {str(label): now for label, now, _before in glance.compared("2026-2027")["rows"]}
+        assert rows["Personen in andere ringen"] == 1
+        assert rows["Instellingen in andere ringen"] == 1
+        assert rows["Aanmeldingen"] == 0

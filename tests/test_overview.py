@@ -95,9 +95,7 @@ def test_my_ring_its_agreement_and_how_i_keep_it(client, member, network):
 
 
 def test_my_waiting_list_place_and_the_button_in_place(client, member, network, institution):
-    joint = network["joint"]
-    joint.capacity = 1
-    joint.save(update_fields=["capacity"])
+    joint = make_session(title="Losse bijeenkomst", capacity=1)  # no programme to choose from
     services.register(make_person("Eerder", "Aangemeld", institution), joint)
     body = overview(client, member)
     assert "Aanmelden voor bijeenkomst" in body
@@ -175,3 +173,73 @@ def test_the_overview_runs_a_fixed_number_of_queries(
         services.register(member, make_session(title=f"Extra {i}"))
     with django_assert_max_num_queries(len(small.captured_queries)):
         client.get(reverse("home"))
+
+
+class TestWhatTheReviewFound:
+    def test_news_shows_only_what_i_may_see(self, client, member, lead, network, institution):
+        ours = network["ours"]
+        make_membership(member, ours.rings.get(order=2))
+        overview(client, member)
+        kern_only = Output(
+            coalition=ours,
+            ring=ours.rings.get(order=1),
+            visibility=Output.Visibility.RING,
+            title="Geheim kernstuk",
+            url="https://x.org/k",
+        )
+        coalition_services.add_output(kern_only, by=lead)
+        flex = ours.rings.get(order=2)
+        flex.can_see_workspace = False
+        flex.save()
+        newcomer = make_person("Nieuwe", "Kern", institution)
+        request = coalition_services.join_ring(newcomer, ours.rings.get(order=1))
+        coalition_services.accept_request(request, by=lead)
+        body = overview(client, member)
+        assert "Geheim kernstuk" not in body
+        assert "Nieuwe Kern" not in body
+
+    def test_a_session_with_a_programme_is_signed_up_for_on_its_page(self, client, member, network):
+        body = overview(client, member)
+        joint = network["joint"]  # has a plenary part: choices are made on its page
+        row = body[body.index(f'id="overview-session-{joint.pk}"') :]
+        row = row[: row.index("</li>")]
+        assert "Kies je onderdelen en meld je aan" in row
+        assert "Aanmelden voor bijeenkomst" not in row
+
+    def test_my_place_on_the_waiting_list(self, client, member, network, institution):
+        joint = network["joint"]
+        joint.capacity = 1
+        joint.save(update_fields=["capacity"])
+        for i in range(2):
+            services.register(make_person("Eerder", f"Aangemeld{i}", institution), joint)
+        services.register(member, joint)
+        assert "plaats 2" in overview(client, member)
+        mine = login(client, member).get(reverse("my_registrations")).content.decode()
+        assert "op de wachtlijst, plaats 2" in mine
+
+    def test_closed_coalitions_stay_out_of_the_overview(self, client, member, network, bureau):
+        from coalitions.models import Coalition
+
+        make_membership(member, network["ours"].rings.get(order=2))
+        Coalition.objects.filter(pk=network["ours"].pk).update(status="afgerond")
+        body = overview(client, member)
+        assert "Afgesproken:" not in body
+        assert "Je doet nog niet mee in een coalitie" in body
+
+    def test_invitations_further_ahead_still_count_as_unanswered(self, client, member, db):
+        for day in range(10):
+            make_session(title=f"Sessie {day:02d}", days=14 + day, signup_deadline=None)
+        body = overview(client, member)
+        section = body[body.index("Uitnodigingen waarop je nog niet reageerde") :]
+        section = section[: section.index("</section>")]
+        assert "Sessie 00" in section
+        assert section.count("<li>") == 8
+
+    def test_my_sign_ups_say_when_a_session_does_not_go_ahead(self, client, member, network):
+        first = services.register(member, network["joint"])
+        services.cancel(first, by=member)
+        services.register(member, network["joint"])
+        services.cancel_session(network["joint"], by=None)
+        body = login(client, member).get(reverse("my_registrations")).content.decode()
+        assert body.count("Netwerkdag coalities") == 1
+        assert "de bijeenkomst gaat niet door" in body
