@@ -62,8 +62,9 @@ format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# Ten-fold demo data in its own database (default: bench.sqlite3; PostgreSQL gives real numbers
-# and the concurrent sign-up load: DATABASE_URL=postgres://... make bench).
+# Ten-fold demo data in its own database (default: bench.sqlite3; PostgreSQL gives real numbers,
+# the pages over HTTP with gunicorn and wrk, and the sign-up bursts:
+# DATABASE_URL=postgres://... REDIS_URL=redis://... make bench).
 BENCH_DATABASE_URL ?= $(or $(DATABASE_URL),sqlite:///$(CURDIR)/bench.sqlite3)
 bench: $(VENV)/.dev
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate --noinput

@@ -310,6 +310,10 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
+# make bench serves two reference endpoints (kwaliteitsnetwerk/wsgi.py and urls.py); never set
+# this in production.
+BENCH_REFERENCE = env_bool("KN_BENCH_REFERENCE", False)
+
 # Where the demo accounts may exist: only with DEBUG on (see members/management/commands/seed_demo.py).
 DEMO_PASSWORD = "demo-wachtwoord"
 

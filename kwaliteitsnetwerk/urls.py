@@ -39,3 +39,6 @@ urlpatterns = [
     path("bijeenkomsten/", include("events.urls")),
     path("django-admin/", admin.site.urls),
 ]
+
+if settings.BENCH_REFERENCE:  # make bench only: the minimal logged-in page with one query
+    urlpatterns.append(path("_bench/een-query/", views.bench_reference))

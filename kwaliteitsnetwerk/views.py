@@ -324,3 +324,14 @@ def healthz(request):
     return JsonResponse(
         {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
     )
+
+
+@login_required
+def bench_reference(request):
+    """make bench's reference (only routed with KN_BENCH_REFERENCE=1): a logged-in view with
+    the whole middleware stack and the context processors, one query, a small template."""
+    return render(
+        request,
+        "bench_reference.html",
+        {"institutions": Institution.objects.filter(pk=person_of(request).institution_id)},
+    )

@@ -610,3 +610,14 @@ def test_an_organising_lead_adds_a_guest_and_keeps_them_in_view(client, lead, co
     client.post(reverse("events:mark", args=[registration.pk]), {"attended": "0"})
     registration.refresh_from_db()
     assert registration.attended is False
+
+
+def test_the_bench_references_exist_only_when_the_bench_runs(client, db):
+    """make bench serves a bare "ok" and a one-query page (KN_BENCH_REFERENCE=1); never else."""
+    from django.core.handlers.wsgi import WSGIHandler
+
+    from kwaliteitsnetwerk.wsgi import application
+
+    assert isinstance(application, WSGIHandler)  # no reference wrapper around Django
+    assert client.get("/_bench/een-query/").status_code == 404
+    assert client.get("/_bench/ok").status_code == 404

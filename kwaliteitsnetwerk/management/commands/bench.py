@@ -7,11 +7,13 @@ against PostgreSQL for numbers that mean something:
 
 import datetime as dt
 import logging
+import shutil
 import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connection, reset_queries, transaction
@@ -46,12 +48,31 @@ class Command(BaseCommand):
             help="Reminders one sweep sends to a local SMTP sink (default 10,000).",
         )
         parser.add_argument(
+            "--seconds", type=int, default=5, help="Seconds of load per page over HTTP (default 5)."
+        )
+        parser.add_argument(
+            "--write",
+            action="store_true",
+            help="Write the HTTP results into docs/benchmark.md (between the bench:http markers).",
+        )
+        parser.add_argument(
             "--only",
-            choices=["pages", "load", "sweep"],
+            choices=["pages", "http", "load", "sweep"],
             help="Run one part only (default: all).",
         )
 
-    def handle(self, *args, requests: int, scale: int, crowd: int, reminders: int, only, **options):
+    def handle(
+        self,
+        *args,
+        requests: int,
+        scale: int,
+        crowd: int,
+        reminders: int,
+        only,
+        seconds: int,
+        write: bool,
+        **options,
+    ):
         logging.getLogger("celery").setLevel(logging.WARNING)
         if Person.objects.count() < 4000 * scale:
             self.stdout.write(f"Seeding the demo data at scale {scale} (a few minutes, once)…")
@@ -61,8 +82,15 @@ class Command(BaseCommand):
             f"Data: {Institution.objects.count()} institutions, {Person.objects.count()} people, "
             f"{Coalition.objects.count()} coalitions, {Session.objects.count()} sessions; database: {connection.vendor}"
         )
-        if only in (None, "pages"):
-            self.pages(requests)
+        if only == "pages":
+            self.pages(requests)  # in-process, with query counts
+        if only in (None, "http"):
+            if connection.vendor == "postgresql" and shutil.which("wrk"):
+                self.http(seconds, crowd, write=write)
+            else:
+                self.stdout.write(
+                    "HTTP bench skipped: it needs PostgreSQL and wrk (apt-get install wrk)."
+                )
         if only in (None, "load"):
             if connection.vendor == "postgresql":
                 with override_settings(
@@ -121,6 +149,134 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"{url:<45} {statistics.median(times):>10.1f} {p95:>8.1f} {queries:>8}"
                 )
+
+    def http(self, seconds: int, crowd: int, *, write: bool) -> None:
+        """Every main page and HTMX action over HTTP at 8 connections, each as a share of the
+        two references served by the same gunicorn in the same run; then the sign-up burst."""
+        from . import _http
+
+        peer = Coalition.objects.filter(name="Peer review in teams").first()
+        busy = Session.objects.order_by("-start").first()
+        institution = Institution.objects.get(name="Deltion College")
+        member, lead, bureau = (
+            User.objects.get(email=e)
+            for e in (
+                "lid@albeda.example",
+                "trekker@deltion.example",
+                "bureau@kwaliteitsnetwerk.example",
+            )
+        )
+        pages = [
+            (member, "/", False),
+            (member, "/coalities/", False),
+            (member, "/coalities/opbrengsten/", False),
+            (member, "/bijeenkomsten/", False),
+            (member, f"/bijeenkomsten/{busy.pk}/", False),
+            (member, "/mijn-aanmeldingen/", False),
+            (lead, f"/coalities/{peer.pk}/", False),
+            (lead, f"/coalities/{peer.pk}/ringen/", False),
+            (bureau, "/beheer/", False),
+            (bureau, "/instellingen/", False),
+            (bureau, "/personen/", False),
+            (bureau, f"/instellingen/{institution.pk}/", False),
+            (bureau, f"/bijeenkomsten/{busy.pk}/aanmeldingen/", False),
+            (bureau, f"/bijeenkomsten/{busy.pk}/inchecken/", False),
+            (bureau, "/beheer/deelname/", False),
+            (bureau, "/beheer/cijfers/", False),
+            (bureau, "/beheer/berichten/", False),
+            # HTMX actions (the part of the page they swap)
+            (bureau, "/instellingen/?q=roc", True),
+            (bureau, "/beheer/logboek/?wat=session.changed", True),
+            (bureau, f"/bijeenkomsten/{busy.pk}/inchecken/?wie=an", True),
+        ]
+        rows = []
+        with _http.Server() as server:
+            cookies = {user.pk: server.cookie_for(user) for user in (member, lead, bureau)}
+            bare = _http.wrk(server, "/_bench/ok", "", seconds=seconds, connections=8)
+            reference = _http.wrk(
+                server, "/_bench/een-query/", cookies[member.pk], seconds=seconds, connections=8
+            )
+            for user, path, htmx in pages:
+                _http.wrk(server, path, cookies[user.pk], seconds=1, connections=2, htmx=htmx)
+                result = _http.wrk(
+                    server, path, cookies[user.pk], seconds=seconds, connections=8, htmx=htmx
+                )
+                rows.append((path, htmx, result))
+                self.stdout.write(
+                    f"{path:<45} {result['rps']:>7.0f}/s p50 {result['p50']:>6.1f} p95 "
+                    f"{result['p95']:>6.1f} ms  {result['rps'] / reference['rps']:.2f} of ref"
+                )
+            start = timezone.now() + dt.timedelta(days=30)
+            session = Session.objects.create(
+                title=f"Benchmark {timezone.now():%H%M%S}",
+                start=start,
+                end=start + dt.timedelta(hours=3),
+                capacity=crowd // 2,
+                status=Session.Status.PUBLISHED,
+            )
+            people = list(
+                Person.objects.filter(erased_at__isnull=True, institution__kind="roc")
+                .select_related("user")
+                .order_by("pk")[:crowd]
+            )
+            for person in people:  # the bench's own accounts for the crowd (bench data only)
+                if person.user_id is None:
+                    person.user = User.objects.filter(email__iexact=person.email).first() or (
+                        User.objects.create_user(email=person.email, password=None)
+                    )
+                    person.save(update_fields=["user"])
+            load = _http.burst(server, session, people, workers=50)
+            confirmed = session.registrations.confirmed().count()
+            waiting = session.registrations.waitlisted().count()
+            session.delete()
+        report = self.http_report(
+            bare, reference, rows, load, confirmed, waiting, len(people), session.capacity
+        )
+        self.stdout.write(report)
+        if write:
+            self.write_section(report)
+
+    def http_report(self, bare, reference, rows, load, confirmed, waiting, crowd, capacity) -> str:
+        lines = [
+            f"Over HTTP: gunicorn with 3 workers, `DEBUG=0`, the production middleware, "
+            f"PostgreSQL{', Redis' if settings.REDIS_URL else ''}; wrk with 8 connections "
+            f"from another process, logged-in users; {timezone.localdate():%Y-%m-%d}.",
+            "",
+            "| endpoint | req/s | share of reference | p50 ms | p95 ms | p99 ms | errors |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+            f"| reference: bare `ok`, no middleware | {bare['rps']:.0f} | – | {bare['p50']:.1f} "
+            f"| {bare['p95']:.1f} | {bare['p99']:.1f} | {bare['errors']} |",
+            f"| reference: logged-in, one query | {reference['rps']:.0f} | 1.00 | "
+            f"{reference['p50']:.1f} | {reference['p95']:.1f} | {reference['p99']:.1f} | "
+            f"{reference['errors']} |",
+        ]
+        for path, htmx, r in rows:
+            name = f"`{path}`" + (" (HTMX)" if htmx else "")
+            lines.append(
+                f"| {name} | {r['rps']:.0f} | {r['rps'] / reference['rps']:.2f} | {r['p50']:.1f} "
+                f"| {r['p95']:.1f} | {r['p99']:.1f} | {r['errors']} |"
+            )
+        lines += [
+            "",
+            f"Sign-up burst over HTTP: {crowd} people post the HTMX sign-up at once (50 "
+            f"connections, each their own login) for {capacity} places: {confirmed} confirmed, "
+            f"{waiting} waiting, {len(load['errors'])} errors; {confirmed / load['total']:.0f} "
+            f"confirmed/s, p50 {load['p50']:.0f} ms, p95 {load['p95']:.0f} ms.",
+        ]
+        return "\n".join(lines) + "\n"
+
+    def write_section(self, report: str) -> None:
+        from pathlib import Path
+
+        path = Path(settings.BASE_DIR) / "docs" / "benchmark.md"
+        text = path.read_text()
+        start, end = "<!-- bench:http -->", "<!-- /bench:http -->"
+        if start in text:
+            before, rest = text.split(start, 1)
+            after = rest.split(end, 1)[1]
+        else:
+            before, after = text.rstrip() + "\n\n## Over HTTP\n\n", "\n"
+        path.write_text(f"{before}{start}\n{report}{end}{after}")
 
     def load(self, crowd: int) -> None:
         start = timezone.now() + dt.timedelta(days=30)
