@@ -196,7 +196,12 @@ def register(
         else:
             verb = "registration.waitlisted"
         _log_registration(verb, registration, by=by or person)
-        _queue_confirmation(registration)
+        # Only the count and the insert need the lock: the confirmation (its text and calendar
+        # file) is written by a worker once the place is committed, so a burst of sign-ups
+        # neither queues on the session's row nor waits for mails to be rendered.
+        from .tasks import queue_confirmation
+
+        queue_confirmation.delay_on_commit(registration.pk)
     return registration
 
 

@@ -183,6 +183,37 @@ def session_detail(request, pk: int):
     return render(request, "events/session_detail.html", _detail_context(request, session))
 
 
+def _signup_context(request, session: Session) -> dict:
+    """Only what the sign-up section (and the places count it updates) shows: the HTMX answer
+    to a sign-up or a cancellation computes this, not the whole session page."""
+    person = person_of(request)
+    registration = _registration_of(person, session)
+    counts = session.registrations.aggregate(
+        confirmed=Count("pk", filter=Q(status=Registration.Status.CONFIRMED)),
+        waitlisted=Count("pk", filter=Q(status=Registration.Status.WAITLISTED)),
+    )
+    session.confirmed_count = counts["confirmed"]
+    signup_error = None
+    try:
+        services.check_open_for_signup(session)
+    except services.RegistrationError as error:
+        signup_error = str(error)
+    invited = registration is not None or session.invites(person)
+    form = None
+    if invited and not registration and not signup_error:
+        form = SignupForm(parts=services.invited_parts(session, person))
+    return {
+        "session": session,
+        "registration": registration,
+        "position": services.waitlist_position(registration) if registration else None,
+        "invited": invited,
+        "signup_form": form,
+        "signup_error": signup_error,
+        "counts": counts,
+        "is_full": session.is_full,
+    }
+
+
 def _signup_response(request, session):
     if request.POST.get("from") == "overview":
         # Signed up or cancelled from the overview: its row changes in place.
@@ -196,7 +227,7 @@ def _signup_response(request, session):
         )
     if request.htmx:
         return render(
-            request, "events/session_detail.html#signup", _detail_context(request, session)
+            request, "events/session_detail.html#signup", _signup_context(request, session)
         )
     return redirect("events:detail", session.pk)
 

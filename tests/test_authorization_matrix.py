@@ -12,6 +12,7 @@ from allauth.mfa.models import Authenticator
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from coalitions import services as coalition_services
 from coalitions.models import Input, Output
@@ -213,7 +214,17 @@ def world(db, settings, lead, member, other_institution, institution, bureau):
         "members:export": {"kind": "people"},
         "members:accept_invitation": {"token": "onbekend"},
         "members:request_new_invitation": {"token": "onbekend"},
-        "members:outbox_resend": {"pk": Notification.objects.get(kind="registration").pk},
+        "members:outbox_resend": {
+            "pk": Notification.objects.create(
+                kind="registration",
+                person=member,
+                occasion="x",
+                subject="Bevestigd",
+                body="…",
+                status="sent",
+                sent_at=timezone.now(),
+            ).pk
+        },
         "members:unsubscribe": {"token": notify.unsubscribe_token(member.pk, "weekly_digest")},
         "coalitions:output_download": {"pk": output.pk},
         "coalitions:detail": {"pk": a.pk},

@@ -446,3 +446,32 @@ class TestAskingFirst:
         login(client, member).post(reverse("events:cancel_registration", args=[registration.pk]))
         registration.refresh_from_db()
         assert registration.is_cancelled
+
+
+def test_the_htmx_answer_to_a_sign_up_computes_only_its_section(
+    client, member, institution, django_assert_max_num_queries
+):
+    """The sign-up answers with the section it swaps, not the whole session page's context:
+    a fixed number of queries, however big the session's programme and registrations."""
+    from tests.conftest import login
+    from tests.events.conftest import make_session
+
+    def sign_up(session):
+        return client.post(
+            reverse("events:signup", args=[session.pk]), {}, headers={"HX-Request": "true"}
+        )
+
+    small = make_session(capacity=10)
+    login(client, member)
+    with django_assert_max_num_queries(21) as first:
+        response = sign_up(small)
+    body = response.content.decode()
+    assert 'id="signup"' in body
+    assert "<html" not in body
+    assert "Je bent aangemeld voor deze bijeenkomst." in body
+    big = make_session(capacity=200)
+    for i in range(40):
+        services.register(make_person("Veel", f"Mensen{i}", institution), big)
+    login(client, make_person("Nog", "Een", institution, account=True))
+    with django_assert_max_num_queries(len(first.captured_queries)):
+        assert sign_up(big).status_code == 200
