@@ -404,6 +404,8 @@ class Notification(models.Model):
                 name="notification_sending",
                 condition=models.Q(status="sending"),
             ),
+            # The bureau's outbox, newest first.
+            models.Index(fields=["-created_at", "-id"], name="notification_newest"),
         ]
 
     def __str__(self) -> str:

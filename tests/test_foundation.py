@@ -390,3 +390,14 @@ def test_the_overview_runs_a_fixed_number_of_queries(client, member, django_asse
     grow(10)
     with django_assert_max_num_queries(len(small.captured_queries)):
         client.get(reverse("home"))
+
+
+@pytest.mark.postgres_only
+def test_people_have_an_index_in_the_dutch_order(db):
+    """The people list and the check-in search walk it with a LIMIT (980 → 45 ms at scale 10)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'person_dutch_order'")
+        [(definition,)] = cursor.fetchall()
+    assert 'COLLATE "nl-x-icu"' in definition
