@@ -112,6 +112,21 @@ def session_list(request):
     return render(request, template, context)
 
 
+def _places_and_opening(session: Session) -> tuple[dict, str | None]:
+    """The places taken and waiting, and why sign-up is closed (None when open): what the
+    session page and the HTMX answer of its sign-up section both show."""
+    counts = session.registrations.aggregate(
+        confirmed=Count("pk", filter=Q(status=Registration.Status.CONFIRMED)),
+        waitlisted=Count("pk", filter=Q(status=Registration.Status.WAITLISTED)),
+    )
+    session.confirmed_count = counts["confirmed"]
+    try:
+        services.check_open_for_signup(session)
+    except services.RegistrationError as error:
+        return counts, str(error)
+    return counts, None
+
+
 def _detail_context(request, session: Session) -> dict:
     person = person_of(request)
     editable = session.is_editable_by(person)
@@ -139,16 +154,7 @@ def _detail_context(request, session: Session) -> dict:
     for part in parts:
         part.my_choice = choices.get(part.pk)
         part.steered = not editable and part.is_steered_by(person, taking_part=taking_part)
-    counts = session.registrations.aggregate(
-        confirmed=Count("pk", filter=Q(status=Registration.Status.CONFIRMED)),
-        waitlisted=Count("pk", filter=Q(status=Registration.Status.WAITLISTED)),
-    )
-    session.confirmed_count = counts["confirmed"]
-    signup_error = None
-    try:
-        services.check_open_for_signup(session)
-    except services.RegistrationError as error:
-        signup_error = str(error)
+    counts, signup_error = _places_and_opening(session)
     return {
         "session": session,
         "parts": parts,
@@ -188,16 +194,7 @@ def _signup_context(request, session: Session) -> dict:
     to a sign-up or a cancellation computes this, not the whole session page."""
     person = person_of(request)
     registration = _registration_of(person, session)
-    counts = session.registrations.aggregate(
-        confirmed=Count("pk", filter=Q(status=Registration.Status.CONFIRMED)),
-        waitlisted=Count("pk", filter=Q(status=Registration.Status.WAITLISTED)),
-    )
-    session.confirmed_count = counts["confirmed"]
-    signup_error = None
-    try:
-        services.check_open_for_signup(session)
-    except services.RegistrationError as error:
-        signup_error = str(error)
+    counts, signup_error = _places_and_opening(session)
     invited = registration is not None or session.invites(person)
     form = None
     if invited and not registration and not signup_error:

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy
 
 from coalitions import health
 from coalitions.models import Coalition, Output, Ring, RingMembership, school_year_of
+from coalitions.reminders import PRESENCE_GRACE
 from events.models import Registration, Session
 from events.services import commitment
 from members.models import Institution, Person
@@ -214,7 +215,10 @@ def signals(today: dt.date | None = None) -> list[Signal]:
         .filter(coalition__status=Coalition.Status.ACTIVE, ring__sessions_expected__isnull=False)
         .select_related("person", "coalition", "ring")
     )
-    kept = commitment(memberships, today=today, by_membership=True)
+    # As the nudge counts it: a session counts once the presence list could be made.
+    kept = commitment(
+        memberships, today=today, held_before=now - PRESENCE_GRACE, by_membership=True
+    )
     for m in memberships:
         c = kept.get(m.pk)
         if c and c.missed_last_two and c.expected:
