@@ -62,11 +62,14 @@ format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# Ten-fold demo data in its own database (default: bench.sqlite3; PostgreSQL gives real numbers,
-# the pages over HTTP with gunicorn and wrk, and the sign-up bursts:
-# DATABASE_URL=postgres://... REDIS_URL=redis://... make bench).
-BENCH_DATABASE_URL ?= $(or $(DATABASE_URL),sqlite:///$(CURDIR)/bench.sqlite3)
+# Ten-fold demo data, seeded once into its own PostgreSQL database (kn_bench on this machine's
+# server; DATABASE_URL=... make bench for another): the pages over HTTP with gunicorn and wrk,
+# the sign-up burst and the reminder sweep. REDIS_URL=redis://... for the production cache.
+BENCH_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/kn_bench)
 bench: $(VENV)/.dev
+	@if [ "$(BENCH_DATABASE_URL)" = "postgres://postgres@127.0.0.1:5432/kn_bench" ]; then \
+	  psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'kn_bench'" postgres | grep -q 1 \
+	  || psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE kn_bench" postgres; fi
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate --noinput
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench
 

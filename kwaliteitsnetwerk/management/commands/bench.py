@@ -78,6 +78,12 @@ class Command(BaseCommand):
             self.stdout.write(f"Seeding the demo data at scale {scale} (a few minutes, once)…")
             with override_settings(DEBUG=True):
                 call_command("seed_demo", scale=scale, verbosity=0)
+        if connection.vendor == "postgresql":
+            # Fresh statistics, as autovacuum keeps them in production: right after seeding the
+            # planner still thinks the people table has a tenth of its rows and hashes all
+            # 45,000 to find the leads of one page of coalitions (15 ms instead of 0.3).
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
         self.stdout.write(
             f"Data: {Institution.objects.count()} institutions, {Person.objects.count()} people, "
             f"{Coalition.objects.count()} coalitions, {Session.objects.count()} sessions; database: {connection.vendor}"
