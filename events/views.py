@@ -41,6 +41,9 @@ from .forms import (
 from .models import CalendarFeed, PartChoice, Registration, Session, new_feed_token
 
 PAGE_SIZE = 20
+REGISTRATIONS_PAGE = 25
+CHECKIN_ROWS = 30
+CHECKIN_MATCHES = 10
 
 
 def _registration_of(person, session):
@@ -477,23 +480,16 @@ def registrations(request, pk: int):
     )
     person = person_of(request)
     mine = session.registrations.manageable_by(person)
-    regs = list(
-        mine.active()
-        .select_related("person__institution", "registered_by")
-        .prefetch_related(
-            Prefetch(
-                "choices",
-                queryset=PartChoice.objects.exclude(
-                    status=Registration.Status.CANCELLED
-                ).select_related("part"),
-            )
-        )
-        .order_by("queued_at", "pk")
-    )
     # Diet and accessibility remarks are for those who organise the session itself.
     show_remarks = session.is_editable_by(person)
     if request.GET.get("format") == "csv":
-        return _registrations_csv(session, regs, show_remarks=show_remarks)
+        regs = (
+            mine.active()
+            .select_related("person__institution", "registered_by")
+            .prefetch_related(_open_choices())
+            .order_by("queued_at", "pk")
+        )
+        return _registrations_csv(session, list(regs), show_remarks=show_remarks)
     form = PersonByEmailForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         signed_up = get_person_to_act_for(request, session, form.person)
@@ -504,45 +500,102 @@ def registrations(request, pk: int):
         else:
             messages.success(request, _("%(name)s is signed up.") % {"name": signed_up.full_name})
         return redirect("events:registrations", session.pk)
-    cancelled = list(
-        mine.filter(status=Registration.Status.CANCELLED)
-        .select_related("person__institution")
-        .order_by("-cancelled_at", "-pk")
+    # One list at a time (confirmed, waiting, cancelled), searched and paged on the server: a
+    # big session has hundreds of people, and the organiser looks for one or goes down a list.
+    lists = {
+        "bevestigd": Registration.Status.CONFIRMED,
+        "wachtlijst": Registration.Status.WAITLISTED,
+        "afgemeld": Registration.Status.CANCELLED,
+    }
+    shown = request.GET.get("lijst", "")
+    shown = shown if shown in lists else "bevestigd"
+    counts = mine.aggregate(
+        **{key: Count("pk", filter=Q(status=status)) for key, status in lists.items()}
     )
+    parts = list(
+        session.parts.select_related("coalition")
+        .annotate(
+            confirmed=Count(
+                "choices",
+                filter=Q(
+                    choices__status=Registration.Status.CONFIRMED,
+                    choices__registration__in=mine.active(),
+                ),
+            ),
+            waiting=Count(
+                "choices",
+                filter=Q(
+                    choices__status=Registration.Status.WAITLISTED,
+                    choices__registration__in=mine.active(),
+                ),
+            ),
+        )
+        .order_by("start", "pk")
+    )
+    part = next((p for p in parts if str(p.pk) == request.GET.get("onderdeel")), None)
+    query = request.GET.get("q", "").strip()[:100]
+    regs = mine.filter(status=lists[shown]).select_related("person__institution", "registered_by")
+    if shown == "wachtlijst":
+        regs = services.with_waitlist_positions(regs)
+    if part is not None:
+        regs = regs.filter(choices__part=part).exclude(
+            choices__status=Registration.Status.CANCELLED
+        )
+    for word in query.split():
+        regs = regs.filter(
+            Q(person__first_name__icontains=word)
+            | Q(person__last_name__icontains=word)
+            | Q(person__email__icontains=word)
+            | Q(person__institution__name__icontains=word)
+        )
+    order = ("-cancelled_at", "-pk") if shown == "afgemeld" else ("queued_at", "pk")
+    page = Paginator(
+        regs.prefetch_related(_open_choices()).order_by(*order), REGISTRATIONS_PAGE
+    ).get_page(request.GET.get("page"))
     history = defaultdict(list)
     for action in (
         Action.objects.filter(
             target_type__model="registration",
             target_type__app_label="events",
-            target_id__in=[r.pk for r in [*regs, *cancelled]],
+            target_id__in=[r.pk for r in page],
         )
         .select_related("actor")
         .order_by("at", "pk")
     ):
         history[action.target_id].append(action)
-    by_part = defaultdict(lambda: {"confirmed": [], "waitlisted": []})
-    for reg in regs:
+    for reg in page:
         reg.history = history.get(reg.pk, [])
-        for choice in reg.choices.all():
-            by_part[choice.part_id]["confirmed" if choice.is_confirmed else "waitlisted"].append(
-                reg
-            )
-    for reg in cancelled:
-        reg.history = history.get(reg.pk, [])
-    parts = list(session.parts.select_related("coalition"))
-    for part in parts:
-        part.lists = by_part[part.pk]
     context = {
         "session": session,
-        "confirmed": [r for r in regs if r.is_confirmed],
-        "waitlisted": [r for r in regs if r.is_waitlisted],
-        "cancelled": cancelled,
+        "page": page,
+        "shown": shown,
+        "numbered": shown == "wachtlijst",
+        "tabs": [
+            (key, label, counts[key])
+            for key, label in (
+                ("bevestigd", _("Confirmed")),
+                ("wachtlijst", _("Waiting list")),
+                ("afgemeld", _("Cancelled")),
+            )
+        ],
+        "counts": counts,
+        "query": query,
+        "part": part,
         "parts": parts,
         "form": form,
         "sees_everyone": person is not None and person.has_bureau_rights,
         "show_remarks": show_remarks,
     }
     return render(request, "events/registrations.html", context)
+
+
+def _open_choices():
+    return Prefetch(
+        "choices",
+        queryset=PartChoice.objects.exclude(status=Registration.Status.CANCELLED).select_related(
+            "part"
+        ),
+    )
 
 
 def _registrations_csv(session, regs, *, show_remarks: bool):
@@ -592,9 +645,15 @@ def _checkin_context(request, session: Session, query: str) -> dict:
             | Q(person__email__icontains=word)
             | Q(person__institution__name__icontains=word)
         )
+    # Who types a name looks for one person: the ten best, not the thirty first.
+    rows = CHECKIN_MATCHES if query else CHECKIN_ROWS
+    shown = list(regs[: rows + 1])
     return {
         "session": session,
-        "registrations": regs[:200],
+        # At the door people type a name: the first rows in the alphabet, and a hint when more
+        # match (a big session has hundreds; all of them at once was 290 KB per keystroke).
+        "registrations": shown[:rows],
+        "more": len(shown) > rows,
         "query": query,
         "counts": mine.aggregate(present=Count("pk", filter=Q(attended=True)), total=Count("pk")),
         "walk_in_people": _walk_in_candidates(session, person, query),
@@ -630,7 +689,7 @@ def _walk_in_candidates(session: Session, person: Person | None, query: str):
         people = people.filter(
             Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(email__icontains=word)
         )
-    return list(people.dutch_order()[:10])
+    return list(people.dutch_order()[:CHECKIN_MATCHES])
 
 
 def _checkin_response(request, session: Session):

@@ -233,6 +233,37 @@ def signals(today: dt.date | None = None) -> list[Signal]:
     return found
 
 
+SIGNALS_KEPT = 300  # seconds: only the clock moves them without a change
+
+
+def current_signals() -> list[Signal]:
+    """The signals as the bureau's start page shows them: computed once and kept (Redis in
+    production) until anything changes — a new entry in the activity log, which every service
+    writes, or a new registration or ring membership — or at most SIGNALS_KEPT seconds, for the
+    conditions only the clock changes (a deadline that comes near). At ten times the network,
+    computing them is ~100 ms (all active memberships for the commitment rule); reading them is
+    one query and one cache hit."""
+    from django.core.cache import cache
+    from django.db import connection
+    from django.utils import translation
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT MAX(id) FROM members_action),"
+            " (SELECT MAX(id) FROM events_registration),"
+            " (SELECT MAX(id) FROM coalitions_ringmembership)"
+        )
+        latest = cursor.fetchone()
+    key = "glance:signals:{}:{}:{}".format(
+        translation.get_language(), timezone.localdate().isoformat(), ":".join(map(str, latest))
+    )
+    found = cache.get(key)
+    if found is None:
+        found = signals()
+        cache.set(key, found, SIGNALS_KEPT)
+    return found
+
+
 # The participation matrix ---------------------------------------------------------------------
 
 

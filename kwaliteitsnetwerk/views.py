@@ -9,6 +9,8 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views import i18n as i18n_views
 from django.views.decorators.cache import never_cache
@@ -154,7 +156,7 @@ def bureau_dashboard(request):
         "coalitions": Coalition.objects.running().count(),
         "sessions": Session.objects.upcoming().count(),
     }
-    found = glance.signals()
+    found = glance.current_signals()
     return render(
         request,
         "bureau_dashboard.html",
@@ -172,6 +174,9 @@ def _year_filters(request) -> tuple[str, list[str]]:
     return (year if year in years else school_year_of(timezone.localdate())), years
 
 
+MATRIX_PAGE = 25
+
+
 @bureau_required
 def participation(request):
     """Deelname: institutions × coalitions of a school year, with filters and a CSV export."""
@@ -184,11 +189,31 @@ def participation(request):
     table = glance.matrix(year, theme=theme, kind=kind)
     if request.GET.get("formaat") == "csv":
         return csv_response(f"deelname-{year}.csv", _matrix_rows(table))
+    # Twenty-five institutions at a time (the CSV has them all): at ten times the network the
+    # whole matrix was 260 KB of table.
+    page = Paginator(table.rows, MATRIX_PAGE).get_page(request.GET.get("page"))
+    # The cells written here, not in the template: a page has ~1,000 of them.
+    none = format_html(
+        '<span class="muted" aria-hidden="true">–</span><span class="visually-hidden">{}</span>',
+        _("none"),
+    )
+    page.object_list = [
+        (
+            institution,
+            [
+                format_html_join(mark_safe("<br>"), "{}: {}", cell) if cell else none
+                for cell in cells
+            ],
+            total,
+        )
+        for institution, cells, total in page.object_list
+    ]
     return render(
         request,
         "glance/participation.html",
         {
             "table": table,
+            "page": page,
             "year": year,
             "years": years,
             "themes": Theme.objects.order_by("name"),

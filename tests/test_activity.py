@@ -293,8 +293,13 @@ class TestHistoryWherePeopleLook:
         )
         assert "namens hen aangemeld, door Bob Jansen" in body
         assert "aanwezig gemeld, door Alice Bakker" in body
-        assert "aanmelding afgemeld, door Alice Bakker" in body
-        assert "Gemeld" in body  # in the list of cancelled registrations
+        assert "Gemeld" not in body  # the cancelled have their own list
+        cancelled_list = client.get(
+            reverse("events:registrations", args=[session.pk]), {"lijst": "afgemeld"}
+        ).content.decode()
+        assert "aanmelding afgemeld, door Alice Bakker" in cancelled_list
+        assert "Gemeld" in cancelled_list
+        assert "Wezig" not in cancelled_list
 
     def test_the_coalition_page_shows_its_lifecycle(self, client, bureau, member, lead):
         coalition = make_coalition("Levensloop", leads=[lead], status=Coalition.Status.PREPARING)

@@ -56,6 +56,36 @@ class TestSignals:
             )
         assert "Peer review in teams" not in items("rings")
 
+    def test_the_start_page_keeps_the_signals_until_something_changes(
+        self, client, bureau, coalition, django_assert_max_num_queries
+    ):
+        """The page reads the kept signals; a change through a service (its log entry) or a
+        new membership shows at once, without waiting for the cache to expire."""
+        login(client, bureau)
+        url = reverse("bureau_dashboard")
+
+        def ending_section():
+            body = client.get(url).content.decode()
+            return body[body.index('id="signaal-ending"') :].split("</section>")[0]
+
+        with django_assert_max_num_queries(60) as first:
+            assert "Peer review in teams" not in ending_section()
+        with django_assert_max_num_queries(len(first.captured_queries) - 5):
+            client.get(url)  # kept: the signals' own queries are not run again
+        coalition_services.update_coalition(
+            coalition, by=bureau, planned_end=timezone.localdate() + dt.timedelta(days=20)
+        )
+        assert "Peer review in teams" in ending_section()
+        # Without a log entry (a raw update, as an admin edit): the same until it expires.
+        type(coalition).objects.filter(pk=coalition.pk).update(
+            planned_end=timezone.localdate() + dt.timedelta(days=300)
+        )
+        assert "Peer review in teams" in ending_section()
+        with time_machine.travel(
+            timezone.now() + dt.timedelta(seconds=glance.SIGNALS_KEPT + 1), tick=False
+        ):
+            assert "Peer review in teams" not in ending_section()
+
     def test_a_full_core_with_people_waiting(self, coalition, institution, lead):
         kern = coalition.rings.get(order=1)
         for i in range(kern.capacity):

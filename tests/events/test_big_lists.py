@@ -1,0 +1,118 @@
+"""Big sessions: the organiser's lists are searched and paged on the server, one list at a time,
+so a session of hundreds answers as fast as one of ten (issue 14)."""
+
+import datetime as dt
+import re
+
+from django import forms
+from django.forms.renderers import DjangoTemplates
+from django.urls import reverse
+
+from events import services
+from events.models import SessionPart
+from events.views import CHECKIN_MATCHES, CHECKIN_ROWS, REGISTRATIONS_PAGE
+from members.models import Institution
+from tests.conftest import login
+from tests.events.conftest import make_session, people
+
+
+def names(body: str, prefix: str) -> list[str]:
+    return re.findall(rf"\b{prefix}\d{{3}}\b", body)
+
+
+class TestRegistrationsPage:
+    def test_the_confirmed_are_paged_in_the_order_they_signed_up(self, client, bureau, institution):
+        session = make_session(capacity=REGISTRATIONS_PAGE + 5)
+        crowd = people(institution, REGISTRATIONS_PAGE + 8, prefix="Q")
+        for person in crowd:
+            services.register(person, session)
+        url = reverse("events:registrations", args=[session.pk])
+        first = login(client, bureau).get(url).content.decode()
+        shown = sorted(set(names(first, "Q")))
+        assert shown == [f"Q{i:03d}" for i in range(REGISTRATIONS_PAGE)]
+        assert f"{REGISTRATIONS_PAGE + 5} bevestigd" in first
+        assert '>Wachtlijst <span class="count">3</span>' in first
+        second = client.get(url, {"page": 2}).content.decode()
+        assert sorted(set(names(second, "Q"))) == [
+            f"Q{i:03d}" for i in range(REGISTRATIONS_PAGE, REGISTRATIONS_PAGE + 5)
+        ]
+        waiting = client.get(url, {"lijst": "wachtlijst"}).content.decode()
+        assert sorted(set(names(waiting, "Q"))) == [
+            f"Q{i:03d}" for i in range(REGISTRATIONS_PAGE + 5, REGISTRATIONS_PAGE + 8)
+        ]
+        # Their place on the waiting list, numbered as the session counts it.
+        assert re.findall(r"<tr>\s*<td>(\d+)</td>", waiting) == ["1", "2", "3"]
+
+    def test_a_search_finds_one_person_among_many(self, client, bureau, institution):
+        session = make_session()
+        for person in people(institution, 30, prefix="Z"):
+            services.register(person, session)
+        body = (
+            login(client, bureau)
+            .get(reverse("events:registrations", args=[session.pk]), {"q": "Z017"})
+            .content.decode()
+        )
+        assert set(names(body, "Z")) == {"Z017"}
+        assert "1 gevonden" in body
+
+    def test_a_part_shows_only_who_chose_it(self, client, bureau, institution):
+        session = make_session()
+        start = session.start
+        one, two = (
+            SessionPart.objects.create(
+                session=session,
+                kind="plenair",
+                title=title,
+                start=start,
+                end=start + dt.timedelta(hours=1),
+            )
+            for title in ("Ochtend A", "Ochtend B")
+        )
+        crowd = people(institution, 4, prefix="K")
+        for i, person in enumerate(crowd):
+            services.register(person, session, parts=[one if i % 2 else two])
+        body = (
+            login(client, bureau)
+            .get(reverse("events:registrations", args=[session.pk]), {"onderdeel": one.pk})
+            .content.decode()
+        )
+        assert sorted(set(names(body, "K"))) == ["K001", "K003"]
+
+
+class TestCheckIn:
+    def test_the_door_list_shows_the_first_rows_and_says_more_match(
+        self, client, bureau, institution
+    ):
+        session = make_session()
+        for person in people(institution, CHECKIN_ROWS + 3, prefix="D"):
+            services.register(person, session)
+        url = reverse("events:checkin", args=[session.pk])
+        body = login(client, bureau).get(url).content.decode()
+        assert len(set(names(body, "D"))) == CHECKIN_ROWS
+        assert "typ (meer van) een naam" in body
+        found = client.get(url, {"q": "D03"}, HTTP_HX_REQUEST="true").content.decode()
+        assert sorted(set(names(found, "D"))) == [f"D{i:03d}" for i in range(30, 33)]
+        assert "typ (meer van) een naam" not in found
+        many = client.get(url, {"q": "D0"}, HTTP_HX_REQUEST="true").content.decode()
+        assert len(set(names(many, "D"))) == CHECKIN_MATCHES
+
+
+def test_the_quicker_select_writes_what_djangos_own_writes(db, institution):
+    """templates/django/forms/widgets/select.html writes options inline; the HTML must stay
+    Django's (value, selected, disabled attributes, option groups)."""
+
+    class Form(forms.Form):
+        institution = forms.ModelChoiceField(Institution.objects.order_by("pk"))
+        kind = forms.ChoiceField(
+            choices=[("Groep", [("a", "A & co"), ("b", "B")]), ("c", "C")],
+            widget=forms.Select(attrs={"aria-describedby": "help"}),
+        )
+
+    form = Form(initial={"institution": institution.pk, "kind": "b"})
+    ours = str(form["institution"]) + str(form["kind"])
+    form.renderer = DjangoTemplates()
+    django_own = str(form["institution"]) + str(form["kind"])
+    squash = lambda html: re.sub(r"\s+", " ", html).replace("> <", "><")  # noqa: E731
+    assert squash(ours) == squash(django_own)
+    assert f'<option value="{institution.pk}" selected>' in ours
+    assert "A &amp; co" in ours
