@@ -202,6 +202,30 @@ class TestMatrix:
         assert "Deltion College;" in csv
         assert "Flexibele ring: 1, Kern: 2, Trekker: 1" in csv
 
+    def test_the_page_shows_institutions_a_page_at_a_time_the_csv_all(
+        self, year, client, bureau, coalition
+    ):
+        from kwaliteitsnetwerk.views import MATRIX_PAGE
+
+        kern = coalition.rings.get(order=1)
+        for i in range(MATRIX_PAGE + 2):
+            make_membership(
+                make_person("M", f"Mee{i}", make_institution(f"Zz Instelling {i:02d}")), kern
+            )
+        login(client, bureau)
+        first = client.get(reverse("participation"), {"jaar": year}).content.decode()
+        second = client.get(reverse("participation"), {"jaar": year, "page": 2}).content.decode()
+        rows = first.count('<th scope="row"><a href=') + second.count('<th scope="row"><a href=')
+        assert first.count('<th scope="row"><a href=') == MATRIX_PAGE
+        assert rows == len(glance.matrix(year).rows) == MATRIX_PAGE + 4
+        assert "Zz Instelling 26" in second
+        assert "Zz Instelling 26" not in first
+        csv = b"".join(
+            client.get(reverse("participation"), {"jaar": year, "formaat": "csv"}).streaming_content
+        ).decode("utf-8-sig")
+        assert "Zz Instelling 00;" in csv
+        assert "Zz Instelling 26;" in csv
+
 
 class TestFiguresNetworkAndReport:
     def test_the_figures_of_a_year_against_the_year_before(self, coalition, institution, lead):
