@@ -538,16 +538,13 @@ def registrations(request, pk: int):
     if shown == "wachtlijst":
         regs = services.with_waitlist_positions(regs)
     if part is not None:
-        regs = regs.filter(choices__part=part).exclude(
-            choices__status=Registration.Status.CANCELLED
-        )
-    for word in query.split():
+        # One condition on the same choice: who still chose this part (a choice given up in
+        # another part must not hide them).
         regs = regs.filter(
-            Q(person__first_name__icontains=word)
-            | Q(person__last_name__icontains=word)
-            | Q(person__email__icontains=word)
-            | Q(person__institution__name__icontains=word)
+            choices__part=part,
+            choices__status__in=[Registration.Status.CONFIRMED, Registration.Status.WAITLISTED],
         )
+    regs = _matching(regs, query)
     order = ("-cancelled_at", "-pk") if shown == "afgemeld" else ("queued_at", "pk")
     page = Paginator(
         regs.prefetch_related(_open_choices()).order_by(*order), REGISTRATIONS_PAGE
@@ -587,6 +584,19 @@ def registrations(request, pk: int):
         "show_remarks": show_remarks,
     }
     return render(request, "events/registrations.html", context)
+
+
+def _matching(registrations, query: str):
+    """The registrations whose person matches every word typed: name, e-mail or institution
+    (the registrations page and the door list search the same way)."""
+    for word in query.split():
+        registrations = registrations.filter(
+            Q(person__first_name__icontains=word)
+            | Q(person__last_name__icontains=word)
+            | Q(person__email__icontains=word)
+            | Q(person__institution__name__icontains=word)
+        )
+    return registrations
 
 
 def _open_choices():
@@ -638,13 +648,7 @@ def _checkin_context(request, session: Session, query: str) -> dict:
     regs = mine.select_related("person__institution").order_by(
         "person__last_name", "person__first_name"
     )
-    for word in query.split():
-        regs = regs.filter(
-            Q(person__first_name__icontains=word)
-            | Q(person__last_name__icontains=word)
-            | Q(person__email__icontains=word)
-            | Q(person__institution__name__icontains=word)
-        )
+    regs = _matching(regs, query)
     # Who types a name looks for one person: the ten best, not the thirty first.
     rows = CHECKIN_MATCHES if query else CHECKIN_ROWS
     shown = list(regs[: rows + 1])

@@ -9,7 +9,7 @@ from django.forms.renderers import DjangoTemplates
 from django.urls import reverse
 
 from events import services
-from events.models import SessionPart
+from events.models import PartChoice, Registration, SessionPart
 from events.views import CHECKIN_MATCHES, CHECKIN_ROWS, REGISTRATIONS_PAGE
 from members.models import Institution
 from tests.conftest import login
@@ -76,6 +76,17 @@ class TestRegistrationsPage:
             .get(reverse("events:registrations", args=[session.pk]), {"onderdeel": one.pk})
             .content.decode()
         )
+        assert sorted(set(names(body, "K"))) == ["K001", "K003"]
+        # A choice given up in another part does not hide who still chose this one.
+        PartChoice.objects.create(
+            registration=Registration.objects.get(person=crowd[1]),
+            part=two,
+            status=Registration.Status.CANCELLED,
+            queued_at=session.start - dt.timedelta(days=3),
+        )
+        body = client.get(
+            reverse("events:registrations", args=[session.pk]), {"onderdeel": one.pk}
+        ).content.decode()
         assert sorted(set(names(body, "K"))) == ["K001", "K003"]
 
 
