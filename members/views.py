@@ -6,7 +6,8 @@ from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.core.signing import BadSignature
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -64,8 +65,19 @@ def institution_list(request):
     kind = request.GET.get("kind", "")
     membership = request.GET.get("membership", "current")
     sort = request.GET.get("sort", "name")
+    # A subquery per row shown, not a join over all people grouped (and counted again for
+    # the pages): the count runs for the page's 25 rows unless the list is sorted by it.
     institutions = Institution.objects.annotate(
-        people_count=Count("people", filter=Q(people__erased_at__isnull=True))
+        people_count=Coalesce(
+            Subquery(
+                Person.objects.filter(institution=OuterRef("pk"), erased_at__isnull=True)
+                .order_by()
+                .values("institution")
+                .annotate(n=Count("pk"))
+                .values("n")
+            ),
+            0,
+        )
     )
     if query:
         institutions = institutions.filter(

@@ -106,6 +106,24 @@ class TestVisibility:
         make_membership(person, kern, status="beeindigd")
         assert visible_titles(login(client, person)) == {"netwerk", "openbaar"}
 
+    def test_a_core_member_of_another_coalition_sees_only_network_and_public(
+        self, client, institution, outputs
+    ):
+        """The ring rule compares rings of the output's own coalition: a Kern elsewhere (the
+        same order number) opens nothing here."""
+        elsewhere = make_coalition("Elders")
+        person = make_person("Els", "Elders", institution, account=True)
+        make_membership(person, elsewhere.rings.get(order=1))
+        assert visible_titles(login(client, person)) == {"netwerk", "openbaar"}
+
+    def test_an_output_shows_once_for_someone_inside_in_several_ways(
+        self, client, lead, kern, outputs
+    ):
+        make_membership(lead, kern)
+        body = login(client, lead).get(reverse("coalitions:library")).content.decode()
+        assert body.count("Opbrengst ring<") == 1
+        assert body.count("Opbrengst coalitie<") == 1
+
 
 class TestUpload:
     def post(self, client, coalition, upload, visibility="coalitie"):
