@@ -5,13 +5,16 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from members import fragments
 from members import services as member_services
 from members.access import bureau_required, is_bureau, person_of
 from members.activity import scope_of
@@ -54,12 +57,20 @@ def coalition_list(request):
         key: request.GET.get(key, "").strip()
         for key in ("q", "school_year", "theme", "status", "institution", "mine")
     }
+    # The members of the 24 coalitions shown, one subquery each (not a join over all
+    # memberships grouped, and counted again for the pages).
     coalitions = (
         Coalition.objects.select_related("theme").annotate(
-            member_count=Count(
-                "memberships",
-                filter=Q(memberships__status=RingMembership.Status.ACTIVE),
-                distinct=True,
+            member_count=Coalesce(
+                Subquery(
+                    RingMembership.objects.active()
+                    .filter(coalition=OuterRef("pk"))
+                    .order_by()
+                    .values("coalition")
+                    .annotate(n=Count("pk"))
+                    .values("n")
+                ),
+                0,
             )
         )
     ).prefetch_related(
@@ -90,22 +101,24 @@ def coalition_list(request):
         ).distinct()
     if params["mine"] == "1":
         coalitions = coalitions.filter(pk__in=Coalition.objects.involving(person).values("pk"))
-    page = Paginator(coalitions.order_by("-school_year", dutch("name"), "pk"), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
-    years = (
-        Coalition.objects.order_by("-school_year").values_list("school_year", flat=True).distinct()
-    )
-    themes = Theme.objects.filter(coalitions__isnull=False).distinct().order_by(dutch("name"))
+    # Everything below is read only when the kept fragments of the page are not there
+    # (templates/coalitions/coalition_list.html): the directory is the same for everyone
+    # with the same filters, until a coalition, ring membership or person changes.
+    ordered = coalitions.order_by("-school_year", dutch("name"), "pk")
     context = {
-        "page": page,
+        "page": SimpleLazyObject(
+            lambda: Paginator(ordered, PAGE_SIZE).get_page(request.GET.get("page"))
+        ),
         "params": params,
-        "years": years,
-        "themes": themes,
+        "whose": person.pk if params["mine"] == "1" and person else "",
+        "years": Coalition.objects.order_by("-school_year")
+        .values_list("school_year", flat=True)
+        .distinct(),
+        "themes": Theme.objects.filter(coalitions__isnull=False).distinct().order_by(dutch("name")),
         "statuses": Coalition.Status.choices,
         "institutions": Institution.objects.exclude(kind=Institution.Kind.BUREAU)
         .order_by("name")
-        .only("pk", "name"),
+        .values_list("pk", "name"),
         "is_bureau": is_bureau(request),
     }
     template = "coalitions/coalition_list.html"
@@ -325,6 +338,19 @@ def ring_edit(request, pk: int, ring_pk: int | None = None):
 
 
 def _board_context(request, coalition: Coalition) -> dict:
+    """The board is the same for every lead and the bureau: it is kept (members.fragments)
+    until a ring, membership, person, attendance or log entry changes; its data is read only
+    when it is not there."""
+    return {
+        "coalition": coalition,
+        **fragments.lazily(
+            lambda: _board_data(coalition),
+            ("rings", "lead_ids", "invite_form", "decision_form"),
+        ),
+    }
+
+
+def _board_data(coalition: Coalition) -> dict:
     rings = list(coalition.rings.with_counts().order_by("order"))
     memberships = list(
         RingMembership.objects.open()
@@ -356,7 +382,6 @@ def _board_context(request, coalition: Coalition) -> dict:
         ring.groups = by_ring[ring.pk]
         ring.institution_count = len({m.person.institution_id for m in ring.groups["active"]})
     return {
-        "coalition": coalition,
         "rings": rings,
         "lead_ids": coalition.lead_ids(),
         "invite_form": InviteToRingForm(coalition=coalition),

@@ -10,12 +10,14 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.functional import SimpleLazyObject
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from coalitions.models import Coalition
+from members import fragments
 from members import services as member_services
 from members.access import is_bureau, person_of
 from members.csvfiles import csv_response
@@ -130,15 +132,47 @@ def _places_and_opening(session: Session) -> tuple[dict, str | None]:
     return counts, None
 
 
-def _detail_context(request, session: Session) -> dict:
-    person = person_of(request)
-    editable = session.is_editable_by(person)
-    # Those who cannot edit the session may still steer their own coalition's part: that
-    # needs each part's leads (one query for all).
-    steering = [] if editable else ["coalition__leads"]
+def _standing(session: Session, person) -> dict:
+    """What this person may do here, from the rules' own predicates (Session.invites,
+    SessionPart.objects.open_to, is_editable_by, is_organised_by, SessionPart.is_steered_by):
+    kept per person until a ring, a lead or the programme changes (members.fragments), as
+    these predicates are the costly part of the session page (nested EXISTS over 80 parts)."""
+
+    def compute():
+        editable = session.is_editable_by(person)
+        steered = set()
+        if not editable and person is not None:
+            taking_part = {c.pk for c in session.coalitions.all()}
+            steered = {
+                part.pk
+                for part in session.parts.filter(
+                    coalition__in=Coalition.objects.led_by(person)
+                ).select_related("coalition")
+                if part.is_steered_by(person, taking_part=taking_part)
+            }
+        return {
+            "editable": editable,
+            "organises": editable or session.is_organised_by(person),
+            "invited": session.invites(person),
+            "open": sorted(session.parts.open_to(person).values_list("pk", flat=True)),
+            "steered": sorted(steered),
+        }
+
+    rights = person is not None and person.has_bureau_rights
+    return fragments.kept_value(
+        "session-standing",
+        ("members", "coalitions", "events"),
+        (session.pk, person.pk if person else "", rights),
+        compute,
+    )
+
+
+def _programme(session: Session, steered: list[int]):
+    """The programme's rows with their places: read only when its kept fragment is not there
+    (the same for everyone but for the parts a lead steers)."""
     parts = list(
         session.parts.select_related("coalition")
-        .prefetch_related("invited_rings", *steering)
+        .prefetch_related("invited_rings")
         .annotate(
             confirmed_count=Count(
                 "choices", filter=Q(choices__status=Registration.Status.CONFIRMED)
@@ -148,35 +182,33 @@ def _detail_context(request, session: Session) -> dict:
             ),
         )
     )
-    registration = _registration_of(person, session)
-    open_ids = set(session.parts.open_to(person).values_list("pk", flat=True))
-    invited_parts = [part for part in parts if part.pk in open_ids]
-    invited = session.invites(person)
-    choices = {c.part_id: c for c in registration.choices.all()} if registration else {}
-    taking_part = {c.pk for c in session.coalitions.all()}
     for part in parts:
-        part.my_choice = choices.get(part.pk)
-        part.steered = not editable and part.is_steered_by(person, taking_part=taking_part)
+        part.steered = part.pk in steered
+    return parts
+
+
+def _detail_context(request, session: Session) -> dict:
+    person = person_of(request)
+    standing = _standing(session, person)
+    registration = _registration_of(person, session)
+    invited = standing["invited"]
     counts, signup_error = _places_and_opening(session)
+    signup_form = None
+    if invited and not registration and not signup_error:
+        signup_form = SignupForm(parts=list(session.parts.filter(pk__in=standing["open"])))
     return {
         "session": session,
-        "parts": parts,
+        "parts": SimpleLazyObject(lambda: _programme(session, standing["steered"])),
+        "steered": standing["steered"],
         "registration": registration,
         "position": services.waitlist_position(registration) if registration else None,
-        "part_positions": {
-            c.part_id: services.part_waitlist_position(c)
-            for c in choices.values()
-            if c.is_waitlisted
-        },
         "invited": invited,
-        "signup_form": SignupForm(parts=invited_parts)
-        if invited and not registration and not signup_error
-        else None,
+        "signup_form": signup_form,
         "signup_error": signup_error,
         "counts": counts,
         "is_full": session.is_full,
-        "can_edit": editable,
-        "can_organise": editable or session.is_organised_by(person),
+        "can_edit": standing["editable"],
+        "can_organise": standing["organises"],
     }
 
 
@@ -185,9 +217,7 @@ def session_detail(request, pk: int):
     session = get_session_for_user(
         request,
         pk,
-        queryset=Session.objects.select_related(
-            "host_institution", "organiser_coalition"
-        ).prefetch_related("coalitions"),
+        queryset=Session.objects.select_related("host_institution", "organiser_coalition"),
     )
     return render(request, "events/session_detail.html", _detail_context(request, session))
 

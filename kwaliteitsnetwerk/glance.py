@@ -233,35 +233,16 @@ def signals(today: dt.date | None = None) -> list[Signal]:
     return found
 
 
-SIGNALS_KEPT = 300  # seconds: only the clock moves them without a change
-
-
 def current_signals() -> list[Signal]:
     """The signals as the bureau's start page shows them: computed once and kept (Redis in
-    production) until anything changes — a new entry in the activity log, which every service
-    writes, or a new registration or ring membership — or at most SIGNALS_KEPT seconds, for the
-    conditions only the clock changes (a deadline that comes near). At ten times the network,
-    computing them is ~100 ms (all active memberships for the commitment rule); reading them is
-    one query and one cache hit."""
-    from django.core.cache import cache
-    from django.db import connection
-    from django.utils import translation
+    production) until anything changes — members.fragments moves a counter on every change of
+    the data and of the activity log — or at most FRAGMENTS_KEPT seconds, for the conditions
+    only the clock changes (a deadline that comes near). At ten times the network, computing
+    them is ~100 ms (all active memberships for the commitment rule); reading them is one
+    cache round trip for the counters and one for the signals."""
+    from members import fragments
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT (SELECT MAX(id) FROM members_action),"
-            " (SELECT MAX(id) FROM events_registration),"
-            " (SELECT MAX(id) FROM coalitions_ringmembership)"
-        )
-        latest = cursor.fetchone()
-    key = "glance:signals:{}:{}:{}".format(
-        translation.get_language(), timezone.localdate().isoformat(), ":".join(map(str, latest))
-    )
-    found = cache.get(key)
-    if found is None:
-        found = signals()
-        cache.set(key, found, SIGNALS_KEPT)
-    return found
+    return fragments.kept_value("glance-signals", fragments.AREAS, (), signals)
 
 
 # The participation matrix ---------------------------------------------------------------------

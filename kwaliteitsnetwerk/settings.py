@@ -224,6 +224,11 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Fragments that are the same for everyone are kept in that cache until their data changes
+# (members.fragments), and at most this many seconds (what only the clock changes). With more
+# than one process the cache must be shared (REDIS_URL): a change moves a counter there.
+FRAGMENTS_KEPT = int(env("FRAGMENTS_KEPT", "300"))
+
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"  # a host, so kombu does not warn
 # Without a broker (a first local run) tasks run in-process, so nothing is lost.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL

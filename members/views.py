@@ -12,6 +12,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.functional import SimpleLazyObject
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -39,7 +40,10 @@ PAGE_SIZE = 25
 
 
 def _page(request, queryset):
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    """The page asked for, read only when the template does (not when its results are kept)."""
+    return SimpleLazyObject(
+        lambda: Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    )
 
 
 def _render_list(request, template: str, context: dict):
@@ -211,7 +215,7 @@ def person_list(request):
         "institution_id": institution_id,
         "role": role,
         "sort": sort,
-        "institutions": Institution.objects.order_by("name").only("pk", "name"),
+        "institutions": Institution.objects.order_by("name").values_list("pk", "name"),
         "roles": [
             ("bureau", _("Bureau staff")),
             ("ambassador", _("Ambassadors")),

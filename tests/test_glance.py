@@ -8,6 +8,7 @@ import zoneinfo
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -82,7 +83,7 @@ class TestSignals:
         )
         assert "Peer review in teams" in ending_section()
         with time_machine.travel(
-            timezone.now() + dt.timedelta(seconds=glance.SIGNALS_KEPT + 1), tick=False
+            timezone.now() + dt.timedelta(seconds=settings.FRAGMENTS_KEPT + 1), tick=False
         ):
             assert "Peer review in teams" not in ending_section()
 
