@@ -1,5 +1,6 @@
 import mimetypes
 from collections import defaultdict
+from dataclasses import astuple
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -176,6 +177,35 @@ def coalition_detail(request, pk: int):
     person = person_of(request)
     membership = open_membership(person, coalition)
     rights = coalition.rights_of(person, membership)
+    bureau = is_bureau(request)
+    # The page is the same for everyone in the same place (their membership's ring and state,
+    # their rights): kept per coalition and place (members.fragments); the rings, members,
+    # input, outputs and phases are read only when it is not there.
+    context = {
+        "coalition": coalition,
+        "membership": membership,
+        "manage": rights.manage,
+        "workspace": rights.see_workspace,
+        "may_post_outputs": rights.post_outputs,
+        "is_bureau": bureau,
+        "place": (
+            membership.ring_id if membership else "",
+            membership.status if membership else "",
+            membership.requested_ring_id if membership else "",
+            astuple(rights),
+            bureau,
+        ),
+        "join_form": JoinForm(),
+        "input_form": InputForm() if rights.post_input else None,
+        **fragments.lazily(
+            lambda: _coalition_data(coalition, person, rights, bureau),
+            ("rings", "inputs", "outputs", "lifecycle"),
+        ),
+    }
+    return render(request, "coalitions/coalition_detail.html", context)
+
+
+def _coalition_data(coalition: Coalition, person, rights, bureau: bool) -> dict:
     rings = list(coalition.rings.with_counts().order_by("order"))
     members_by_ring: dict[int, list] = defaultdict(list)
     inputs = []
@@ -194,32 +224,17 @@ def coalition_detail(request, pk: int):
         )
     for ring in rings:
         ring.people = members_by_ring.get(ring.pk, [])
-    outputs = (
-        Output.objects.filter(coalition=coalition)
-        .visible_to(person, is_bureau=is_bureau(request))
-        .select_related("ring")
-    )
-    lifecycle = (
-        Action.objects.within(scope_of(coalition))
+    return {
+        "rings": rings,
+        "inputs": inputs,
+        "outputs": Output.objects.filter(coalition=coalition)
+        .visible_to(person, is_bureau=bureau)
+        .select_related("ring"),
+        "lifecycle": Action.objects.within(scope_of(coalition))
         .filter(verb__in=["coalition.created", "coalition.status_changed"])
         .select_related("actor")
-        .order_by("at", "pk")
-    )
-    context = {
-        "coalition": coalition,
-        "rings": rings,
-        "membership": membership,
-        "manage": rights.manage,
-        "workspace": rights.see_workspace,
-        "inputs": inputs,
-        "outputs": outputs,
-        "lifecycle": lifecycle,
-        "join_form": JoinForm(),
-        "input_form": InputForm() if rights.post_input else None,
-        "may_post_outputs": rights.post_outputs,
-        "is_bureau": is_bureau(request),
+        .order_by("at", "pk"),
     }
-    return render(request, "coalitions/coalition_detail.html", context)
 
 
 @bureau_required

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, override
 
 from coalitions.models import school_year_of
-from members import activity, notify, retention
+from members import activity, fragments, notify, retention
 from members import services as member_services
 from members.models import Person
 
@@ -425,6 +425,20 @@ def touch(session: Session) -> None:
     session.refresh_from_db(fields=["sequence", "updated_at"])
 
 
+def invited_session_ids(person: Person | None) -> frozenset[int]:
+    """The sessions this person is invited to (Session.objects.invited, THE rule), kept per
+    person until a ring, a lead or a programme changes — not when someone signs up
+    (members.fragments): the rule is a nested EXISTS that costs more to build than to run."""
+    if person is None:
+        return frozenset()
+    return fragments.kept_value(
+        "invited-sessions",
+        ("coalitions", "events"),
+        (person.pk,),
+        lambda: frozenset(Session.objects.invited(person).values_list("pk", flat=True)),
+    )
+
+
 def coming_sessions_for(person: Person, *, pks=None, limit: int = 8) -> list[Session]:
     """The coming published sessions this person is invited to or signed up for (the
     overview), each with `my_registration` (and its `position` on the waiting list) and
@@ -433,7 +447,7 @@ def coming_sessions_for(person: Person, *, pks=None, limit: int = 8) -> list[Ses
         Session.objects.published()
         .upcoming()
         .filter(
-            Q(pk__in=Session.objects.invited(person).values("pk"))
+            Q(pk__in=invited_session_ids(person))
             | Q(pk__in=Registration.objects.active().filter(person=person).values("session"))
         )
         .annotate(has_choices=Exists(SessionPart.objects.filter(session=OuterRef("pk"))))
@@ -844,7 +858,18 @@ def commitment(
     )
     rings = {m.ring_id: m.ring for m in memberships}
     starts = dict(held.values_list("pk", "start"))
-    invitations = ring_invitations(rings.values(), held)
+    if held_before is None:
+        # Kept while rings and programmes stay as they are (at most FRAGMENTS_KEPT seconds,
+        # so a session that just ended counts within minutes): the rule's query is the
+        # costly part of the overview and the ring board.
+        invitations = fragments.kept_value(
+            "ring-invitations",
+            ("coalitions", "events"),
+            (sorted(rings), since.isoformat()),
+            lambda: ring_invitations(rings.values(), held),
+        )
+    else:
+        invitations = ring_invitations(rings.values(), held)
     all_sessions = set().union(*invitations.values())
     attended: dict[int, set[int]] = {}
     for person_id, session_id in Registration.objects.filter(

@@ -95,11 +95,7 @@ def session_list(request):
         if person
         else {}
     )
-    invited = set(
-        Session.objects.invited(person)
-        .filter(pk__in=[s.pk for s in page])
-        .values_list("pk", flat=True)
-    )
+    invited = services.invited_session_ids(person)
     for session in page:
         session.my_registration = mine.get(session.pk)
         session.invited = session.pk in invited
@@ -511,7 +507,7 @@ def registrations(request, pk: int):
     person = person_of(request)
     mine = session.registrations.manageable_by(person)
     # Diet and accessibility remarks are for those who organise the session itself.
-    show_remarks = session.is_editable_by(person)
+    show_remarks = _standing(session, person)["editable"]
     if request.GET.get("format") == "csv":
         regs = (
             mine.active()
@@ -530,6 +526,27 @@ def registrations(request, pk: int):
         else:
             messages.success(request, _("%(name)s is signed up.") % {"name": signed_up.full_name})
         return redirect("events:registrations", session.pk)
+    # The lists are kept (members.fragments) per session, per who sees them and per filter,
+    # until a registration, person or log entry changes; read only when not there.
+    context = {
+        "session": session,
+        "form": form,
+        "whose": "all"
+        if person is not None and person.has_bureau_rights
+        else person.pk
+        if person
+        else "",
+        "sees_everyone": person is not None and person.has_bureau_rights,
+        "show_remarks": show_remarks,
+        **fragments.lazily(
+            lambda: _registration_lists(request, session, mine),
+            ("page", "shown", "numbered", "tabs", "counts", "query", "part", "parts"),
+        ),
+    }
+    return render(request, "events/registrations.html", context)
+
+
+def _registration_lists(request, session: Session, mine) -> dict:
     # One list at a time (confirmed, waiting, cancelled), searched and paged on the server: a
     # big session has hundreds of people, and the organiser looks for one or goes down a list.
     lists = {
@@ -592,8 +609,7 @@ def registrations(request, pk: int):
         history[action.target_id].append(action)
     for reg in page:
         reg.history = history.get(reg.pk, [])
-    context = {
-        "session": session,
+    return {
         "page": page,
         "shown": shown,
         "numbered": shown == "wachtlijst",
@@ -609,11 +625,7 @@ def registrations(request, pk: int):
         "query": query,
         "part": part,
         "parts": parts,
-        "form": form,
-        "sees_everyone": person is not None and person.has_bureau_rights,
-        "show_remarks": show_remarks,
     }
-    return render(request, "events/registrations.html", context)
 
 
 def _matching(registrations, query: str):
@@ -674,6 +686,7 @@ def _checkin_context(request, session: Session, query: str) -> dict:
     """One search at the door: the people signed up (whom this person manages) and, from two
     letters on, the people not signed up whom they may check in; with the present count."""
     person = person_of(request)
+    choose = bool(person and person.has_bureau_rights)
     mine = session.registrations.manageable_by(person).active()
     regs = mine.select_related("person__institution").order_by(
         "person__last_name", "person__first_name"
@@ -691,9 +704,11 @@ def _checkin_context(request, session: Session, query: str) -> dict:
         "query": query,
         "counts": mine.aggregate(present=Count("pk", filter=Q(attended=True)), total=Count("pk")),
         "walk_in_people": _walk_in_candidates(session, person, query),
-        "guest_form": GuestForm(choose_institution=bool(person and person.has_bureau_rights))
-        if session.is_editable_by(person)
-        else None,
+        # The guest form (500 institutions to choose from for the bureau) is kept while empty.
+        "may_add_guests": _standing(session, person)["editable"],
+        "choose_institution": choose,
+        "guest_fragment": "checkin-guest",
+        "guest_form": SimpleLazyObject(lambda: GuestForm(choose_institution=choose)),
     }
 
 
@@ -772,7 +787,7 @@ def add_guest(request, pk: int):
     form = GuestForm(request.POST, choose_institution=is_bureau(request))
     if not form.is_valid():
         context = _checkin_context(request, session, "")
-        context["guest_form"] = form
+        context |= {"guest_form": form, "guest_fragment": ""}  # what was typed: not kept
         return render(request, "events/checkin.html", context, status=400)
     try:
         # One transaction: no guest without their place at the door.
@@ -782,7 +797,7 @@ def add_guest(request, pk: int):
     except member_services.GuestError as error:
         form.add_error("email", str(error))
         context = _checkin_context(request, session, "")
-        context["guest_form"] = form
+        context |= {"guest_form": form, "guest_fragment": ""}  # what was typed: not kept
         return render(request, "events/checkin.html", context, status=400)
     messages.success(
         request, _("%(name)s is added and marked present.") % {"name": guest.full_name}

@@ -1,4 +1,5 @@
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 
 from coalitions.models import Coalition
@@ -6,10 +7,15 @@ from members.access import person_of
 
 
 def navigation(request):
-    """The main navigation: each role sees what it can use (the views check again)."""
+    """The main navigation: each role sees what it can use (the views check again). Built only
+    when a template shows it: an HTMX answer (a fragment) does not."""
+    return {"nav_items": SimpleLazyObject(lambda: _navigation(request))}
+
+
+def _navigation(request) -> list[dict]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"nav_items": []}
+        return []
     items = [
         ("home", reverse("home"), _("Overview")),
         ("coalitions", reverse("coalitions:list"), _("Coalitions")),
@@ -33,9 +39,7 @@ def navigation(request):
         if full_path == url or (url != "/" and full_path.startswith(url))
     ]
     current = max(matches, key=len) if matches else None
-    return {
-        "nav_items": [
-            {"key": key, "url": url, "label": label, "current": url == current}
-            for key, url, label in items
-        ]
-    }
+    return [
+        {"key": key, "url": url, "label": label, "current": url == current}
+        for key, url, label in items
+    ]

@@ -9,8 +9,13 @@ from django.utils import timezone
 
 from coalitions.models import Coalition, Input, Output, Ring, RingMembership
 from events.models import Registration, Session
-from events.services import coming_sessions_for, commitment
-from members import activity
+from events.services import (
+    coming_sessions_for,
+    commitment,
+    invited_session_ids,
+    with_waitlist_positions,
+)
+from members import activity, fragments
 from members.models import Action, Person
 
 NEWS_SHOWN = 10
@@ -28,6 +33,32 @@ WORKSPACE_VERBS = (
 
 
 def member_overview(person: Person) -> dict:
+    """Kept per person (members.fragments) until their rings, a programme or their own sign-ups
+    change, or FRAGMENTS_KEPT seconds pass; what is new in their coalitions is read each time."""
+    context = fragments.kept_value(
+        "overview",
+        ("coalitions", "events", fragments.person_area(person.pk)),
+        (person.pk,),
+        lambda: _standing_overview(person),
+    )
+    # A place on a waiting list moves when someone ahead cancels: read it each time.
+    waiting = [
+        s.my_registration
+        for s in context["sessions"]
+        if s.my_registration is not None and s.my_registration.is_waitlisted
+    ]
+    if waiting:
+        positions = dict(
+            with_waitlist_positions(
+                Registration.objects.filter(pk__in=[r.pk for r in waiting])
+            ).values_list("pk", "position")
+        )
+        for registration in waiting:
+            registration.position = positions.get(registration.pk)
+    return context | news_for(person, context["led_coalitions"], context["_active"])
+
+
+def _standing_overview(person: Person) -> dict:
     led = list(Coalition.objects.led_by(person).order_by("name"))
     # Running coalitions only: a closed coalition's places stay in its history, not here.
     memberships = list(
@@ -46,13 +77,28 @@ def member_overview(person: Person) -> dict:
     unanswered = list(
         Session.objects.published()
         .upcoming()
-        .invited(person)
+        .filter(pk__in=invited_session_ids(person))
         .exclude(Exists(Registration.objects.filter(session=OuterRef("pk"), person=person)))
         .exclude(signup_deadline__lt=now)
         .order_by("start")[:UNANSWERED_SHOWN]
     )
-    # What happened in my coalitions since I last looked (by others).
-    since = person.overview_seen_at or (now - dt.timedelta(days=14))
+    context = {
+        "led_coalitions": led,
+        "my_coalitions": mine,
+        "my_requests": requests,
+        "sessions": sessions,
+        "unanswered": unanswered,
+        "_active": active,
+    }
+    if led:
+        context |= lead_overview(led)
+    return context
+
+
+def news_for(person: Person, led: list[Coalition], active: list[RingMembership]) -> dict:
+    """What happened in their coalitions since they last looked (by others): read each time,
+    as the activity log grows all day."""
+    since = person.overview_seen_at or (timezone.now() - dt.timedelta(days=14))
     scopes = {activity.scope_of(m.coalition) for m in active} | {activity.scope_of(c) for c in led}
     # Only what this person may see: an output they may open (Output.visible_to), and the
     # goings-on of a coalition whose workspace their ring shows (Ring.can_see_workspace).
@@ -78,18 +124,7 @@ def member_overview(person: Person) -> dict:
     }
     for action in news:
         action.coalition = coalition_names.get(action.scope)
-    context = {
-        "led_coalitions": led,
-        "my_coalitions": mine,
-        "my_requests": requests,
-        "sessions": sessions,
-        "unanswered": unanswered,
-        "news": news,
-        "since": since,
-    }
-    if led:
-        context |= lead_overview(led)
-    return context
+    return {"news": news, "since": since}
 
 
 def lead_overview(led: list[Coalition]) -> dict:

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from coalitions.models import Coalition, Theme, school_year_of
 from events.models import Registration, Session
 from events.services import with_waitlist_positions
-from members import activity
+from members import activity, fragments
 from members.access import bureau_required, is_bureau, person_of
 from members.csvfiles import csv_response, safe_cell
 from members.models import Action, Institution, Person
@@ -186,34 +186,41 @@ def participation(request):
     kinds = [k for k in Institution.Kind.choices if k[0] != Institution.Kind.BUREAU]
     kind = request.GET.get("soort", "")
     kind = kind if kind in dict(kinds) else ""
-    table = glance.matrix(year, theme=theme, kind=kind)
     if request.GET.get("formaat") == "csv":
+        table = glance.matrix(year, theme=theme, kind=kind)
         return csv_response(f"deelname-{year}.csv", _matrix_rows(table))
-    # Twenty-five institutions at a time (the CSV has them all): at ten times the network the
-    # whole matrix was 260 KB of table.
-    page = Paginator(table.rows, MATRIX_PAGE).get_page(request.GET.get("page"))
-    # The cells written here, not in the template: a page has ~1,000 of them.
-    none = format_html(
-        '<span class="muted" aria-hidden="true">–</span><span class="visually-hidden">{}</span>',
-        _("none"),
-    )
-    page.object_list = [
-        (
-            institution,
-            [
-                format_html_join(mark_safe("<br>"), "{}: {}", cell) if cell else none
-                for cell in cells
-            ],
-            total,
+
+    def build():
+        table = glance.matrix(year, theme=theme, kind=kind)
+        # Twenty-five institutions at a time (the CSV has them all): at ten times the network
+        # the whole matrix was 260 KB of table.
+        page = Paginator(table.rows, MATRIX_PAGE).get_page(request.GET.get("page"))
+        # The cells written here, not in the template: a page has ~1,000 of them.
+        none = format_html(
+            '<span class="muted" aria-hidden="true">–</span><span class="visually-hidden">{}</span>',
+            _("none"),
         )
-        for institution, cells, total in page.object_list
-    ]
+        page.object_list = [
+            (
+                institution,
+                [
+                    format_html_join(mark_safe("<br>"), "{}: {}", cell) if cell else none
+                    for cell in cells
+                ],
+                total,
+            )
+            for institution, cells, total in page.object_list
+        ]
+        return {"table": table, "page": page}
+
+    # The matrix is kept (members.fragments) until a membership, coalition or institution
+    # changes; it is computed only when it is not there.
     return render(
         request,
         "glance/participation.html",
         {
-            "table": table,
-            "page": page,
+            **fragments.lazily(build, ("table", "page")),
+            "page_number": request.GET.get("page", ""),
             "year": year,
             "years": years,
             "themes": Theme.objects.order_by("name"),
@@ -240,16 +247,23 @@ def figures(request):
     """Cijfers: the school year's figures against the year before, as charts drawn on the
     server (SVG) with the numbers in a table beside them."""
     year, years = _year_filters(request)
-    data = glance.compared(year)
+
+    def build():
+        data = glance.compared(year)
+        return {
+            "data": data,
+            "status_chart": glance.bar_chart(data["status_rows"]),
+            "figure_chart": glance.bar_chart(data["rows"]),
+        }
+
+    # Kept (members.fragments) until anything they count changes.
     return render(
         request,
         "glance/figures.html",
         {
-            "data": data,
+            **fragments.lazily(build, ("data", "status_chart", "figure_chart")),
             "year": year,
             "years": years,
-            "status_chart": glance.bar_chart(data["status_rows"]),
-            "figure_chart": glance.bar_chart(data["rows"]),
         },
     )
 

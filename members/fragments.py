@@ -22,13 +22,21 @@ from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.utils import timezone, translation
 
-AREAS = ("members", "coalitions", "events", "activity")
-# Models whose rows are no one's page content (the outbox, the sessions store, …): a change to
-# them moves no counter.
-QUIET = {"members.notification", "members.retentionhold"}
+AREAS = ("members", "coalitions", "events", "registrations", "activity")
+# Areas that are not an app: sign-ups change far more often than sessions and their programme,
+# so what depends only on the programme (who is invited) is kept through a burst of sign-ups.
+AREA_OF = {
+    "events.registration": "registrations",
+    "events.partchoice": "registrations",
+    "members.action": "activity",
+}
+# Models whose rows are no one's page content (the outbox, retention holds, calendar tokens):
+# a change to them moves no counter.
+QUIET = {"members.notification", "members.retentionhold", "events.calendarfeed"}
 
 
 def _key(area: str) -> str:
@@ -55,9 +63,9 @@ def _bump(area: str) -> None:
 
 
 def versions(areas: Iterable[str]) -> str:
-    """The counters of `areas`, one cache round trip."""
+    """The counters of `areas` (AREAS, or one person's: person_area), one cache round trip."""
     areas = sorted(areas)
-    unknown = set(areas) - set(AREAS)
+    unknown = {area for area in areas if area not in AREAS and not area.startswith("person:")}
     if unknown:
         raise ValueError(f"Unknown areas {unknown!r}; choose from {AREAS!r}.")
     found = cache.get_many([_key(area) for area in areas])
@@ -111,10 +119,29 @@ def model_changed(sender, **kwargs) -> None:
     label = meta.label_lower
     if label in QUIET:
         return
-    if label == "members.action":
-        changed("activity")
+    if label in AREA_OF:
+        changed(AREA_OF[label])
     elif meta.app_label in AREAS:
         changed(meta.app_label)
+    person_id = _whose(kwargs.get("instance"), label)
+    if person_id is not None:
+        changed(person_area(person_id))
+
+
+def person_area(person_id: int) -> str:
+    """One person's own area: their sign-ups (their overview is kept under it)."""
+    return f"person:{person_id}"
+
+
+def _whose(instance, label: str) -> int | None:
+    if label == "events.registration":
+        return instance.person_id
+    if label == "events.partchoice":
+        try:
+            return instance.registration.person_id  # loaded with it where choices are made
+        except ObjectDoesNotExist:  # deleted with its registration, which moved it on
+            return None
+    return None
 
 
 def connect() -> None:

@@ -562,7 +562,7 @@ def export_csv(request, kind: str):
 
 # The bureau's outbox -----------------------------------------------------------------------------
 
-OUTBOX_PAGE = 50
+OUTBOX_PAGE = 25  # as the other long lists (people, registrations)
 
 
 @bureau_required

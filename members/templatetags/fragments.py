@@ -19,8 +19,11 @@ class KeptNode(template.Node):
         self.nodelist, self.name, self.areas, self.vary = nodelist, name, areas, vary
 
     def render(self, context):
+        name = self.name.resolve(context)
+        if not name:  # an empty name: not kept this time (a form with what someone typed)
+            return self.nodelist.render(context)
         key = fragments.key_for(
-            self.name.resolve(context),
+            name,
             self.areas.resolve(context).split(),
             [value.resolve(context) for value in self.vary],
         )
@@ -36,7 +39,8 @@ class KeptNode(template.Node):
 
 @register.tag
 def kept(parser, token):
-    """{% kept "name" "areas separated by spaces" vary1 vary2 … %}…{% endkept %}"""
+    """{% kept "name" "areas separated by spaces" vary1 vary2 … %}…{% endkept %}; a name that
+    is empty renders the block without keeping it."""
     bits = token.split_contents()
     if len(bits) < 3:
         raise template.TemplateSyntaxError(f"{bits[0]} needs a name and its areas.")
