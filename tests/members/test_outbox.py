@@ -359,8 +359,10 @@ class TestTheBureausOutbox:
         with django_assert_max_num_queries(8):
             response = client.get(reverse("members:outbox"))
         page = response.content.decode()
-        assert page.count("Uitnodiging: Netwerkdag") == 50  # one page of fifty
-        assert "Pagina 1 van 2" in page
+        from members.views import OUTBOX_PAGE
+
+        assert page.count("Uitnodiging: Netwerkdag") == OUTBOX_PAGE == 25  # one page
+        assert "Pagina 1 van 3" in page
 
     def test_members_may_not_see_it(self, client, member):
         login(client, member)
