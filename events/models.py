@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from coalitions.models import Coalition, Ring, RingMembership
@@ -259,7 +260,18 @@ class Session(models.Model):
     def is_cancelled(self) -> bool:
         return self.status == self.Status.CANCELLED
 
+    @cached_property
+    def has_parts(self) -> bool:
+        """Has a programme of parts (asked once per request by the sign-up's checks)."""
+        return self.parts.exists()
+
     def invites(self, person: Person | None) -> bool:
+        if person is None:
+            return False
+        # What the rule (SessionQuerySet.invited) says at once for a network session without a
+        # programme: everyone. Asked for every sign-up, so not built as a nested query.
+        if self.kind in Session.NETWORK_KINDS and not self.has_parts:
+            return True
         return Session.objects.filter(pk=self.pk).invited(person).exists()
 
     def is_editable_by(self, person: Person | None) -> bool:

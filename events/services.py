@@ -68,6 +68,8 @@ def _log_registration(verb: str, registration: Registration, *, by: Person | Non
 
 def invited_parts(session: Session, person: Person | None) -> list[SessionPart]:
     """The parts of the programme this person may choose (SessionPart.objects.open_to)."""
+    if not session.has_parts:  # most sessions: no programme to choose from
+        return []
     return list(session.parts.open_to(person))
 
 
@@ -88,7 +90,7 @@ def time_slots(parts) -> list[list[SessionPart]]:
 def _check_choices(
     session: Session, person: Person, parts: list[SessionPart], *, on_behalf: bool
 ) -> None:
-    allowed = {p.pk for p in invited_parts(session, person)}
+    allowed = {p.pk for p in invited_parts(session, person)} if parts else set()
     for part in parts:
         if part.session_id != session.pk:
             raise RegistrationError(_("That part belongs to another session."))
@@ -266,11 +268,12 @@ def waitlist_position(registration: Registration) -> int | None:
     if registration.status != Registration.Status.WAITLISTED:
         return None
     ahead = (
-        registration.session.registrations.waitlisted()
-        .filter(queued_at__lt=registration.queued_at)
-        .count()
-        + registration.session.registrations.waitlisted()
-        .filter(queued_at=registration.queued_at, pk__lt=registration.pk)
+        Registration.objects.filter(session_id=registration.session_id)
+        .waitlisted()
+        .filter(
+            Q(queued_at__lt=registration.queued_at)
+            | Q(queued_at=registration.queued_at, pk__lt=registration.pk)
+        )
         .count()
     )
     return ahead + 1

@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Prefetch, Q, prefetch_related_objects
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -218,11 +218,16 @@ def session_detail(request, pk: int):
     return render(request, "events/session_detail.html", _detail_context(request, session))
 
 
-def _signup_context(request, session: Session) -> dict:
+def _signup_context(request, session: Session, registration=None, position=None) -> dict:
     """Only what the sign-up section (and the places count it updates) shows: the HTMX answer
-    to a sign-up or a cancellation computes this, not the whole session page."""
+    to a sign-up or a cancellation computes this, not the whole session page. `registration`:
+    the one just made (with its `position` on the waiting list), else it is looked up."""
     person = person_of(request)
-    registration = _registration_of(person, session)
+    if registration is None:
+        registration = _registration_of(person, session)
+        position = services.waitlist_position(registration) if registration else None
+    else:
+        prefetch_related_objects([registration], "choices__part")
     counts, signup_error = _places_and_opening(session)
     invited = registration is not None or session.invites(person)
     form = None
@@ -231,7 +236,7 @@ def _signup_context(request, session: Session) -> dict:
     return {
         "session": session,
         "registration": registration,
-        "position": services.waitlist_position(registration) if registration else None,
+        "position": position,
         "invited": invited,
         "signup_form": form,
         "signup_error": signup_error,
@@ -240,7 +245,7 @@ def _signup_context(request, session: Session) -> dict:
     }
 
 
-def _signup_response(request, session):
+def _signup_response(request, session, registration=None, position=None):
     if request.POST.get("from") == "overview":
         # Signed up or cancelled from the overview: its row changes in place.
         if not request.htmx:
@@ -253,7 +258,9 @@ def _signup_response(request, session):
         )
     if request.htmx:
         return render(
-            request, "events/session_detail.html#signup", _signup_context(request, session)
+            request,
+            "events/session_detail.html#signup",
+            _signup_context(request, session, registration, position),
         )
     return redirect("events:detail", session.pk)
 
@@ -275,20 +282,21 @@ def signup(request, pk: int):
         )
     except services.RegistrationError as error:
         messages.error(request, str(error))
+        return _signup_response(request, session)
+    position = services.waitlist_position(registration)
+    if registration.is_confirmed:
+        messages.success(
+            request,
+            _("You are signed up. A confirmation is on its way to %(email)s.")
+            % {"email": person.email},
+        )
     else:
-        if registration.is_confirmed:
-            messages.success(
-                request,
-                _("You are signed up. A confirmation is on its way to %(email)s.")
-                % {"email": person.email},
-            )
-        else:
-            messages.warning(
-                request,
-                _("The session is full: you are on the waiting list, place %(position)s.")
-                % {"position": services.waitlist_position(registration)},
-            )
-    return _signup_response(request, session)
+        messages.warning(
+            request,
+            _("The session is full: you are on the waiting list, place %(position)s.")
+            % {"position": position},
+        )
+    return _signup_response(request, session, registration, position)
 
 
 @login_required
@@ -688,8 +696,11 @@ def _checkin_context(request, session: Session, query: str) -> dict:
     person = person_of(request)
     choose = bool(person and person.has_bureau_rights)
     mine = session.registrations.manageable_by(person).active()
-    regs = mine.select_related("person__institution").order_by(
-        "person__last_name", "person__first_name"
+    # Only what a row at the door shows: every keystroke runs this.
+    regs = (
+        mine.select_related("person__institution")
+        .only(*DOOR_ROW, "status", "attended")
+        .order_by("person__last_name", "person__first_name")
     )
     regs = _matching(regs, query)
     # Who types a name looks for one person: the ten best, not the thirty first.
@@ -724,6 +735,17 @@ def checkin(request, pk: int):
     return render(request, template, context)
 
 
+# The fields a row of the door list shows (a person's name and institution).
+DOOR_ROW = (
+    "person__first_name",
+    "person__infix",
+    "person__last_name",
+    "person__erased_at",
+    "person__institution__name",
+    "person__institution__short_name",
+)
+
+
 def _walk_in_candidates(session: Session, person: Person | None, query: str):
     """People not signed up, whom this person may check in, matching a name typed at the door
     (at most 10)."""
@@ -733,6 +755,7 @@ def _walk_in_candidates(session: Session, person: Person | None, query: str):
         session.people_to_act_for(person)
         .exclude(pk__in=session.registrations.active().values("person"))
         .select_related("institution")
+        .only(*(field.removeprefix("person__") for field in DOOR_ROW))
     )
     for word in query.split():
         people = people.filter(

@@ -55,7 +55,9 @@ def member_overview(person: Person) -> dict:
         )
         for registration in waiting:
             registration.position = positions.get(registration.pk)
-    return context | news_for(person, context["led_coalitions"], context["_active"])
+    return context | news_for(
+        person, context["led_coalitions"], context["_active"], context["_visible_outputs"]
+    )
 
 
 def _standing_overview(person: Person) -> dict:
@@ -89,13 +91,29 @@ def _standing_overview(person: Person) -> dict:
         "sessions": sessions,
         "unanswered": unanswered,
         "_active": active,
+        "_visible_outputs": visible_outputs_of(person, led, active),
     }
     if led:
         context |= lead_overview(led)
     return context
 
 
-def news_for(person: Person, led: list[Coalition], active: list[RingMembership]) -> dict:
+def visible_outputs_of(person: Person, led: list[Coalition], active: list[RingMembership]):
+    """The outputs of their coalitions this person may open (Output.visible_to): kept with the
+    overview, as outputs and rings change far less often than the log."""
+    return sorted(
+        Output.objects.visible_to(person)
+        .filter(coalition__in=[m.coalition_id for m in active] + [c.pk for c in led])
+        .values_list("pk", flat=True)
+    )
+
+
+def news_for(
+    person: Person,
+    led: list[Coalition],
+    active: list[RingMembership],
+    visible_outputs: list[int],
+) -> dict:
     """What happened in their coalitions since they last looked (by others): read each time,
     as the activity log grows all day."""
     since = person.overview_seen_at or (timezone.now() - dt.timedelta(days=14))
@@ -105,13 +123,10 @@ def news_for(person: Person, led: list[Coalition], active: list[RingMembership])
     workspace = {activity.scope_of(c) for c in led} | {
         activity.scope_of(m.coalition) for m in active if m.grants("can_see_workspace")
     }
-    visible_outputs = Output.objects.visible_to(person).filter(
-        coalition__in=[m.coalition_id for m in active] + [c.pk for c in led]
-    )
     news = list(
         Action.objects.filter(scope__in=scopes, at__gt=since)
         .filter(
-            Q(verb="output.added", target_id__in=visible_outputs.values("pk"))
+            Q(verb="output.added", target_id__in=visible_outputs)
             | Q(verb="coalition.status_changed")
             | Q(verb__in=WORKSPACE_VERBS, scope__in=workspace)
         )

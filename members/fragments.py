@@ -1,24 +1,33 @@
 """What is the same for everyone, rendered once and kept until the data under it changes.
 
-One counter per area of data (each app's models, and the activity log), kept in the cache
-(Redis in production, shared by every worker process). Any save, delete or change of a
-many-to-many relation of a model in an area moves its counter on (`changed`), at once and
-again when the transaction commits: a page rendered in between with the old data is then kept
-under a counter nobody reads any more. A kept fragment's key holds the counters of the areas
-it shows, the language, the date and what it varies on, so it is never read after a change;
-it is also dropped after FRAGMENTS_KEPT seconds, for what only the clock changes (a session
-that began) and for the rare raw update that sends no signal.
+One counter per area of data (each app's models, sign-ups, the activity log, and each
+person's own sign-ups), kept in the cache (Redis in production, shared by every worker
+process). Any save, delete or change of a many-to-many relation of a model in an area moves
+its counter on (`changed`): outside a transaction at once, inside one when it commits — a page
+rendered before the commit with the old data is kept under a counter nobody reads any more —
+and before the same transaction reads a counter, so it sees its own change. A kept fragment's
+key holds the code's release, the counters of the areas it shows, the language, the date and
+what it varies on, so it is never read after a change; it is also dropped after FRAGMENTS_KEPT
+seconds, for what only the clock changes (a session that began) and for what changes without a
+signal (a queryset `.update()`, a raw edit; services save the rows they change).
 
 Used as `{% kept "name" "areas" vary… %}…{% endkept %}` (members.templatetags.fragments) for
-HTML, and `kept_value(...)` for data (the bureau's signals).
+HTML, `kept_value(...)` for data (the bureau's signals, a person's overview and invitations),
+and `lazily(...)` for a view's context that only a missing fragment reads.
 
 Not kept: what differs per person (their sign-up, their rights) — that stays outside the
-fragment or is one of its vary values — and CSRF tokens: `{% csrf_token %}` inside a kept
-fragment writes a placeholder that each response replaces with its own token."""
+fragment, is one of its vary values, or is kept per person — and CSRF tokens: `{% csrf_token %}`
+inside a kept fragment writes a placeholder that each response replaces with its own token.
 
+Limit: a page rendered inside a transaction that changed something and then rolls back keeps
+what it showed until the area changes again or FRAGMENTS_KEPT passes (views do not render
+inside their services' transactions)."""
+
+import functools
 import hashlib
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
@@ -43,23 +52,64 @@ def _key(area: str) -> str:
     return f"fresh:{area}"
 
 
+COUNTER_KEPT = 30 * 24 * 3600  # a counter nobody moved for a month starts again from the clock
+
+
 def changed(*areas: str) -> None:
-    """Move the counters of `areas` on, now and once more when the transaction commits."""
-    for area in areas:
-        _bump(area)
-    if transaction.get_connection().in_atomic_block:
-        transaction.on_commit(lambda: [_bump(area) for area in areas])
+    """Move the counters of `areas` on: outside a transaction at once; inside one when it
+    commits (once, for all the areas it changed), and before anything in the same transaction
+    reads a counter (so a page rendered after a change in its own transaction shows it)."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        _bump(areas)
+        return
+    pending = _pending(connection)
+    if pending is None:
+        pending = _Pending()
+        connection._kn_fresh_pending = pending
+        transaction.on_commit(pending)
+    pending.areas.update(areas)
+    pending.unread.update(areas)
 
 
-def _bump(area: str) -> None:
-    key = _key(area)
-    try:
-        cache.incr(key)
-    except ValueError:
-        # Not there (first use, or evicted): start from the clock, so a number once used is
-        # never used again for other data.
-        cache.add(key, time.time_ns() // 1000, timeout=None)
-        cache.incr(key)
+def _pending(connection):
+    """This transaction's changed areas, if any (a rollback drops them with the transaction)."""
+    pending = connection.__dict__.get("_kn_fresh_pending")
+    if pending is not None and any(f is pending for _s, f, _r in connection.run_on_commit):
+        return pending
+    return None
+
+
+class _Pending:
+    def __init__(self):
+        self.areas: set[str] = set()
+        self.unread: set[str] = set()
+
+    def __call__(self):
+        _bump(self.areas)
+
+
+def _bump(areas: Iterable[str]) -> None:
+    """One round trip to Redis for all the areas. A counter that is not there (first use,
+    evicted, expired) starts from the clock, so a number once used is never used again for
+    other data."""
+    keys = [cache.make_and_validate_key(_key(area)) for area in sorted(areas)]
+    start = time.time_ns() // 1000
+    client = getattr(cache, "_cache", None)
+    if hasattr(client, "get_client"):  # Django's RedisCache
+        with client.get_client(write=True).pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.set(key, start, nx=True, ex=COUNTER_KEPT)
+                pipe.incr(key)
+                pipe.expire(key, COUNTER_KEPT)
+            pipe.execute()
+        return
+    for area in sorted(areas):  # another cache (in memory: one process)
+        cache.add(_key(area), start, timeout=COUNTER_KEPT)
+        try:
+            cache.incr(_key(area))
+        except ValueError:  # gone in between
+            cache.add(_key(area), start + 1, timeout=COUNTER_KEPT)
 
 
 def versions(areas: Iterable[str]) -> str:
@@ -68,19 +118,41 @@ def versions(areas: Iterable[str]) -> str:
     unknown = {area for area in areas if area not in AREAS and not area.startswith("person:")}
     if unknown:
         raise ValueError(f"Unknown areas {unknown!r}; choose from {AREAS!r}.")
+    connection = transaction.get_connection()
+    pending = _pending(connection) if connection.in_atomic_block else None
+    if pending is not None and pending.unread:
+        _bump(pending.unread)  # changed earlier in this transaction: read after the change
+        pending.unread.clear()
     found = cache.get_many([_key(area) for area in areas])
     missing = [area for area in areas if _key(area) not in found]
-    for area in missing:
-        _bump(area)
     if missing:
+        _bump(missing)
         found = cache.get_many([_key(area) for area in areas])
     return ".".join(str(found.get(_key(area), 0)) for area in areas)
 
 
+@functools.cache
+def release() -> str:
+    """What tells this code apart from the code of an earlier deploy (which may have kept a
+    fragment of another shape in the same cache): the sizes and times of the application's
+    Python files and templates, read once per process."""
+    root = Path(settings.BASE_DIR)
+    digest = hashlib.sha256()
+    for folder in ("kwaliteitsnetwerk", "members", "coalitions", "events", "templates"):
+        for path in sorted((root / folder).rglob("*")):
+            if path.suffix in (".py", ".html"):
+                stat = path.stat()
+                digest.update(
+                    f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}".encode()
+                )
+    return digest.hexdigest()[:12]
+
+
 def key_for(name: str, areas: Iterable[str], vary: Iterable = ()) -> str:
-    """The cache key of a fragment: its name, the areas' counters, the language, today, and
-    what it varies on."""
+    """The cache key of a fragment: its name, the code's release, the areas' counters, the
+    language, today, and what it varies on."""
     parts = [
+        release(),
         versions(areas),
         translation.get_language() or "",
         timezone.localdate().isoformat(),
@@ -119,13 +191,13 @@ def model_changed(sender, **kwargs) -> None:
     label = meta.label_lower
     if label in QUIET:
         return
-    if label in AREA_OF:
-        changed(AREA_OF[label])
-    elif meta.app_label in AREAS:
-        changed(meta.app_label)
+    areas = [AREA_OF.get(label) or meta.app_label]
+    if areas[0] not in AREAS:
+        return
     person_id = _whose(kwargs.get("instance"), label)
     if person_id is not None:
-        changed(person_area(person_id))
+        areas.append(person_area(person_id))
+    changed(*areas)
 
 
 def person_area(person_id: int) -> str:

@@ -383,11 +383,15 @@ def test_the_overview_runs_a_fixed_number_of_queries(client, member, django_asse
             )
             Registration.objects.create(person=member, session=session, status="bevestigd")
 
+    from django.core.cache import cache
+
     login(client, member).get(reverse("home"))
     grow(2)
-    with django_assert_max_num_queries(15) as small:
+    cache.clear()  # the budget of computing it (members.fragments keeps it afterwards)
+    with django_assert_max_num_queries(16) as small:
         client.get(reverse("home"))
     grow(10)
+    cache.clear()
     with django_assert_max_num_queries(len(small.captured_queries)):
         client.get(reverse("home"))
 

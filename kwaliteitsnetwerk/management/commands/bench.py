@@ -57,7 +57,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--only",
-            choices=["pages", "http", "load", "sweep"],
+            choices=["pages", "http", "burst", "load", "sweep"],
             help="Run one part only (default: all).",
         )
 
@@ -90,9 +90,9 @@ class Command(BaseCommand):
         )
         if only == "pages":
             self.pages(requests)  # in-process, with query counts
-        if only in (None, "http"):
+        if only in (None, "http", "burst"):
             if connection.vendor == "postgresql" and shutil.which("wrk"):
-                self.http(seconds, crowd, write=write)
+                self.http(seconds, crowd, write=write, burst_only=only == "burst")
             else:
                 self.stdout.write(
                     "HTTP bench skipped: it needs PostgreSQL and wrk (apt-get install wrk)."
@@ -156,7 +156,7 @@ class Command(BaseCommand):
                     f"{url:<45} {statistics.median(times):>10.1f} {p95:>8.1f} {queries:>8}"
                 )
 
-    def http(self, seconds: int, crowd: int, *, write: bool) -> None:
+    def http(self, seconds: int, crowd: int, *, write: bool, burst_only: bool = False) -> None:
         """Every main page and HTMX action over HTTP at 8 connections, each as a share of the
         two references served by the same gunicorn in the same run; then the sign-up burst."""
         from . import _http
@@ -202,7 +202,7 @@ class Command(BaseCommand):
             reference = _http.wrk(
                 server, "/_bench/een-query/", cookies[member.pk], seconds=seconds, connections=8
             )
-            for user, path, htmx in pages:
+            for user, path, htmx in [] if burst_only else pages:
                 _http.wrk(server, path, cookies[user.pk], seconds=1, connections=2, htmx=htmx)
                 result = _http.wrk(
                     server, path, cookies[user.pk], seconds=seconds, connections=8, htmx=htmx
@@ -239,7 +239,7 @@ class Command(BaseCommand):
             bare, reference, rows, load, confirmed, waiting, len(people), session.capacity
         )
         self.stdout.write(report)
-        if write:
+        if write and not burst_only:
             self.write_section(report)
 
     def http_report(self, bare, reference, rows, load, confirmed, waiting, crowd, capacity) -> str:
