@@ -13,7 +13,7 @@ from django.utils import timezone, translation
 
 from members import fragments
 from members.models import Institution
-from tests.factories import make_coalition, make_institution
+from tests.factories import make_coalition, make_institution, make_membership, make_person
 
 pytestmark = pytest.mark.django_db
 
@@ -102,3 +102,104 @@ class TestKept:
             outputs.append(html)
         assert outputs[0] != outputs[1]
         assert "kn-csrf" not in outputs[0]
+
+
+class TestOnRedis:
+    """The production cache: the counters move in one pipeline, a missing one starts from the
+    clock (never again at a number once used), and fragments are shared between processes."""
+
+    @pytest.fixture
+    def redis_cache(self, settings, redis_url):
+        from django.core.cache import caches
+
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": redis_url.rsplit("/", 1)[0] + "/13",
+                "KEY_PREFIX": "kn-test-fragments",
+            }
+        }
+        caches["default"].clear()
+        yield caches["default"]
+        caches["default"].clear()
+
+    def test_counters_move_and_restart_from_the_clock(self, redis_cache):
+        first = int(fragments.versions(["events"]))
+        assert first > 10**15  # microseconds since 1970: started from the clock
+        fragments.changed("events", "registrations")
+        assert int(fragments.versions(["events"])) == first + 1
+        redis_cache.delete("fresh:events")  # evicted
+        assert int(fragments.versions(["events"])) > first + 1
+
+    def test_a_kept_fragment_is_replaced_after_a_change(self, redis_cache):
+        make_institution("Alfa College")
+        assert render() == "Alfa College;"
+        assert redis_cache.get(fragments.key_for("names", ["members"], ["roc"])) is not None
+        make_institution("Bravo College")
+        assert render() == "Alfa College;Bravo College;"
+
+
+class TestPages:
+    """Each kept page shows a change at once (the areas it names are the ones it shows)."""
+
+    def test_the_directory_shows_a_new_coalition(self, client, member):
+        from tests.conftest import login
+
+        login(client, member)
+        assert "Nieuwe coalitie" not in client.get("/coalities/").content.decode()
+        make_coalition("Nieuwe coalitie")
+        assert "Nieuwe coalitie" in client.get("/coalities/").content.decode()
+
+    def test_the_ring_board_shows_a_new_member_and_each_response_its_own_token(
+        self, lead, institution
+    ):
+        import re
+
+        from django.test import Client
+
+        coalition = lead.led_coalitions.get()
+        url = f"/coalities/{coalition.pk}/ringen/"
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(lead.user)
+        assert "Nora Nieuw" not in client.get(url).content.decode()
+        make_membership(make_person("Nora", "Nieuw", institution), coalition.rings.get(order=2))
+        body = client.get(url).content.decode()
+        assert "Nora Nieuw" in body
+        assert "kn-csrf" not in body
+        # A second visitor reads the kept board: its forms carry that visitor's own token.
+        other = Client(enforce_csrf_checks=True)
+        other.force_login(lead.user)
+        kept = other.get(url).content.decode()
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', kept).group(1)
+        answer = other.post(
+            f"/coalities/{coalition.pk}/ringen/uitnodigen/", {"csrfmiddlewaretoken": token}
+        )
+        assert answer.status_code != 403
+        stranger = Client(enforce_csrf_checks=True)
+        stranger.force_login(lead.user)
+        stranger.get("/")
+        refused = stranger.post(
+            f"/coalities/{coalition.pk}/ringen/uitnodigen/", {"csrfmiddlewaretoken": token}
+        )
+        assert refused.status_code == 403
+
+    def test_the_overview_shows_a_new_invitation_and_sign_up(self, client, member, institution):
+        from events import services
+        from events.models import Session
+        from tests.conftest import login
+        from tests.events.conftest import make_session
+
+        login(client, member)
+        assert "Kennisdag" not in client.get("/").content.decode()
+        session = make_session(title="Kennisdag", kind=Session.Kind.NETWORK)
+        assert "Kennisdag" in client.get("/").content.decode()
+        services.register(member, session)
+        assert "Je bent aangemeld" in client.get("/").content.decode()
+
+    def test_the_people_list_shows_a_new_person(self, client, bureau, institution):
+        from tests.conftest import login
+
+        login(client, bureau)
+        assert "Zeldzaam" not in client.get("/personen/").content.decode()
+        make_person("Zoë", "Zeldzaam", institution)
+        assert "Zeldzaam" in client.get("/personen/").content.decode()

@@ -127,3 +127,28 @@ def test_the_quicker_select_writes_what_djangos_own_writes(db, institution):
     assert squash(ours) == squash(django_own)
     assert f'<option value="{institution.pk}" selected>' in ours
     assert "A &amp; co" in ours
+
+
+class TestKeptProgramme:
+    """The session's programme is kept (members.fragments): a sign-up shows in its places at once."""
+
+    def test_the_programme_shows_a_new_sign_up(self, client, member, joint_session, institution):
+        from events import services
+        from tests.conftest import login
+        from tests.factories import make_person
+
+        login(client, member)
+        url = f"/bijeenkomsten/{joint_session.pk}/"
+        part = joint_session.parts.get(kind="plenair")
+        part.capacity = 50
+        part.save()
+
+        def plenary_row():
+            body = client.get(url).content.decode()
+            programme = body[body.index('id="programme-heading"') :]
+            row = programme[programme.index(part.title) :]
+            return row[: row.index("</tr>")]
+
+        assert "0 van 50 plaatsen bezet" in plenary_row()
+        services.register(make_person("Nieuw", "Lid", institution), joint_session, parts=[part])
+        assert "1 van 50 plaatsen bezet" in plenary_row()
