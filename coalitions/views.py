@@ -702,6 +702,20 @@ def output_download(request, pk: int):
     return response
 
 
+def _place_for_outputs(person, bureau: bool) -> str:
+    """Who sees the same outputs (Output.visible_to): the bureau, a visitor, or a member by
+    the rings they are active in and the coalitions they lead."""
+    if bureau:
+        return "bureau"
+    if person is None:
+        return "public"
+    rings = sorted(
+        RingMembership.objects.active().filter(person=person).values_list("ring_id", flat=True)
+    )
+    led = sorted(Coalition.objects.led_by(person).values_list("pk", flat=True))
+    return f"rings:{rings} leads:{led}"
+
+
 def output_library(request):
     """Outputs across all coalitions and years; the public ones also for visitors without login."""
     person = person_of(request) if request.user.is_authenticated else None
@@ -719,10 +733,19 @@ def output_library(request):
         )
     if kind in Output.Kind.values:
         outputs = outputs.filter(kind=kind)
-    page = Paginator(outputs.order_by("-created_at", "pk"), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
-    context = {"page": page, "query": query, "kind": kind, "kinds": Output.Kind.choices}
+    ordered = outputs.order_by("-created_at", "pk")
+    # What someone may see depends on where they are (Output.visible_to): the results are kept
+    # for everyone in the same place — the same active rings and led coalitions — and read only
+    # when they are not there.
+    context = {
+        "page": SimpleLazyObject(
+            lambda: Paginator(ordered, PAGE_SIZE).get_page(request.GET.get("page"))
+        ),
+        "place": _place_for_outputs(person, is_bureau(request)),
+        "query": query,
+        "kind": kind,
+        "kinds": Output.Kind.choices,
+    }
     template = "coalitions/output_library.html"
     if request.htmx and not request.htmx.boosted:
         template += "#results"

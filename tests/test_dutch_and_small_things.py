@@ -1,7 +1,11 @@
 """What the browser tour found in words and small things (issue 11): Dutch that reads as Dutch,
 no invitation badge on past sessions, a way into the public library and back, a favicon."""
 
+import datetime as dt
+
+import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from events.models import Session
 from tests.conftest import login
@@ -167,3 +171,22 @@ def test_a_first_local_run_prints_no_broker_hostname_warning():
     )
     assert result.returncode == 0, result.stderr
     assert "No hostname was supplied" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        dt.datetime(2027, 3, 5, 9, 30),  # winter time, one-digit day and month
+        dt.datetime(2027, 7, 15, 23, 5),  # summer time
+        dt.datetime(2026, 12, 31, 0, 0),
+    ],
+)
+def test_the_quick_date_filters_write_what_djangos_date_filter_writes(moment):
+    from django.template.defaultfilters import date
+
+    from members.templatetags.moments import day_and_time, machine_time
+
+    aware = timezone.make_aware(moment)
+    assert machine_time(aware) == date(timezone.localtime(aware), "Y-m-d\\TH:i:sO")
+    assert day_and_time(aware) == date(timezone.localtime(aware), "j-n-Y H.i")
+    assert machine_time(None) == day_and_time(None) == ""
