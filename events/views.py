@@ -5,7 +5,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, Prefetch, Q, prefetch_related_objects
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery, prefetch_related_objects
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -77,11 +78,20 @@ def session_list(request):
         sessions = sessions.filter(
             pk__in=Registration.objects.active().filter(person=person).values("session")
         )
+    # The places taken of the sessions shown, a subquery each (not a join over all sign-ups,
+    # grouped, and counted again for the pages).
     sessions = sessions.annotate(
-        confirmed_count=Count(
-            "registrations",
-            filter=Q(registrations__status=Registration.Status.CONFIRMED),
-            distinct=True,
+        confirmed_count=Coalesce(
+            Subquery(
+                Registration.objects.filter(
+                    session=OuterRef("pk"), status=Registration.Status.CONFIRMED
+                )
+                .order_by()
+                .values("session")
+                .annotate(n=Count("pk"))
+                .values("n")
+            ),
+            0,
         )
     )
     page = Paginator(sessions, PAGE_SIZE).get_page(request.GET.get("page"))
