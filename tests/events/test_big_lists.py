@@ -107,6 +107,52 @@ class TestCheckIn:
         many = client.get(url, {"q": "D0"}, HTTP_HX_REQUEST="true").content.decode()
         assert len(set(names(many, "D"))) == CHECKIN_MATCHES
 
+    def test_the_kept_roster_matches_as_the_database_search_does(
+        self, bureau, institution, other_institution
+    ):
+        """The door filters its kept roster (DoorRow.matches); the registrations page asks the
+        database (_matching): the same people for the same words."""
+        from events.views import _door_roster, _matching
+        from tests.factories import make_person
+
+        session = make_session()
+        for first, infix, last, where in [
+            ("Jan", "de", "Vries", institution),
+            ("Anne", "", "Bakker", institution),
+            ("Éva", "van", "Dam", other_institution),
+            ("Piet", "", "Annema", other_institution),
+        ]:
+            services.register(make_person(first, last, where, infix=infix), session)
+        roster = _door_roster(session, bureau, "all")
+        for query in [
+            "an",
+            "AN",
+            "jan vries",
+            "de",
+            "éva",
+            "ÉVA",
+            "deltion",
+            "example",
+            "zz",
+            "piet x",
+        ]:
+            database = set(
+                _matching(session.registrations.active(), query).values_list("pk", flat=True)
+            )
+            kept = {row.pk for row in roster if row.matches(query)}
+            assert kept == database, query
+
+    def test_the_door_list_shows_a_mark_at_once(self, client, bureau, institution):
+        session = make_session()
+        person = people(institution, 1, prefix="M")[0]
+        registration = services.register(person, session)
+        url = reverse("events:checkin", args=[session.pk])
+        assert "0 van 1 aanwezig" in login(client, bureau).get(url).content.decode()
+        services.mark_attendance(registration, attended=True, by=bureau)
+        body = client.get(url).content.decode()
+        assert "1 van 1 aanwezig" in body
+        assert 'aria-pressed="true"' in body
+
 
 def test_the_quicker_select_writes_what_djangos_own_writes(db, institution):
     """templates/django/forms/widgets/select.html writes options inline; the HTML must stay
