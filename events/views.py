@@ -202,8 +202,13 @@ def _detail_context(request, session: Session) -> dict:
     counts, signup_error = _places_and_opening(session)
     signup_form = None
     if invited and not registration and not signup_error:
-        signup_form = SignupForm(parts=list(session.parts.filter(pk__in=standing["open"])))
+        # The empty form is the same for everyone who may choose the same parts: kept.
+        signup_form = SimpleLazyObject(
+            lambda: SignupForm(parts=list(session.parts.filter(pk__in=standing["open"])))
+        )
     return {
+        "signup_fragment": "signup-form",
+        "open_parts": standing["open"],
         "session": session,
         "parts": SimpleLazyObject(lambda: _programme(session, standing["steered"])),
         "steered": standing["steered"],
@@ -740,7 +745,9 @@ class DoorRow:
 
     def matches(self, query: str) -> bool:
         """What _matching asks of the database (every word in a name, the e-mail or the
-        institution, case-insensitive), on the kept roster."""
+        institution, case-insensitive), on the kept roster. Python's upper case is Unicode's:
+        for letters PostgreSQL's UPPER folds the same way (tested with é), only rarities such as
+        ß (Python: SS) differ."""
         return all(word.upper() in self.haystack for word in query.split())
 
 
@@ -776,7 +783,11 @@ def _door_roster(session: Session, person, whose) -> list[DoorRow]:
         return rows
 
     return fragments.kept_value(
-        "door-roster", ("registrations", "members"), (session.pk, whose), compute
+        # Who a lead may manage moves with rings, leads and the session's coalitions too.
+        "door-roster",
+        ("registrations", "members", "coalitions", "events"),
+        (session.pk, whose),
+        compute,
     )
 
 

@@ -33,11 +33,11 @@ WORKSPACE_VERBS = (
 
 
 def member_overview(person: Person) -> dict:
-    """Kept per person (members.fragments) until their rings, a programme or their own sign-ups
-    change, or FRAGMENTS_KEPT seconds pass; what is new in their coalitions is read each time."""
+    """Kept per person (members.fragments) until people, rings, a programme or their own
+    sign-ups change, or FRAGMENTS_KEPT seconds pass; what is new in their coalitions is read each time."""
     context = fragments.kept_value(
         "overview",
-        ("coalitions", "events", fragments.person_area(person.pk)),
+        ("members", "coalitions", "events", fragments.person_area(person.pk)),
         (person.pk,),
         lambda: _standing_overview(person),
     )

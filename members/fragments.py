@@ -23,8 +23,11 @@ Limit: a page rendered inside a transaction that changed something and then roll
 what it showed until the area changes again or FRAGMENTS_KEPT passes (views do not render
 inside their services' transactions)."""
 
+import contextlib
+import contextvars
 import functools
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -34,6 +37,8 @@ from django.core.cache import cache
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.utils import timezone, translation
+
+logger = logging.getLogger(__name__)
 
 AREAS = ("members", "coalitions", "events", "registrations", "activity")
 # Areas that are not an app: sign-ups change far more often than sessions and their programme,
@@ -59,6 +64,7 @@ def changed(*areas: str) -> None:
     """Move the counters of `areas` on: outside a transaction at once; inside one when it
     commits (once, for all the areas it changed), and before anything in the same transaction
     reads a counter (so a page rendered after a change in its own transaction shows it)."""
+    _forget_read()
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
         _bump(areas)
@@ -92,7 +98,17 @@ class _Pending:
 def _bump(areas: Iterable[str]) -> None:
     """One round trip to Redis for all the areas. A counter that is not there (first use,
     evicted, expired) starts from the clock, so a number once used is never used again for
-    other data."""
+    other data. A cache that does not answer is logged, never fatal: the change is saved, and
+    what was kept shows it within FRAGMENTS_KEPT."""
+    try:
+        _bump_now(areas)
+    except Exception:  # noqa: BLE001 - the cache is an optimisation; the change is saved
+        logger.warning(
+            "Could not move the kept fragments' counters %s", sorted(areas), exc_info=True
+        )
+
+
+def _bump_now(areas: Iterable[str]) -> None:
     keys = [cache.make_and_validate_key(_key(area)) for area in sorted(areas)]
     start = time.time_ns() // 1000
     client = getattr(cache, "_cache", None)
@@ -112,6 +128,14 @@ def _bump(areas: Iterable[str]) -> None:
             cache.add(_key(area), start + 1, timeout=COUNTER_KEPT)
 
 
+# Within one request the counters are read once (all areas in one round trip) and kept until
+# the request changes something itself: ReadCountersOnce sets this per request. Outside a
+# request (tasks, commands) every read asks the cache.
+_read_in_request: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "kn_fresh_read", default=None
+)
+
+
 def versions(areas: Iterable[str]) -> str:
     """The counters of `areas` (AREAS, or one person's: person_area), one cache round trip."""
     areas = sorted(areas)
@@ -123,24 +147,56 @@ def versions(areas: Iterable[str]) -> str:
     if pending is not None and pending.unread:
         _bump(pending.unread)  # changed earlier in this transaction: read after the change
         pending.unread.clear()
-    found = cache.get_many([_key(area) for area in areas])
-    missing = [area for area in areas if _key(area) not in found]
+        _forget_read()
+    read = _read_in_request.get()
+    if read is not None and all(area in read for area in areas):
+        return ".".join(read[area] for area in areas)
+    wanted = sorted(set(areas) | (set(AREAS) if read is not None else set()))
+    found = cache.get_many([_key(area) for area in wanted])
+    missing = [area for area in wanted if _key(area) not in found]
     if missing:
         _bump(missing)
-        found = cache.get_many([_key(area) for area in areas])
-    return ".".join(str(found.get(_key(area), 0)) for area in areas)
+        found = cache.get_many([_key(area) for area in wanted])
+    values = {area: str(found.get(_key(area), 0)) for area in wanted}
+    if read is not None:
+        read.update(values)
+    return ".".join(values[area] for area in areas)
+
+
+def _forget_read() -> None:
+    read = _read_in_request.get()
+    if read is not None:
+        read.clear()
+
+
+class ReadCountersOnce:
+    """Middleware: a request reads the counters once, not once per kept fragment."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = _read_in_request.set({})
+        try:
+            # Before the view loads anything: a change committed while it renders then moves
+            # the counters past what it keeps, instead of keeping old data under new counters.
+            with contextlib.suppress(Exception):  # no cache: pages render without keeping
+                versions(AREAS)
+            return self.get_response(request)
+        finally:
+            _read_in_request.reset(token)
 
 
 @functools.cache
 def release() -> str:
     """What tells this code apart from the code of an earlier deploy (which may have kept a
     fragment of another shape in the same cache): the sizes and times of the application's
-    Python files and templates, read once per process."""
+    Python files, templates and translations, read once per process."""
     root = Path(settings.BASE_DIR)
     digest = hashlib.sha256()
-    for folder in ("kwaliteitsnetwerk", "members", "coalitions", "events", "templates"):
+    for folder in ("kwaliteitsnetwerk", "members", "coalitions", "events", "templates", "locale"):
         for path in sorted((root / folder).rglob("*")):
-            if path.suffix in (".py", ".html"):
+            if path.suffix in (".py", ".html", ".mo"):
                 stat = path.stat()
                 digest.update(
                     f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}".encode()
@@ -163,12 +219,20 @@ def key_for(name: str, areas: Iterable[str], vary: Iterable = ()) -> str:
 
 
 def kept_value(name: str, areas: Iterable[str], vary: Iterable, compute: Callable):
-    """`compute()`, or what it gave before while nothing in `areas` changed."""
-    key = key_for(name, areas, vary)
-    found = cache.get(key)
+    """`compute()`, or what it gave before while nothing in `areas` changed. Without a cache
+    that answers, computed each time."""
+    try:
+        key = key_for(name, areas, vary)
+        found = cache.get(key)
+    except Exception:  # noqa: BLE001 - the cache is an optimisation
+        logger.warning(
+            "The cache does not answer: %s computed without keeping", name, exc_info=True
+        )
+        return compute()
     if found is None:
         found = compute()
-        cache.set(key, found, settings.FRAGMENTS_KEPT)
+        with contextlib.suppress(Exception):
+            cache.set(key, found, settings.FRAGMENTS_KEPT)
     return found
 
 
@@ -191,6 +255,8 @@ def model_changed(sender, **kwargs) -> None:
     label = meta.label_lower
     if label in QUIET:
         return
+    if set(kwargs.get("update_fields") or ()) == {"last_login"}:
+        return  # a login is no one's page content
     areas = [AREA_OF.get(label) or meta.app_label]
     if areas[0] not in AREAS:
         return
@@ -217,8 +283,22 @@ def _whose(instance, label: str) -> int | None:
 
 
 def connect() -> None:
+    """Only the models of the areas send: a receiver for every model would turn off Django's
+    fast delete for the outbox and everything else."""
+    from django.apps import apps
     from django.db.models.signals import m2m_changed, post_delete, post_save
 
-    post_save.connect(model_changed, dispatch_uid="members.fragments.save")
-    post_delete.connect(model_changed, dispatch_uid="members.fragments.delete")
-    m2m_changed.connect(model_changed, dispatch_uid="members.fragments.m2m")
+    for model in apps.get_models():
+        meta = model._meta
+        if (
+            meta.label_lower in QUIET
+            or (AREA_OF.get(meta.label_lower) or meta.app_label) not in AREAS
+        ):
+            continue
+        uid = f"members.fragments.{meta.label_lower}"
+        post_save.connect(model_changed, sender=model, dispatch_uid=f"{uid}.save")
+        post_delete.connect(model_changed, sender=model, dispatch_uid=f"{uid}.delete")
+        for field in meta.local_many_to_many:
+            m2m_changed.connect(
+                model_changed, sender=field.remote_field.through, dispatch_uid=f"{uid}.{field.name}"
+            )

@@ -104,6 +104,52 @@ class TestKept:
         assert "kn-csrf" not in outputs[0]
 
 
+class TestWhatTheReviewFound:
+    def test_text_people_write_never_receives_a_token(self):
+        """The CSRF mark is made per rendering: a link someone typed with the old fixed mark in
+        it stays as typed, and the form beside it gets this response's token."""
+        template = Template(
+            '{% load fragments %}{% kept "form" "members" %}<a href="{{ link }}">x</a>'
+            "<form>{% csrf_token %}</form>{% endkept %}"
+        )
+        link = "https://evil.example/?x=kn-csrf-token-of-this-response"
+        html = template.render(Context({"csrf_token": "TOKEN123", "link": link}))
+        again = template.render(Context({"csrf_token": "OTHER456", "link": "changed"}))
+        assert "kn-csrf-token-of-this-response" in html
+        assert "TOKEN123" not in html.split("<form>")[0]
+        assert 'value="TOKEN123"' in html
+        assert 'value="OTHER456"' in again  # kept: the same HTML, this response's token
+        assert "evil.example" in again
+
+    def test_pages_render_when_the_cache_does_not_answer(self, client, member, settings):
+        from tests.conftest import login
+
+        make_coalition("Zonder cache")
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+            }
+        }
+        settings.SESSION_ENGINE = "django.contrib.sessions.backends.db"
+        login(client, member)
+        response = client.get("/coalities/")
+        assert response.status_code == 200
+        assert "Zonder cache" in response.content.decode()
+
+    def test_a_login_moves_nothing(self, member):
+        from django.contrib.auth.signals import user_logged_in
+        from django.test import RequestFactory
+
+        before = fragments.versions(["members"])
+        request = RequestFactory().get("/")
+        request.session = {}
+        user_logged_in.send(sender=type(member.user), request=request, user=member.user)
+        assert fragments.versions(["members"]) == before
+        member.user.save()  # any other change to the account does
+        assert fragments.versions(["members"]) != before
+
+
 class TestOnRedis:
     """The production cache: the counters move in one pipeline, a missing one starts from the
     clock (never again at a number once used), and fragments are shared between processes."""

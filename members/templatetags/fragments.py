@@ -1,6 +1,9 @@
 """{% kept "name" "areas" vary… %}…{% endkept %}: a fragment rendered once and kept until the
 data of its areas changes (members.fragments)."""
 
+import contextlib
+import secrets
+
 from django import template
 from django.conf import settings
 from django.core.cache import cache
@@ -9,9 +12,6 @@ from django.utils.safestring import mark_safe
 from members import fragments
 
 register = template.Library()
-
-# What `{% csrf_token %}` writes inside a kept fragment; each response puts its own token there.
-CSRF_MARK = "kn-csrf-token-of-this-response"
 
 
 class KeptNode(template.Node):
@@ -22,18 +22,28 @@ class KeptNode(template.Node):
         name = self.name.resolve(context)
         if not name:  # an empty name: not kept this time (a form with what someone typed)
             return self.nodelist.render(context)
-        key = fragments.key_for(
-            name,
-            self.areas.resolve(context).split(),
-            [value.resolve(context) for value in self.vary],
-        )
-        html = cache.get(key)
-        if html is None:
-            with context.push(csrf_token=CSRF_MARK):
-                html = self.nodelist.render(context)
-            cache.set(key, html, settings.FRAGMENTS_KEPT)
-        if CSRF_MARK in html:
-            html = html.replace(CSRF_MARK, str(context.get("csrf_token", "")))
+        try:
+            key = fragments.key_for(
+                name,
+                self.areas.resolve(context).split(),
+                [value.resolve(context) for value in self.vary],
+            )
+            found = cache.get(key)
+        except Exception:  # noqa: BLE001 - no cache that answers: render without keeping
+            fragments.logger.warning("The cache does not answer: %s not kept", name, exc_info=True)
+            return self.nodelist.render(context)
+        if found is None:
+            # What `{% csrf_token %}` writes inside: a mark made for this rendering, kept with
+            # it, that each response replaces with its own token. Random, so text that people
+            # write (a link, a motivation) can never contain it and receive someone's token.
+            mark = secrets.token_hex(16)
+            with context.push(csrf_token=mark):
+                found = (mark, self.nodelist.render(context))
+            with contextlib.suppress(Exception):
+                cache.set(key, found, settings.FRAGMENTS_KEPT)
+        mark, html = found
+        if mark in html:
+            html = html.replace(mark, str(context.get("csrf_token", "")))
         return mark_safe(html)
 
 
