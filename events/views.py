@@ -1,5 +1,5 @@
 from collections import defaultdict
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -731,9 +731,9 @@ def _checkin_context(request, session: Session, query: str) -> dict:
     }
 
 
-@dataclass(frozen=True)
-class DoorRow:
-    """A person signed up, as the door list shows them."""
+class DoorRow(NamedTuple):
+    """A person signed up, as the door list shows them (a tuple: the roster of a big session
+    is kept and read at every keystroke)."""
 
     pk: int
     name: str
