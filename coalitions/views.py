@@ -6,8 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, OuterRef, Prefetch, Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,7 +18,7 @@ from members import fragments
 from members import services as member_services
 from members.access import bureau_required, is_bureau, person_of
 from members.activity import scope_of
-from members.models import Action, Institution, Person, dutch
+from members.models import Action, Institution, Person, count_of, dutch
 
 from . import services
 from .access import (
@@ -62,16 +61,8 @@ def coalition_list(request):
     # memberships grouped, and counted again for the pages).
     coalitions = (
         Coalition.objects.select_related("theme").annotate(
-            member_count=Coalesce(
-                Subquery(
-                    RingMembership.objects.active()
-                    .filter(coalition=OuterRef("pk"))
-                    .order_by()
-                    .values("coalition")
-                    .annotate(n=Count("pk"))
-                    .values("n")
-                ),
-                0,
+            member_count=count_of(
+                RingMembership.objects.active().filter(coalition=OuterRef("pk")), "coalition"
             )
         )
     ).prefetch_related(

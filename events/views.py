@@ -6,8 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, OuterRef, Prefetch, Q, Subquery, prefetch_related_objects
-from django.db.models.functions import Coalesce
+from django.db.models import Count, OuterRef, Prefetch, Q, prefetch_related_objects
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,7 +22,8 @@ from members import fragments
 from members import services as member_services
 from members.access import is_bureau, person_of
 from members.csvfiles import csv_response
-from members.models import Action, Person
+from members.models import Action, Person, count_of
+from members.rows import url_pattern
 
 from . import services
 from .access import (
@@ -82,17 +82,11 @@ def session_list(request):
     # The places taken of the sessions shown, a subquery each (not a join over all sign-ups,
     # grouped, and counted again for the pages).
     sessions = sessions.annotate(
-        confirmed_count=Coalesce(
-            Subquery(
-                Registration.objects.filter(
-                    session=OuterRef("pk"), status=Registration.Status.CONFIRMED
-                )
-                .order_by()
-                .values("session")
-                .annotate(n=Count("pk"))
-                .values("n")
+        confirmed_count=count_of(
+            Registration.objects.filter(
+                session=OuterRef("pk"), status=Registration.Status.CONFIRMED
             ),
-            0,
+            "session",
         )
     )
     page = Paginator(sessions, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -759,7 +753,7 @@ def _door_roster(session: Session, person, whose) -> list[DoorRow]:
     def compute():
         mine = session.registrations.manageable_by(person).active()
         # One URL pattern for all rows: a reverse per row and per form was 40% of the answer.
-        mark = reverse("events:mark", args=[0]).replace("/0/", "/{}/")
+        mark = url_pattern("events:mark")
         rows = []
         for registration in (
             mine.select_related("person__institution")

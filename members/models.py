@@ -5,7 +5,7 @@ from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.contrib.contenttypes.models import ContentType
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
@@ -171,6 +171,16 @@ def dutch(field: str):
     if connection.vendor == "sqlite":
         return Collate(field, "dutch")
     return Lower(field)
+
+
+def count_of(rows: models.QuerySet, by: str):
+    """The number of `rows` for each row of the outer query (`rows` filtered on
+    OuterRef("pk") through the field `by`), as one subquery per row shown: not a join over all
+    rows grouped, and counted again for the pages. 0 when there are none."""
+    return Coalesce(
+        models.Subquery(rows.order_by().values(by).annotate(n=models.Count("pk")).values("n")),
+        0,
+    )
 
 
 def dutch_key(text: str) -> str:

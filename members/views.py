@@ -6,8 +6,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.core.signing import BadSignature
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, OuterRef, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -34,7 +33,8 @@ from .forms import (
     PostponeForm,
     RetentionForm,
 )
-from .models import Institution, Invitation, Notification, Person, RetentionHold, dutch
+from .models import Institution, Invitation, Notification, Person, RetentionHold, count_of, dutch
+from .rows import url_pattern
 
 PAGE_SIZE = 25
 
@@ -72,15 +72,8 @@ def institution_list(request):
     # A subquery per row shown, not a join over all people grouped (and counted again for
     # the pages): the count runs for the page's 25 rows unless the list is sorted by it.
     institutions = Institution.objects.annotate(
-        people_count=Coalesce(
-            Subquery(
-                Person.objects.filter(institution=OuterRef("pk"), erased_at__isnull=True)
-                .order_by()
-                .values("institution")
-                .annotate(n=Count("pk"))
-                .values("n")
-            ),
-            0,
+        people_count=count_of(
+            Person.objects.filter(institution=OuterRef("pk"), erased_at__isnull=True), "institution"
         )
     )
     if query:
@@ -591,7 +584,7 @@ def outbox(request):
         request.GET.get("page")
     )
     # One URL pattern for the rows (a reverse per row was a fifth of the page).
-    resend = reverse("members:outbox_resend", args=[0]).replace("/0/", "/{}/")
+    resend = url_pattern("members:outbox_resend")
     for row in page:
         row.kind_spec = notify.KINDS.get(row.kind)
         row.resend_url = resend.format(row.pk)
