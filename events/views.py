@@ -48,6 +48,7 @@ PAGE_SIZE = 20
 REGISTRATIONS_PAGE = 25
 CHECKIN_ROWS = 30
 CHECKIN_MATCHES = 10
+WALK_IN_SEARCH = 3 * CHECKIN_MATCHES  # the people a search at the door keeps, signed up or not
 
 
 def _registration_of(person, session):
@@ -745,7 +746,18 @@ class DoorRow(NamedTuple):
         return all(word.upper() in self.haystack for word in query.split())
 
 
-def _door_roster(session: Session, person, whose) -> list[DoorRow]:
+class DoorRoster(NamedTuple):
+    rows: list[DoorRow]
+    signed_up: frozenset[int]  # the people with an active registration (not only these rows)
+
+
+class WalkInRow(NamedTuple):
+    pk: int  # the person
+    name: str
+    place: str
+
+
+def _door_roster(session: Session, person, whose) -> DoorRoster:
     """Everyone signed up whom this person manages, in the door's order, kept per session and
     who sees it (members.fragments) until someone signs up, cancels or is marked: a search at
     the door filters it instead of asking the database at every keystroke."""
@@ -774,7 +786,9 @@ def _door_roster(session: Session, person, whose) -> list[DoorRow]:
                     ).upper(),
                 )
             )
-        return rows
+        # Everyone signed up (also whom this person does not manage): no walk-in for them.
+        signed_up = frozenset(session.registrations.active().values_list("person_id", flat=True))
+        return DoorRoster(rows, signed_up)
 
     return fragments.kept_value(
         # Who a lead may manage moves with rings, leads and the session's coalitions too.
@@ -786,7 +800,7 @@ def _door_roster(session: Session, person, whose) -> list[DoorRow]:
 
 
 def _door_list(session: Session, person, whose, query: str) -> dict:
-    roster = _door_roster(session, person, whose)
+    roster, signed_up = _door_roster(session, person, whose)
     shown = [row for row in roster if row.matches(query)] if query else roster
     # Who types a name looks for one person: the ten best, not the thirty first.
     rows = CHECKIN_MATCHES if query else CHECKIN_ROWS
@@ -796,7 +810,7 @@ def _door_list(session: Session, person, whose, query: str) -> dict:
         "registrations": shown[:rows],
         "more": len(shown) > rows,
         "counts": {"present": sum(1 for row in roster if row.attended), "total": len(roster)},
-        "walk_in_people": _walk_in_candidates(session, person, query),
+        "walk_in_people": _walk_in_candidates(session, person, whose, query, signed_up),
     }
 
 
@@ -823,22 +837,44 @@ DOOR_ROW = (
 )
 
 
-def _walk_in_candidates(session: Session, person: Person | None, query: str):
+def _walk_in_candidates(
+    session: Session, person: Person | None, whose, query: str, signed_up: frozenset[int]
+) -> list[WalkInRow]:
     """People not signed up, whom this person may check in, matching a name typed at the door
-    (at most 10)."""
+    (at most CHECKIN_MATCHES). The people matching a search are kept (they change with people,
+    rings and leads, not with each mark at the door); who is signed up comes from the kept
+    roster. When most of the people found are signed up, the database is asked exactly."""
     if len(query) < 2:
         return []
-    people = (
-        session.people_to_act_for(person)
-        .exclude(pk__in=session.registrations.active().values("person"))
-        .select_related("institution")
-        .only(*(field.removeprefix("person__") for field in DOOR_ROW))
-    )
-    for word in query.split():
-        people = people.filter(
-            Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(email__icontains=word)
+
+    def search(limit: int | None, *, exclude_signed_up: bool = False) -> list[WalkInRow]:
+        people = session.people_to_act_for(person)
+        if exclude_signed_up:
+            people = people.exclude(pk__in=session.registrations.active().values("person"))
+        for word in query.split():
+            people = people.filter(
+                Q(first_name__icontains=word)
+                | Q(last_name__icontains=word)
+                | Q(email__icontains=word)
+            )
+        people = people.select_related("institution").only(
+            *(field.removeprefix("person__") for field in DOOR_ROW)
         )
-    return list(people.dutch_order()[:CHECKIN_MATCHES])
+        return [
+            WalkInRow(p.pk, p.full_name, p.institution.short_name or p.institution.name)
+            for p in people.dutch_order()[:limit]
+        ]
+
+    found = fragments.kept_value(
+        "walk-in-search",
+        ("members", "coalitions", "events"),
+        (session.pk, whose, query),
+        lambda: search(WALK_IN_SEARCH),
+    )
+    shown = [row for row in found if row.pk not in signed_up][:CHECKIN_MATCHES]
+    if len(shown) < CHECKIN_MATCHES and len(found) == WALK_IN_SEARCH:
+        return search(CHECKIN_MATCHES, exclude_signed_up=True)  # the kept search ran short
+    return shown
 
 
 def _checkin_response(request, session: Session):

@@ -123,7 +123,7 @@ class TestCheckIn:
             ("Piet", "", "Annema", other_institution),
         ]:
             services.register(make_person(first, last, where, infix=infix), session)
-        roster = _door_roster(session, bureau, "all")
+        roster = _door_roster(session, bureau, "all").rows
         for query in [
             "an",
             "AN",
@@ -141,6 +141,39 @@ class TestCheckIn:
             )
             kept = {row.pk for row in roster if row.matches(query)}
             assert kept == database, query
+
+    def test_the_walk_ins_are_the_people_the_database_finds_not_signed_up(
+        self, client, bureau, institution
+    ):
+        """The walk-in search is kept and who is signed up comes from the kept roster: the
+        door shows exactly the first CHECKIN_MATCHES people not signed up, also when most of
+        the people found are signed up, and a sign-up or a new person shows at once."""
+        from events.views import WALK_IN_SEARCH
+        from tests.factories import make_person
+
+        def shown(html):  # each name, once, in the order shown
+            return list(dict.fromkeys(names(html, "W")))
+
+        session = make_session(capacity=None)
+        crowd = people(institution, WALK_IN_SEARCH + 5, prefix="W")
+        url = reverse("events:checkin", args=[session.pk])
+        first = login(client, bureau).get(url, {"q": "W0"}, HTTP_HX_REQUEST="true")
+        walk_ins = first.content.decode().split('aria-label="Niet aangemeld"')[1]
+        assert shown(walk_ins) == [f"W{i:03d}" for i in range(CHECKIN_MATCHES)]
+        # All but the last three of what a kept search holds sign up: the door asks the
+        # database, and shows the people after them.
+        for person in crowd[: WALK_IN_SEARCH - 3]:
+            services.register(person, session)
+        body = client.get(url, {"q": "W0"}, HTTP_HX_REQUEST="true").content.decode()
+        walk_ins = body.split('aria-label="Niet aangemeld"')[1]
+        assert shown(walk_ins) == [
+            f"W{i:03d}" for i in range(WALK_IN_SEARCH - 3, WALK_IN_SEARCH + 5)
+        ]
+        assert "W000" not in walk_ins
+        # Someone new in the network is found at once.
+        make_person("W000a", "Nieuw", institution)
+        body = client.get(url, {"q": "W000a"}, HTTP_HX_REQUEST="true").content.decode()
+        assert "W000a" in body.split('aria-label="Niet aangemeld"')[1]
 
     def test_the_door_list_shows_a_mark_at_once(self, client, bureau, institution):
         session = make_session()
