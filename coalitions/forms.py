@@ -6,10 +6,30 @@ from django.utils.translation import gettext_lazy as _
 from members.formrules import SensibleInputMixin
 from members.models import Person
 
-from .models import Coalition, Input, Output, Ring, RingMembership
+from .models import (
+    Coalition,
+    Evaluation,
+    Input,
+    Output,
+    Proposal,
+    ProposalComment,
+    Ring,
+    RingMembership,
+    ThemeRound,
+)
 from .uploads import validate_output_file
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+SCHOOL_YEAR = re.compile(r"(\d{4})-(\d{4})")
+
+
+def clean_school_year(value: str) -> str:
+    value = value.strip()
+    match = SCHOOL_YEAR.fullmatch(value)
+    if not match or int(match.group(2)) != int(match.group(1)) + 1:
+        raise forms.ValidationError(_("Write the school year as 2026-2027."))
+    return value
 
 
 class PeopleByEmailField(forms.CharField):
@@ -59,6 +79,7 @@ class CoalitionForm(SensibleInputMixin, forms.ModelForm):
             "planned_end",
             "extension_reason",
             "bureau_contact",
+            "continues",
         ]
         widgets = {"start": DATE, "planned_end": DATE}
 
@@ -67,15 +88,25 @@ class CoalitionForm(SensibleInputMixin, forms.ModelForm):
         self.fields["bureau_contact"].queryset = Person.objects.filter(
             is_bureau_staff=True, erased_at__isnull=True
         ).dutch_order()
+        earlier = Coalition.objects.select_related("theme").order_by("-school_year", "name")
+        if self.instance.pk:
+            # Not itself, nor a coalition that (through others) continues this one.
+            later = {self.instance.pk}
+            frontier = {self.instance.pk}
+            while frontier:
+                frontier = set(
+                    Coalition.objects.filter(continues__in=frontier)
+                    .exclude(pk__in=later)
+                    .values_list("pk", flat=True)
+                )
+                later |= frontier
+            earlier = earlier.exclude(pk__in=later)
+        self.fields["continues"].queryset = earlier
         if self.instance.pk and "leads" not in self.initial:
             self.initial["leads"] = list(self.instance.leads.all())
 
     def clean_school_year(self) -> str:
-        value = self.cleaned_data["school_year"].strip()
-        match = re.fullmatch(r"(\d{4})-(\d{4})", value)
-        if not match or int(match.group(2)) != int(match.group(1)) + 1:
-            raise forms.ValidationError(_("Write the school year as 2026-2027."))
-        return value
+        return clean_school_year(self.cleaned_data["school_year"])
 
     def clean(self):
         cleaned = super().clean()
@@ -275,3 +306,90 @@ class OutputForm(forms.ModelForm):
     def save(self, commit: bool = True) -> Output:
         self.instance.coalition = self.coalition
         return super().save(commit)
+
+
+class ThemeRoundForm(SensibleInputMixin, forms.ModelForm):
+    class Meta:
+        model = ThemeRound
+        fields = ["school_year", "opens_at", "closes_at", "votes_per_person", "introduction"]
+        widgets = {
+            "opens_at": DATETIME,
+            "closes_at": DATETIME,
+            "introduction": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def clean_school_year(self) -> str:
+        value = clean_school_year(self.cleaned_data["school_year"])
+        others = ThemeRound.objects.filter(school_year=value).exclude(pk=self.instance.pk)
+        if others.exists():
+            raise forms.ValidationError(
+                _("There is already a theme round for %(year)s."), params={"year": value}
+            )
+        return value
+
+    def clean_votes_per_person(self):
+        votes = self.cleaned_data["votes_per_person"]
+        if votes is not None and votes < 1:
+            raise forms.ValidationError(_("At least 1."))
+        return votes
+
+    def clean(self):
+        cleaned = super().clean()
+        opens, closes = cleaned.get("opens_at"), cleaned.get("closes_at")
+        if opens and closes and closes <= opens:
+            self.add_error(
+                "closes_at", _("The round closes after it opens: choose a later moment.")
+            )
+        return cleaned
+
+
+class ProposalForm(forms.ModelForm):
+    class Meta:
+        model = Proposal
+        fields = ["title", "question", "why_now", "desired_output"]
+        widgets = {
+            "question": forms.Textarea(attrs={"rows": 3}),
+            "why_now": forms.Textarea(attrs={"rows": 3}),
+            "desired_output": forms.Textarea(attrs={"rows": 3}),
+        }
+        help_texts = {
+            "question": _("The question your institution wants answered together."),
+            "desired_output": _("A product or instrument your institution would use."),
+        }
+
+
+class CommentForm(forms.ModelForm):
+    class Meta:
+        model = ProposalComment
+        fields = ["body"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 2})}
+        labels = {"body": _("Your comment")}
+
+
+class DeclineForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why this theme is not chosen (the proposer reads it)"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class CandidateJoinForm(forms.Form):
+    """Signing up for a ring during recruitment: the Kern asks a motivation."""
+
+    motivation = forms.CharField(
+        label=_("Your motivation"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("What you bring and what you want to take back to your institution."),
+    )
+
+
+class EvaluationForm(forms.ModelForm):
+    class Meta:
+        model = Evaluation
+        fields = ["delivered", "dilemmas", "good_practices", "advice"]
+        widgets = {
+            name: forms.Textarea(attrs={"rows": 4})
+            for name in ("delivered", "dilemmas", "good_practices", "advice")
+        }

@@ -6,7 +6,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from members.models import Person
+from members.models import Institution, Person
 
 
 def school_year_of(day) -> str:
@@ -133,6 +133,15 @@ class Coalition(models.Model):
         related_name="supported_coalitions",
         verbose_name=_("bureau contact"),
     )
+    continues = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="continued_by",
+        verbose_name=_("continues"),
+        help_text=_("The coalition on this theme that this one builds on (Data 2.0 → Data 3.0)."),
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
 
     objects = CoalitionQuerySet.as_manager()
@@ -151,6 +160,9 @@ class Coalition(models.Model):
             models.CheckConstraint(
                 condition=Q(school_year__regex=r"^[0-9]{4}-[0-9]{4}$"),
                 name="coalition_school_year_format",
+            ),
+            models.CheckConstraint(
+                condition=~Q(continues=F("pk")), name="coalition_does_not_continue_itself"
             ),
         ]
 
@@ -210,6 +222,47 @@ class Coalition(models.Model):
 
     def exceeds_term(self) -> bool:
         return self.planned_end - self.start > self.MAX_TERM
+
+    @property
+    def is_recruiting(self) -> bool:
+        return self.status == self.Status.RECRUITING
+
+    @property
+    def is_evaluating(self) -> bool:
+        return self.status == self.Status.EVALUATING
+
+    def may_evaluate(self, person: Person | None, membership: "RingMembership | None") -> bool:
+        """The evaluation is written in "evaluatie" by the leads and the Kern (the bureau may
+        help); everyone in the network reads it."""
+        if person is None or not self.is_evaluating:
+            return False
+        return (
+            person.has_bureau_rights
+            or self.is_led_by(person)
+            or bool(membership and membership.is_active and membership.ring.is_core)
+        )
+
+    def line(self) -> list["Coalition"]:
+        """The coalitions this one continues, oldest first (Data → Data 2.0 → this): one query
+        for the ids (a recursive walk up `continues`), one for the coalitions."""
+        from django.db import connection
+
+        table = connection.ops.quote_name(self._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""WITH RECURSIVE up(id, continues_id, depth) AS (
+                    SELECT id, continues_id, 0 FROM {table} WHERE id = %s
+                    UNION ALL
+                    SELECT c.id, c.continues_id, up.depth + 1 FROM {table} c
+                    JOIN up ON c.id = up.continues_id WHERE up.depth < %s
+                ) SELECT id, depth FROM up WHERE depth > 0""",  # noqa: S608 - a table name
+                [self.pk, self.LINE_DEPTH],
+            )
+            depth = dict(cursor.fetchall())
+        found = Coalition.objects.filter(pk__in=depth).select_related("theme")
+        return sorted(found, key=lambda c: -depth[c.pk])
+
+    LINE_DEPTH = 20  # a guard against a loop written around the service
 
 
 RUNNING_STATUSES = [
@@ -405,6 +458,11 @@ class RingMembership(models.Model):
         verbose_name=_("asks to move to"),
     )
     requested_at = models.DateTimeField(_("asked to move"), null=True, blank=True)
+    chosen = models.BooleanField(
+        _("chosen"),
+        default=False,
+        help_text=_("A candidate the leads chose during recruitment: placed at the launch."),
+    )
 
     objects = RingMembershipQuerySet.as_manager()
 
@@ -618,3 +676,270 @@ class Output(models.Model):
     @property
     def is_for_a_ring(self) -> bool:
         return self.visibility == self.Visibility.RING
+
+
+# The yearly cycle -------------------------------------------------------------------------------
+
+
+class ThemeRoundQuerySet(models.QuerySet):
+    def open_at(self, now):
+        return self.filter(opens_at__lte=now, closes_at__gt=now)
+
+
+class ThemeRound(models.Model):
+    """Themaronde: for the coalitions of one school year, members and ambassadors bring in
+    themes and support them ("met de voeten stemmen"), between two moments the bureau sets."""
+
+    ERASE_KEEP = "a setting of the network; created_by points at Person"
+
+    school_year = models.CharField(
+        _("school year of the coalitions"),
+        max_length=9,
+        unique=True,
+        help_text=_("For example 2027-2028"),
+    )
+    opens_at = models.DateTimeField(_("opens"))
+    closes_at = models.DateTimeField(_("closes"))
+    votes_per_person = models.PositiveSmallIntegerField(
+        _("votes per person"),
+        default=3,
+        help_text=_("How many proposals one person may support."),
+    )
+    introduction = models.TextField(_("introduction"), blank=True)
+    created_by = models.ForeignKey(
+        Person,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+
+    objects = ThemeRoundQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-school_year"]
+        verbose_name = _("theme round")
+        verbose_name_plural = _("theme rounds")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(closes_at__gt=F("opens_at")), name="round_closes_after_it_opens"
+            ),
+            models.CheckConstraint(
+                condition=Q(votes_per_person__gte=1), name="round_at_least_one_vote"
+            ),
+            models.CheckConstraint(
+                condition=Q(school_year__regex=r"^[0-9]{4}-[0-9]{4}$"),
+                name="round_school_year_format",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("Theme round %(year)s") % {"year": self.school_year})
+
+    def is_open(self, now=None) -> bool:
+        """Proposals, support and comments are taken only while the round is open."""
+        now = now or timezone.now()
+        return self.opens_at <= now < self.closes_at
+
+    def is_closed(self, now=None) -> bool:
+        return (now or timezone.now()) >= self.closes_at
+
+    def is_upcoming(self, now=None) -> bool:
+        return (now or timezone.now()) < self.opens_at
+
+
+class ProposalQuerySet(models.QuerySet):
+    def ranked(self):
+        """With supporter_count and institution_count (the institutions of the supporters),
+        most supported first: a theme carried by many institutions before one carried by one."""
+        return self.annotate(
+            supporter_count=Count("supports", distinct=True),
+            institution_count=Count("supports__person__institution", distinct=True),
+        ).order_by("-supporter_count", "-institution_count", "created_at")
+
+
+class Proposal(models.Model):
+    """A theme brought into a round: the question behind it, why now, what output would help."""
+
+    ERASE_KEEP = "a theme of the network; the proposer is a Person, erased there"
+
+    class Status(models.TextChoices):
+        OPEN = "ingediend", _("Proposed")
+        CHOSEN = "gekozen", _("Chosen")
+        DECLINED = "afgewezen", _("Not chosen")
+
+    round = models.ForeignKey(
+        ThemeRound, on_delete=models.CASCADE, related_name="proposals", verbose_name=_("round")
+    )
+    title = models.CharField(_("theme"), max_length=200)
+    question = models.TextField(_("the question behind it"))
+    why_now = models.TextField(_("why now"))
+    desired_output = models.TextField(_("what output would help your institution"))
+    proposed_by = models.ForeignKey(
+        Person,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="proposals",
+        verbose_name=_("proposed by"),
+    )
+    institution = models.ForeignKey(
+        Institution,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("institution"),
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.OPEN
+    )
+    decision_reason = models.TextField(_("reason"), blank=True)
+    decided_by = models.ForeignKey(
+        Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    coalition = models.OneToOneField(
+        Coalition,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="proposal",
+        verbose_name=_("coalition"),
+    )
+    created_at = models.DateTimeField(_("proposed"), default=timezone.now, editable=False)
+
+    objects = ProposalQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name = _("theme proposal")
+        verbose_name_plural = _("theme proposals")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="afgewezen") | ~Q(decision_reason=""),
+                name="proposal_declined_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="ingediend") | Q(decided_at__isnull=False),
+                name="proposal_decision_has_moment",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN
+
+    @property
+    def is_chosen(self) -> bool:
+        return self.status == self.Status.CHOSEN
+
+    @property
+    def is_declined(self) -> bool:
+        return self.status == self.Status.DECLINED
+
+
+class Support(models.Model):
+    """One person's vote for a proposal: at most one per proposal, a limited number per round
+    (ThemeRound.votes_per_person, held by coalitions.services.support under a lock)."""
+
+    ERASE_KEEP = "a count of support; the person is erased in Person"
+
+    proposal = models.ForeignKey(
+        Proposal, on_delete=models.CASCADE, related_name="supports", verbose_name=_("proposal")
+    )
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="supports", verbose_name=_("person")
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("support")
+        verbose_name_plural = _("supports")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["proposal", "person"], name="support_once_per_person_per_proposal"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} → {self.proposal}"
+
+
+class ProposalComment(models.Model):
+    ERASE_FIELDS = ("body",)  # their words go, as with input (members.services.erase_person)
+
+    proposal = models.ForeignKey(
+        Proposal, on_delete=models.CASCADE, related_name="comments", verbose_name=_("proposal")
+    )
+    author = models.ForeignKey(
+        Person,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="proposal_comments",
+        verbose_name=_("author"),
+    )
+    body = models.TextField(_("comment"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = _("comment")
+        verbose_name_plural = _("comments")
+
+    def __str__(self) -> str:
+        return f"{self.author} – {self.proposal}"
+
+
+class Interest(models.Model):
+    """Someone interested in a coalition before it recruits (a supporter of the theme it came
+    from): told when it is made and when recruitment opens."""
+
+    ERASE_DELETE = True  # about the person only
+
+    coalition = models.ForeignKey(
+        Coalition, on_delete=models.CASCADE, related_name="interested", verbose_name=_("coalition")
+    )
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="interests", verbose_name=_("person")
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("interest")
+        verbose_name_plural = _("interests")
+        constraints = [
+            models.UniqueConstraint(fields=["coalition", "person"], name="interest_once_per_person")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} – {self.coalition}"
+
+
+class Evaluation(models.Model):
+    """What a coalition learned, written in "evaluatie" by its leads and Kern: visible to the
+    network and shown in the line of coalitions on its theme."""
+
+    ERASE_KEEP = "the coalition's lessons belong to the network"
+
+    coalition = models.OneToOneField(
+        Coalition, on_delete=models.CASCADE, related_name="evaluation", verbose_name=_("coalition")
+    )
+    delivered = models.TextField(_("what was delivered against the assignment"))
+    dilemmas = models.TextField(_("dilemmas met"), blank=True)
+    good_practices = models.TextField(_("good practices"), blank=True)
+    advice = models.TextField(_("what the next coalition on this theme should know"))
+    updated_by = models.ForeignKey(
+        Person, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("by")
+    )
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("evaluation")
+        verbose_name_plural = _("evaluations")
+
+    def __str__(self) -> str:
+        return str(self.coalition)

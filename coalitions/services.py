@@ -6,19 +6,34 @@ never overfill it. The partial unique constraint on RingMembership backs up "one
 per person per coalition" in the database.
 """
 
+import datetime as dt
+
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Case, DateTimeField, Exists, OuterRef, Q, Subquery, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from members import activity, notify, retention
+from members import activity, fragments, notify, retention
 from members import services as member_services
-from members.models import Action, Person
+from members.models import Action, Person, dutch
 
-from .models import Coalition, Input, Output, Ring, RingMembership, Theme
+from .models import (
+    Coalition,
+    Evaluation,
+    Input,
+    Interest,
+    Output,
+    Proposal,
+    ProposalComment,
+    Ring,
+    RingMembership,
+    Support,
+    Theme,
+    ThemeRound,
+)
 
 activity.register_verbs(
     {
@@ -53,6 +68,16 @@ activity.register_verbs(
         "theme.created": gettext_lazy("added the theme “%(name)s”"),
         "theme.renamed": gettext_lazy("renamed the theme “%(from)s” to “%(to)s”"),
         "theme.merged": gettext_lazy("merged the theme “%(from)s” into “%(to)s”"),
+        "round.opened": gettext_lazy("set up the theme round %(year)s"),
+        "round.changed": gettext_lazy("changed the theme round %(year)s"),
+        "round.closed": gettext_lazy("closed the theme round %(year)s"),
+        "proposal.added": gettext_lazy("proposed the theme “%(title)s”"),
+        "proposal.chosen": gettext_lazy("chose the theme “%(title)s” for a coalition"),
+        "proposal.declined": gettext_lazy("did not choose the theme “%(title)s”"),
+        "coalition.candidates_chosen": gettext_lazy("chose %(count)s candidates for %(ring)s"),
+        "coalition.launched": gettext_lazy("launched the coalition"),
+        "membership.placed": gettext_lazy("placed in %(ring)s at the launch"),
+        "evaluation.saved": gettext_lazy("wrote the evaluation"),
     }
 )
 
@@ -119,6 +144,42 @@ notify.register_kinds(
         gettext_lazy("Who keeps missing what their ring agreed (for leads)"),
         template="coalitions/email/ring_agreement_summary",
         names_others=True,
+    ),
+)
+
+
+notify.register_kinds(
+    notify.Kind(
+        "round_opened",
+        gettext_lazy("A theme round opens"),
+        gettext_lazy("Bring in a theme for next year's coalitions and support others."),
+        template="coalitions/email/round_opened",
+    ),
+    notify.Kind(
+        "round_closing",
+        gettext_lazy("A theme round closes in a few days (for ambassadors)"),
+        template="coalitions/email/round_closing",
+    ),
+    notify.Kind(
+        "proposal_decided",
+        gettext_lazy("The decision on a theme you proposed or supported"),
+        template="coalitions/email/proposal_decided",
+    ),
+    notify.Kind(
+        "recruitment_opened",
+        gettext_lazy("Recruitment opens for a coalition you are interested in"),
+        template="coalitions/email/recruitment_opened",
+    ),
+    notify.Kind(
+        "coalition_launched",
+        gettext_lazy("Where you are placed when your coalition is launched"),
+        template="coalitions/email/coalition_launched",
+        mandatory=True,
+    ),
+    notify.Kind(
+        "evaluation_due",
+        gettext_lazy("Your coalition's evaluation is due (for leads and the Kern)"),
+        template="coalitions/email/evaluation_due",
     ),
 )
 
@@ -633,10 +694,14 @@ def transition(coalition: Coalition, status: str, *, by: Person | None) -> Coali
                     "new": Coalition.Status(status).label.lower(),
                 }
             )
-        if status == Coalition.Status.ACTIVE and not coalition.leads.exists():
-            raise TransitionError(
-                _("A coalition needs at least one lead before it becomes active.")
-            )
+        if status == Coalition.Status.ACTIVE:
+            # One door to "actief": the launch, with its rule and its placements.
+            try:
+                launch([coalition], by=by)
+            except LaunchError as error:
+                raise TransitionError(" ".join(error.problems)) from error
+            coalition.refresh_from_db()
+            return coalition
         previous = coalition.status
         coalition.status = status
         coalition.save(update_fields=["status"])
@@ -647,6 +712,8 @@ def transition(coalition: Coalition, status: str, *, by: Person | None) -> Coali
             scope=coalition,
             **{"from": previous, "to": status},
         )
+        if status == Coalition.Status.RECRUITING:
+            _tell_the_interested(coalition)
         return coalition
 
 
@@ -870,3 +937,424 @@ def add_output(output: Output, *, by: Person) -> Output:
             "output.added", by=by, target=output, scope=output.coalition, title=output.title
         )
     return output
+
+
+# The yearly cycle: theme rounds, proposals, recruitment, launch, evaluation ---------------------
+
+
+class CycleError(Exception):
+    """A rule of the yearly cycle said no; the message is for the person."""
+
+
+class LaunchError(CycleError):
+    """One or more coalitions fail the launch rule: nothing is launched."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__(" ".join(problems))
+        self.problems = problems
+
+
+def _round_url(theme_round: ThemeRound) -> str:
+    return settings.SITE_URL + reverse("coalitions:round", args=[theme_round.pk])
+
+
+def _check_round_open(theme_round: ThemeRound) -> None:
+    now = timezone.now()
+    if theme_round.is_upcoming(now):
+        raise CycleError(_("This theme round has not opened yet."))
+    if theme_round.is_closed(now):
+        raise CycleError(_("This theme round is closed: proposals and support no longer change."))
+
+
+def open_round(*, by: Person | None, **fields) -> ThemeRound:
+    """The bureau sets up a theme round with the moments it opens and closes."""
+    with transaction.atomic():
+        theme_round = ThemeRound.objects.create(created_by=by, **fields)
+        activity.log(
+            "round.opened",
+            by=by,
+            target=theme_round,
+            scope=theme_round,
+            year=theme_round.school_year,
+        )
+    return theme_round
+
+
+def change_round(theme_round: ThemeRound, *, by: Person | None, **fields) -> ThemeRound:
+    with transaction.atomic():
+        for name, value in fields.items():
+            setattr(theme_round, name, value)
+        theme_round.save(update_fields=list(fields))
+        activity.log(
+            "round.changed",
+            by=by,
+            target=theme_round,
+            scope=theme_round,
+            year=theme_round.school_year,
+        )
+    return theme_round
+
+
+def close_round(theme_round: ThemeRound, *, by: Person | None) -> ThemeRound:
+    """Close now (before its closing moment): the votes are counted as they stand."""
+    with transaction.atomic():
+        theme_round = ThemeRound.objects.select_for_update().get(pk=theme_round.pk)
+        now = timezone.now()
+        if theme_round.is_closed(now):
+            raise CycleError(_("This theme round is already closed."))
+        theme_round.closes_at = now
+        if theme_round.opens_at >= now:
+            theme_round.opens_at = now - dt.timedelta(seconds=1)
+        theme_round.save(update_fields=["opens_at", "closes_at"])
+        activity.log(
+            "round.closed",
+            by=by,
+            target=theme_round,
+            scope=theme_round,
+            year=theme_round.school_year,
+        )
+    return theme_round
+
+
+def propose(
+    theme_round: ThemeRound,
+    *,
+    by: Person,
+    title: str,
+    question: str,
+    why_now: str,
+    desired_output: str,
+) -> Proposal:
+    """A member or ambassador brings in a theme while the round is open."""
+    with transaction.atomic():
+        theme_round = ThemeRound.objects.select_for_update().get(pk=theme_round.pk)
+        _check_round_open(theme_round)
+        proposal = Proposal.objects.create(
+            round=theme_round,
+            title=title,
+            question=question,
+            why_now=why_now,
+            desired_output=desired_output,
+            proposed_by=by,
+            institution_id=by.institution_id,
+        )
+        activity.log("proposal.added", by=by, target=proposal, scope=theme_round, title=title)
+    return proposal
+
+
+def support(proposal: Proposal, *, person: Person) -> Support:
+    """One vote for a proposal: once per proposal, at most the round's number per person, only
+    while the round is open. The person's row is locked while their votes are counted, so two
+    clicks at once cannot pass the limit together."""
+    with transaction.atomic():
+        Person.objects.select_for_update().filter(pk=person.pk).first()
+        proposal = Proposal.objects.select_related("round").get(pk=proposal.pk)
+        theme_round = proposal.round
+        _check_round_open(theme_round)
+        if not proposal.is_open:
+            raise CycleError(_("This proposal has been decided on."))
+        mine = Support.objects.filter(person=person, proposal__round=theme_round)
+        if mine.filter(proposal=proposal).exists():
+            raise CycleError(_("You already support this proposal."))
+        used = mine.count()
+        if used >= theme_round.votes_per_person:
+            raise CycleError(
+                _(
+                    "You have used your %(votes)s votes in this round. Withdraw one to support this proposal."
+                )
+                % {"votes": theme_round.votes_per_person}
+            )
+        try:
+            with transaction.atomic():
+                return Support.objects.create(proposal=proposal, person=person)
+        except IntegrityError as exc:
+            raise CycleError(_("You already support this proposal.")) from exc
+
+
+def withdraw_support(proposal: Proposal, *, person: Person) -> None:
+    with transaction.atomic():
+        Person.objects.select_for_update().filter(pk=person.pk).first()
+        proposal = Proposal.objects.select_related("round").get(pk=proposal.pk)
+        _check_round_open(proposal.round)
+        deleted, _rows = Support.objects.filter(proposal=proposal, person=person).delete()
+        if not deleted:
+            raise CycleError(_("You do not support this proposal."))
+
+
+def comment_on(proposal: Proposal, *, by: Person, body: str) -> ProposalComment:
+    with transaction.atomic():
+        proposal = Proposal.objects.select_related("round").get(pk=proposal.pk)
+        _check_round_open(proposal.round)
+        return ProposalComment.objects.create(proposal=proposal, author=by, body=body)
+
+
+def _locked_open_proposal(proposal: Proposal) -> Proposal:
+    proposal = (
+        Proposal.objects.select_for_update(of=("self",))
+        .select_related("round", "proposed_by__user")
+        .get(pk=proposal.pk)
+    )
+    if not proposal.round.is_closed():
+        raise CycleError(_("Decide on proposals once the round is closed and the votes counted."))
+    if not proposal.is_open:
+        raise CycleError(_("This proposal has been decided on."))
+    return proposal
+
+
+def adopt_proposal(proposal: Proposal, *, by: Person | None, leads=(), **fields) -> Coalition:
+    """The bureau turns a chosen theme into a coalition in "voorbereiding": the question becomes
+    its assignment, why now its goal, the output asked for its intended output; the proposer and
+    every supporter become interested people, who are told now and invited when recruitment
+    opens. One transaction: never a chosen proposal without its coalition."""
+    with transaction.atomic():
+        proposal = _locked_open_proposal(proposal)
+        fields.setdefault("assignment", proposal.question)
+        fields.setdefault("goal", proposal.why_now)
+        fields.setdefault("intended_output", proposal.desired_output)
+        coalition = create_coalition(by=by, leads=leads, **fields)
+        now = timezone.now()
+        proposal.status = Proposal.Status.CHOSEN
+        proposal.coalition = coalition
+        proposal.decided_by = by
+        proposal.decided_at = now
+        proposal.save(update_fields=["status", "coalition", "decided_by", "decided_at"])
+        interested = {
+            s.person_id: s.person
+            for s in proposal.supports.select_related("person__user").order_by("pk")
+        }
+        if proposal.proposed_by_id:
+            interested.setdefault(proposal.proposed_by_id, proposal.proposed_by)
+        Interest.objects.bulk_create(
+            [Interest(coalition=coalition, person=person) for person in interested.values()],
+            ignore_conflicts=True,
+        )
+        activity.log(
+            "proposal.chosen", by=by, target=proposal, scope=coalition, title=proposal.title
+        )
+        _tell_about_decision(proposal, list(interested.values()))
+    return coalition
+
+
+def decline_proposal(proposal: Proposal, *, by: Person | None, reason: str) -> Proposal:
+    """Not chosen, with a reason the proposer and supporters read on the proposal."""
+    reason = reason.strip()
+    if not reason:
+        raise CycleError(_("Give the reason: the proposer reads it."))
+    with transaction.atomic():
+        proposal = _locked_open_proposal(proposal)
+        proposal.status = Proposal.Status.DECLINED
+        proposal.decision_reason = reason
+        proposal.decided_by = by
+        proposal.decided_at = timezone.now()
+        proposal.save(update_fields=["status", "decision_reason", "decided_by", "decided_at"])
+        activity.log(
+            "proposal.declined",
+            by=by,
+            target=proposal,
+            scope=proposal.round,
+            title=proposal.title,
+        )
+        people = [s.person for s in proposal.supports.select_related("person__user")]
+        if proposal.proposed_by:
+            people.append(proposal.proposed_by)
+        _tell_about_decision(proposal, people)
+    return proposal
+
+
+def _tell_about_decision(proposal: Proposal, people: list[Person]) -> None:
+    url = settings.SITE_URL + reverse("coalitions:proposal", args=[proposal.pk])
+    notify.queue_many(
+        "proposal_decided",
+        [
+            notify.Message(
+                person,
+                f"coalitions.proposal:{proposal.pk}:decided",
+                {
+                    "title": proposal.title,
+                    "chosen": proposal.is_chosen,
+                    "coalition": proposal.coalition.name if proposal.coalition else "",
+                    "reason": proposal.decision_reason,
+                    "proposer": person.pk == proposal.proposed_by_id,
+                    "url": url,
+                },
+            )
+            for person in people
+        ],
+    )
+
+
+def _tell_the_interested(coalition: Coalition) -> None:
+    """Recruitment opens: everyone interested (the supporters of its theme) is invited."""
+    url = settings.SITE_URL + reverse("coalitions:recruitment")
+    notify.queue_many(
+        "recruitment_opened",
+        [
+            notify.Message(
+                interest.person,
+                f"coalitions.coalition:{coalition.pk}:recruitment",
+                {"coalition": coalition.name, "url": url},
+            )
+            for interest in coalition.interested.select_related("person__user")
+        ],
+    )
+
+
+def choose_candidates(coalition: Coalition, chosen: set[int], *, by: Person | None) -> int:
+    """The leads (or the bureau) choose the Kern among the candidates while recruiting: the
+    choice is kept on the requests, and placed at the launch. Returns how many are chosen."""
+    with transaction.atomic():
+        coalition = Coalition.objects.select_for_update().get(pk=coalition.pk)
+        if not coalition.is_recruiting:
+            raise CycleError(_("Candidates are chosen while the coalition is recruiting."))
+        core = coalition.rings.core().first()
+        candidates = RingMembership.objects.filter(
+            ring=core, status=RingMembership.Status.REQUESTED
+        )
+        candidates.filter(pk__in=chosen).update(chosen=True)
+        candidates.exclude(pk__in=chosen).update(chosen=False)
+        count = candidates.filter(chosen=True).count()
+        activity.log(
+            "coalition.candidates_chosen",
+            by=by,
+            target=coalition,
+            scope=coalition,
+            count=count,
+            ring=core.name if core else "",
+        )
+        fragments.changed("coalitions")  # .update() sends no signal: the kept pages move here
+    return count
+
+
+def launch_problems(coalition: Coalition) -> list[str]:
+    """The launch rule, for one coalition: recruiting, at least one lead, and a Kern (its
+    members and the candidates chosen) within its minimum and capacity. The launch page shows
+    these before anyone presses the button."""
+    problems = []
+    name = coalition.name
+    if not coalition.is_recruiting:
+        problems.append(_("%(name)s is not recruiting.") % {"name": name})
+    if not coalition.lead_ids():
+        problems.append(_("%(name)s has no lead yet.") % {"name": name})
+    core = next((ring for ring in coalition.rings.all() if ring.is_core), None)
+    if core is None:
+        problems.append(_("%(name)s has no Kern.") % {"name": name})
+        return problems
+    kern = sum(
+        1
+        for m in core.memberships.all()
+        if m.status == RingMembership.Status.ACTIVE
+        or (m.status == RingMembership.Status.REQUESTED and m.chosen)
+    )
+    if core.minimum_size and kern < core.minimum_size:
+        problems.append(
+            _(
+                "%(name)s: the %(ring)s has %(count)s of at least %(minimum)s (choose more candidates or lower its minimum)."
+            )
+            % {"name": name, "ring": core.name, "count": kern, "minimum": core.minimum_size}
+        )
+    if core.capacity is not None and kern > core.capacity:
+        problems.append(
+            _("%(name)s: %(count)s chosen for a %(ring)s of %(capacity)s places.")
+            % {"name": name, "ring": core.name, "count": kern, "capacity": core.capacity}
+        )
+    return problems
+
+
+def launchable() -> models.QuerySet:
+    """The coalitions as launch_problems reads them (a fixed number of queries)."""
+    return Coalition.objects.prefetch_related(
+        "leads",
+        models.Prefetch(
+            "rings",
+            queryset=Ring.objects.prefetch_related(
+                models.Prefetch("memberships", queryset=RingMembership.objects.open())
+            ),
+        ),
+    )
+
+
+def launch(coalitions, *, by: Person | None) -> list[Coalition]:
+    """All chosen coalitions become active at once, or none: each is checked against the
+    launch rule under its lock; then the chosen candidates take their place in the Kern, the
+    others are placed in the next ring out (or told no), and everyone in a ring hears where
+    they were placed."""
+    ids = sorted({c.pk for c in coalitions})
+    if not ids:
+        raise LaunchError([_("Choose at least one coalition to launch.")])
+    with transaction.atomic():
+        list(Coalition.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+        locked = list(launchable().filter(pk__in=ids).order_by(dutch("name")))
+        problems = [problem for c in locked for problem in launch_problems(c)]
+        if problems:
+            raise LaunchError(problems)
+        for coalition in locked:
+            _launch_one(coalition, by=by)
+    return locked
+
+
+def _launch_one(coalition: Coalition, *, by: Person | None) -> None:
+    rings = sorted(coalition.rings.all(), key=lambda r: r.order)
+    core, outer = rings[0], next(iter(rings[1:]), None)
+    for candidate in [m for m in core.memberships.all() if m.is_requested]:
+        if candidate.chosen:
+            _activate(
+                candidate,
+                by=by,
+                expected=RingMembership.Status.REQUESTED,
+                verb="membership.accepted",
+            )
+            continue
+        # Not chosen for the Kern: the next ring out, where they still take part.
+        _end(
+            candidate,
+            by=by,
+            reason=RingMembership.EndReason.MOVED if outer else RingMembership.EndReason.DECLINED,
+            expected=[RingMembership.Status.REQUESTED],
+            verb="membership.declined",
+        )
+        if outer is not None and not Ring.objects.with_counts().get(pk=outer.pk).is_full:
+            placed = _create(candidate.person, outer, status=RingMembership.Status.ACTIVE, by=by)
+            _log_membership("membership.placed", placed, by=by)
+    coalition.status = Coalition.Status.ACTIVE
+    coalition.save(update_fields=["status"])
+    activity.log(
+        "coalition.status_changed",
+        by=by,
+        target=coalition,
+        scope=coalition,
+        **{"from": Coalition.Status.RECRUITING, "to": Coalition.Status.ACTIVE},
+    )
+    activity.log("coalition.launched", by=by, target=coalition, scope=coalition)
+    url = _coalition_url(coalition)
+    notify.queue_many(
+        "coalition_launched",
+        [
+            notify.Message(
+                m.person,
+                f"coalitions.coalition:{coalition.pk}:launched",
+                {
+                    "coalition": coalition.name,
+                    "ring": m.ring.name,
+                    "core": m.ring.is_core,
+                    "start": notify.day(coalition.start),
+                    "url": url,
+                },
+            )
+            for m in RingMembership.objects.active()
+            .filter(coalition=coalition)
+            .select_related("ring", "person__user")
+        ],
+    )
+
+
+def save_evaluation(coalition: Coalition, *, by: Person, **fields) -> Evaluation:
+    """The leads and the Kern write (and rewrite) what the coalition learned, in "evaluatie"."""
+    if not coalition.may_evaluate(by, _open_membership(by, coalition)):
+        raise CycleError(_("The leads and the Kern write the evaluation while it is due."))
+    with transaction.atomic():
+        evaluation, _created = Evaluation.objects.update_or_create(
+            coalition=coalition,
+            defaults={**fields, "updated_by": by, "updated_at": timezone.now()},
+        )
+        activity.log("evaluation.saved", by=by, target=evaluation, scope=coalition)
+    return evaluation

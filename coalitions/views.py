@@ -1,3 +1,4 @@
+import datetime as dt
 import mimetypes
 from collections import defaultdict
 from dataclasses import astuple
@@ -10,8 +11,10 @@ from django.db.models import Count, OuterRef, Prefetch, Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from members import fragments
@@ -31,18 +34,35 @@ from .access import (
     open_membership,
 )
 from .forms import (
+    CandidateJoinForm,
     CoalitionContentForm,
     CoalitionForm,
+    CommentForm,
     DecisionForm,
+    DeclineForm,
+    EvaluationForm,
     InputForm,
     InputReplyForm,
     InviteToRingForm,
     JoinForm,
     MoveForm,
     OutputForm,
+    ProposalForm,
     RingForm,
+    ThemeRoundForm,
 )
-from .models import Coalition, Input, Output, RingMembership, Theme
+from .models import (
+    Coalition,
+    Evaluation,
+    Input,
+    Output,
+    Proposal,
+    Ring,
+    RingMembership,
+    Support,
+    Theme,
+    ThemeRound,
+)
 
 PAGE_SIZE = 24
 
@@ -188,9 +208,10 @@ def coalition_detail(request, pk: int):
         ),
         "join_form": JoinForm(),
         "input_form": InputForm() if rights.post_input else None,
+        "may_evaluate": coalition.may_evaluate(person, membership),
         **fragments.lazily(
             lambda: _coalition_data(coalition, person, rights, bureau),
-            ("rings", "inputs", "outputs", "lifecycle"),
+            ("rings", "inputs", "outputs", "lifecycle", "line", "followers", "evaluation"),
         ),
     }
     return render(request, "coalitions/coalition_detail.html", context)
@@ -225,6 +246,31 @@ def _coalition_data(coalition: Coalition, person, rights, bureau: bool) -> dict:
         .filter(verb__in=["coalition.created", "coalition.status_changed"])
         .select_related("actor")
         .order_by("at", "pk"),
+        **_line_of(coalition),
+    }
+
+
+def _line_of(coalition: Coalition) -> dict:
+    """The coalitions on this theme before it (oldest first) with what the network may read of
+    them — their outputs for the network and their evaluation — and those that continue it."""
+    line = coalition.line()
+    shared = Output.objects.filter(
+        visibility__in=[Output.Visibility.NETWORK, Output.Visibility.PUBLIC]
+    )
+    by_coalition = defaultdict(list)
+    for output in shared.filter(coalition__in=[c.pk for c in line]):
+        by_coalition[output.coalition_id].append(output)
+    evaluations = {
+        e.coalition_id: e
+        for e in Evaluation.objects.filter(coalition__in=[c.pk for c in line] + [coalition.pk])
+    }
+    for earlier in line:
+        earlier.shared_outputs = by_coalition[earlier.pk]
+        earlier.kept_evaluation = evaluations.get(earlier.pk)
+    return {
+        "line": line,
+        "followers": list(coalition.continued_by.order_by("school_year", "name")),
+        "evaluation": evaluations.get(coalition.pk),
     }
 
 
@@ -733,6 +779,7 @@ def output_library(request):
             lambda: Paginator(ordered, PAGE_SIZE).get_page(request.GET.get("page"))
         ),
         "place": _place_for_outputs(person, is_bureau(request)),
+        "harvest_person": person,
         "query": query,
         "kind": kind,
         "kinds": Output.Kind.choices,
@@ -741,3 +788,474 @@ def output_library(request):
     if request.htmx and not request.htmx.boosted:
         template += "#results"
     return render(request, template, context)
+
+
+# The yearly cycle --------------------------------------------------------------------------------
+
+
+def _person_required(request) -> Person:
+    person = person_of(request)
+    if person is None:
+        raise PermissionDenied
+    return person
+
+
+@login_required
+def round_list(request):
+    """Every theme round, the open one first: what the network brought in, year by year."""
+    now = timezone.now()
+    rounds = list(
+        ThemeRound.objects.annotate(proposal_count=Count("proposals")).order_by("-school_year")
+    )
+    return render(
+        request,
+        "coalitions/round_list.html",
+        {
+            "rounds": rounds,
+            "open_rounds": [r for r in rounds if r.is_open(now)],
+            "is_bureau": is_bureau(request),
+        },
+    )
+
+
+@bureau_required
+def round_edit(request, pk: int | None = None):
+    theme_round = get_object_or_404(ThemeRound, pk=pk) if pk else None
+    form = ThemeRoundForm(request.POST or None, instance=theme_round)
+    if request.method == "POST" and form.is_valid():
+        fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        if theme_round is None:
+            theme_round = services.open_round(by=person_of(request), **fields)
+            messages.success(
+                request, _("The theme round %(year)s is set.") % {"year": theme_round.school_year}
+            )
+        else:
+            services.change_round(theme_round, by=person_of(request), **fields)
+            messages.success(request, _("The theme round is saved."))
+        return redirect("coalitions:round", theme_round.pk)
+    return render(request, "coalitions/round_form.html", {"form": form, "round": theme_round})
+
+
+@bureau_required
+@require_POST
+def round_close(request, pk: int):
+    theme_round = get_object_or_404(ThemeRound, pk=pk)
+    try:
+        services.close_round(theme_round, by=person_of(request))
+    except services.CycleError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("The round is closed: the votes are counted as they stand."))
+    return redirect("coalitions:round", theme_round.pk)
+
+
+def _votes_used(person: Person | None, theme_round: ThemeRound) -> set[int]:
+    if person is None:
+        return set()
+    return set(
+        Support.objects.filter(person=person, proposal__round=theme_round).values_list(
+            "proposal_id", flat=True
+        )
+    )
+
+
+@login_required
+def round_detail(request, pk: int):
+    """Everyone sees the proposals of a round, with how many support each and from how many
+    institutions; while it is open they propose, support (within their votes) and comment."""
+    theme_round = get_object_or_404(ThemeRound, pk=pk)
+    person = person_of(request)
+    proposals = list(
+        theme_round.proposals.ranked()
+        .annotate(comment_count=Count("comments", distinct=True))
+        .select_related("institution", "coalition")
+    )
+    mine = _votes_used(person, theme_round)
+    for proposal in proposals:
+        proposal.supported = proposal.pk in mine
+    return render(
+        request,
+        "coalitions/round_detail.html",
+        {
+            "round": theme_round,
+            "proposals": proposals,
+            "is_open": theme_round.is_open(),
+            "is_closed": theme_round.is_closed(),
+            "votes_left": max(theme_round.votes_per_person - len(mine), 0),
+            "is_bureau": is_bureau(request),
+        },
+    )
+
+
+@login_required
+def proposal_create(request, pk: int):
+    theme_round = get_object_or_404(ThemeRound, pk=pk)
+    person = _person_required(request)
+    if not theme_round.is_open():
+        messages.error(request, _("This theme round is not open for proposals."))
+        return redirect("coalitions:round", theme_round.pk)
+    form = ProposalForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            proposal = services.propose(theme_round, by=person, **form.cleaned_data)
+        except services.CycleError as error:
+            messages.error(request, str(error))
+            return redirect("coalitions:round", theme_round.pk)
+        messages.success(
+            request, _("Your theme “%(title)s” is in the round.") % {"title": proposal.title}
+        )
+        return redirect("coalitions:proposal", proposal.pk)
+    return render(request, "coalitions/proposal_form.html", {"form": form, "round": theme_round})
+
+
+def _get_proposal(pk: int) -> Proposal:
+    return get_object_or_404(
+        Proposal.objects.select_related("round", "institution", "proposed_by", "coalition"), pk=pk
+    )
+
+
+@login_required
+def proposal_detail(request, pk: int):
+    """A proposal with its supporters' institutions, its comments (add one while the round is
+    open) and, once decided, the coalition it became or the reason it was not chosen."""
+    proposal = _get_proposal(pk)
+    person = _person_required(request)
+    form = CommentForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.comment_on(proposal, by=person, body=form.cleaned_data["body"])
+            except services.CycleError as error:
+                messages.error(request, str(error))
+            else:
+                messages.success(request, _("Your comment is added."))
+                return redirect(reverse("coalitions:proposal", args=[pk]) + "#reacties")
+        status = 400
+    else:
+        status = 200
+    supports = list(proposal.supports.select_related("person__institution").order_by("created_at"))
+    return render(
+        request,
+        "coalitions/proposal_detail.html",
+        {
+            "proposal": proposal,
+            "supporter_count": len(supports),
+            "institutions": _by_institution([s.person for s in supports]),
+            "comments": proposal.comments.select_related("author__institution"),
+            "form": form,
+            "is_open": proposal.round.is_open(),
+            "supported": any(s.person_id == person.pk for s in supports),
+            "is_bureau": is_bureau(request),
+        },
+        status=status,
+    )
+
+
+def _by_institution(people) -> list[tuple[str, int, int]]:
+    """(institution, people, ambassadors among them), most first."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for someone in people:
+        name = someone.institution.name if someone.institution_id else "—"
+        counts[name][0] += 1
+        counts[name][1] += int(someone.is_ambassador)
+    return sorted(
+        ((name, n, amb) for name, (n, amb) in counts.items()), key=lambda row: (-row[1], row[0])
+    )
+
+
+@login_required
+@require_POST
+def proposal_support(request, pk: int):
+    """Support a proposal, or withdraw the support (while the round is open)."""
+    proposal = _get_proposal(pk)
+    person = _person_required(request)
+    try:
+        if request.POST.get("action") == "withdraw":
+            services.withdraw_support(proposal, person=person)
+            messages.success(
+                request, _("Your support for “%(title)s” is withdrawn.") % {"title": proposal.title}
+            )
+        else:
+            services.support(proposal, person=person)
+            messages.success(request, _("You support “%(title)s”.") % {"title": proposal.title})
+    except services.CycleError as error:
+        messages.error(request, str(error))
+    if request.POST.get("from") == "round":
+        return redirect(reverse("coalitions:round", args=[proposal.round_id]) + f"#voorstel-{pk}")
+    return redirect("coalitions:proposal", pk)
+
+
+@bureau_required
+def round_ranking(request, pk: int):
+    """The bureau's ranking: each proposal's supporters per institution, so that a theme carried
+    by one institution is told apart from one carried by many; ambassadors marked."""
+    theme_round = get_object_or_404(ThemeRound, pk=pk)
+    proposals = list(
+        theme_round.proposals.ranked().select_related("institution", "proposed_by", "coalition")
+    )
+    supporters = defaultdict(list)
+    for s in (
+        Support.objects.filter(proposal__round=theme_round)
+        .select_related("person__institution")
+        .order_by("person__last_name")
+    ):
+        supporters[s.proposal_id].append(s.person)
+    for proposal in proposals:
+        proposal.institutions = _by_institution(supporters[proposal.pk])
+    return render(
+        request,
+        "coalitions/round_ranking.html",
+        {"round": theme_round, "proposals": proposals, "is_closed": theme_round.is_closed()},
+    )
+
+
+@bureau_required
+def proposal_decide(request, pk: int):
+    """Choose a proposal (it becomes a coalition in preparation) or decline it with a reason."""
+    proposal = _get_proposal(pk)
+    first = int(proposal.round.school_year[:4])
+    adopt = CoalitionForm(
+        request.POST if request.POST.get("decision") == "adopt" else None,
+        initial={
+            "name": proposal.title,
+            "school_year": proposal.round.school_year,
+            "assignment": proposal.question,
+            "goal": proposal.why_now,
+            "intended_output": proposal.desired_output,
+            "start": dt.date(first, 9, 1),
+            "planned_end": dt.date(first + 1, 6, 30),
+        },
+        prefix="adopt",
+    )
+    decline = DeclineForm(
+        request.POST if request.POST.get("decision") == "decline" else None, prefix="decline"
+    )
+    if request.method == "POST":
+        try:
+            if request.POST.get("decision") == "adopt" and adopt.is_valid():
+                fields = dict(adopt.cleaned_data)
+                coalition = services.adopt_proposal(
+                    proposal, by=person_of(request), leads=fields.pop("leads"), **fields
+                )
+                messages.success(
+                    request,
+                    _(
+                        "%(name)s is a coalition in preparation; its %(count)s interested people are told."
+                    )
+                    % {"name": coalition.name, "count": coalition.interested.count()},
+                )
+                return redirect("coalitions:detail", coalition.pk)
+            if request.POST.get("decision") == "decline" and decline.is_valid():
+                services.decline_proposal(
+                    proposal, by=person_of(request), reason=decline.cleaned_data["reason"]
+                )
+                messages.success(request, _("The proposal is not chosen; the proposer reads why."))
+                return redirect("coalitions:ranking", proposal.round_id)
+        except services.CycleError as error:
+            messages.error(request, str(error))
+            return redirect("coalitions:proposal", proposal.pk)
+    return render(
+        request,
+        "coalitions/proposal_decide.html",
+        {"proposal": proposal, "adopt": adopt, "decline": decline},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@login_required
+def recruitment(request, forms_with_errors: dict | None = None):
+    """Every coalition in "werving" on one page: sign up for the Kern with a motivation, or
+    join the Flexibele ring directly."""
+    person = person_of(request)
+    coalitions = list(
+        Coalition.objects.filter(status=Coalition.Status.RECRUITING)
+        .select_related("theme")
+        .prefetch_related(
+            Prefetch("rings", queryset=Ring.objects.with_counts().order_by("order")),
+            Prefetch("leads", queryset=Person.objects.select_related("institution")),
+        )
+        .order_by(dutch("name"))
+    )
+    mine = (
+        {
+            m.coalition_id: m
+            for m in RingMembership.objects.open()
+            .filter(person=person, coalition__in=[c.pk for c in coalitions])
+            .select_related("ring")
+        }
+        if person
+        else {}
+    )
+    forms_with_errors = forms_with_errors or {}
+    for coalition in coalitions:
+        coalition.mine = mine.get(coalition.pk)
+        for ring in coalition.rings.all():
+            ring.form = forms_with_errors.get(ring.pk) or CandidateJoinForm(prefix=f"r{ring.pk}")
+    return render(
+        request,
+        "coalitions/recruitment.html",
+        {"coalitions": coalitions},
+        status=400 if forms_with_errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def recruitment_join(request, ring_pk: int):
+    ring, person = get_ring_to_join(request, ring_pk)
+    motivation = ""
+    if not ring.joins_directly:
+        form = CandidateJoinForm(request.POST, prefix=f"r{ring.pk}")
+        if not form.is_valid():
+            return recruitment(request, forms_with_errors={ring.pk: form})
+        motivation = form.cleaned_data["motivation"]
+    try:
+        membership = services.join_ring(person, ring, motivation=motivation)
+    except services.MembershipError as error:
+        messages.error(request, str(error))
+    else:
+        if membership.is_active:
+            messages.success(
+                request,
+                _("Welcome to %(ring)s of %(coalition)s.")
+                % {"ring": ring.name, "coalition": ring.coalition.name},
+            )
+        else:
+            messages.success(
+                request,
+                _(
+                    "You are a candidate for %(ring)s of %(coalition)s. The leads choose the Kern; at the launch you hear where you are placed."
+                )
+                % {"ring": ring.name, "coalition": ring.coalition.name},
+            )
+    return redirect(reverse("coalitions:recruitment") + f"#coalitie-{ring.coalition_id}")
+
+
+@login_required
+def candidates(request, pk: int):
+    """The leads and the bureau see the Kern's candidates by institution and choose the Kern."""
+    coalition = get_coalition_for_user(request, pk, manage=True)
+    core = coalition.rings.core().first()
+    requests = (
+        list(
+            RingMembership.objects.filter(ring=core, status=RingMembership.Status.REQUESTED)
+            .select_related("person__institution")
+            .order_by("person__institution__name", "person__last_name")
+        )
+        if core
+        else []
+    )
+    if request.method == "POST":
+        chosen = {int(v) for v in request.POST.getlist("chosen") if v.isdigit()}
+        try:
+            count = services.choose_candidates(coalition, chosen, by=person_of(request))
+        except services.CycleError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(
+                request,
+                _("%(count)s chosen for the %(ring)s. They are placed at the launch.")
+                % {"count": count, "ring": core.name},
+            )
+        return redirect("coalitions:candidates", coalition.pk)
+    by_institution = defaultdict(list)
+    for membership in requests:
+        by_institution[membership.person.institution.name].append(membership)
+    coalition_for_rule = launchable_coalition(coalition.pk)
+    return render(
+        request,
+        "coalitions/candidates.html",
+        {
+            "coalition": coalition,
+            "core": core,
+            "by_institution": sorted(by_institution.items()),
+            "count": len(requests),
+            "problems": services.launch_problems(coalition_for_rule),
+            "is_recruiting": coalition.is_recruiting,
+        },
+    )
+
+
+def launchable_coalition(pk: int) -> Coalition:
+    return services.launchable().get(pk=pk)
+
+
+@bureau_required
+def launch(request):
+    """The bureau launches the recruited coalitions together: all chosen, or none."""
+    coalitions = list(
+        services.launchable().filter(status=Coalition.Status.RECRUITING).order_by(dutch("name"))
+    )
+    for coalition in coalitions:
+        coalition.problems = services.launch_problems(coalition)
+    problems = []
+    if request.method == "POST":
+        chosen = [c for c in coalitions if str(c.pk) in request.POST.getlist("coalitions")]
+        try:
+            launched = services.launch(chosen, by=person_of(request))
+        except services.LaunchError as error:
+            problems = error.problems
+        else:
+            messages.success(
+                request,
+                ngettext(
+                    "%(count)s coalition is launched; everyone hears where they are placed.",
+                    "%(count)s coalitions are launched; everyone hears where they are placed.",
+                    len(launched),
+                )
+                % {"count": len(launched)},
+            )
+            return redirect("coalitions:launch")
+    return render(
+        request,
+        "coalitions/launch.html",
+        {
+            "coalitions": coalitions,
+            "problems": problems,
+            "chosen": set(request.POST.getlist("coalitions")),
+        },
+        status=400 if problems else 200,
+    )
+
+
+@login_required
+def evaluation_edit(request, pk: int):
+    coalition = get_coalition_for_user(request, pk)
+    person = person_of(request)
+    if not coalition.may_evaluate(person, open_membership(person, coalition)):
+        raise PermissionDenied
+    instance = Evaluation.objects.filter(coalition=coalition).first()
+    form = EvaluationForm(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        services.save_evaluation(coalition, by=person, **form.cleaned_data)
+        messages.success(request, _("The evaluation is saved; the network can read it."))
+        return redirect(reverse("coalitions:detail", args=[coalition.pk]) + "#evaluatie")
+    return render(
+        request,
+        "coalitions/evaluation_form.html",
+        {"form": form, "coalition": coalition},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@bureau_required
+def evaluation_overview(request):
+    """All evaluations of a school year side by side."""
+    years = list(
+        Coalition.objects.filter(evaluation__isnull=False)
+        .order_by("-school_year")
+        .values_list("school_year", flat=True)
+        .distinct()
+    )
+    year = request.GET.get("jaar") or (years[0] if years else "")
+    coalitions = list(
+        Coalition.objects.filter(school_year=year)
+        .exclude(status__in=[Coalition.Status.PREPARING, Coalition.Status.RECRUITING])
+        .select_related("evaluation__updated_by", "theme")
+        .order_by(dutch("name"))
+    )
+    return render(
+        request,
+        "coalitions/evaluations.html",
+        {"years": years, "year": year, "coalitions": coalitions},
+    )

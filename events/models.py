@@ -299,6 +299,10 @@ class Session(models.Model):
     def lets_act_for(self, lead: Person | None, person: Person) -> bool:
         return self.people_to_act_for(lead).filter(pk=person.pk).exists()
 
+    def presented(self):
+        """The outputs presented here, with their coalitions (one query)."""
+        return self.presentations.select_related("output__coalition")
+
     def _confirmed(self) -> int:
         count = getattr(self, "confirmed_count", None)
         if count is None:  # not annotated: count now (under the session lock in services)
@@ -615,3 +619,32 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person}"
+
+
+class Presentation(models.Model):
+    """A coalition's output shown at a session (the annual conference): the library shows the
+    outputs of a conference as that year's harvest."""
+
+    ERASE_KEEP = "a product of a coalition shown at a session; added_by points at Person"
+
+    session = models.ForeignKey(
+        Session, on_delete=models.CASCADE, related_name="presentations", verbose_name=_("session")
+    )
+    output = models.OneToOneField(
+        "coalitions.Output",
+        on_delete=models.CASCADE,
+        related_name="presentation",
+        verbose_name=_("output"),
+    )
+    added_by = models.ForeignKey(
+        Person, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("added by")
+    )
+    added_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["session", "output__coalition__name", "output__title"]
+        verbose_name = _("presentation")
+        verbose_name_plural = _("presentations")
+
+    def __str__(self) -> str:
+        return f"{self.output} @ {self.session}"

@@ -17,12 +17,19 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, override
 
-from coalitions.models import school_year_of
+from coalitions.models import Output, school_year_of
 from members import activity, fragments, notify, retention
 from members import services as member_services
 from members.models import Person
 
-from .models import PartChoice, Registration, Session, SessionPart, ring_invitations
+from .models import (
+    PartChoice,
+    Presentation,
+    Registration,
+    Session,
+    SessionPart,
+    ring_invitations,
+)
 
 activity.register_verbs(
     {
@@ -41,6 +48,7 @@ activity.register_verbs(
         "registration.present": gettext_lazy("marked present"),
         "registration.absent": gettext_lazy("marked absent"),
         "registration.walk_in": gettext_lazy("checked in at the door"),
+        "session.presentations_chosen": gettext_lazy("chose the outputs presented (%(count)s)"),
     }
 )
 
@@ -743,6 +751,41 @@ def add_coalitions(session: Session, coalitions, *, by: Person | None) -> list[S
                 coalitions=", ".join(c.name for c in coalitions),
             )
     return created
+
+
+# Results at the conference ----------------------------------------------------------------------
+
+
+def presentable_outputs(session: Session):
+    """The outputs a session can show: those the network may read, of the coalitions of its
+    school year and the one before (a conference in October shows the year just ended)."""
+    year = school_year_of(timezone.localtime(session.start).date())
+    first = int(year[:4])
+    return (
+        Output.objects.filter(
+            visibility__in=[Output.Visibility.NETWORK, Output.Visibility.PUBLIC],
+            coalition__school_year__in=[year, f"{first - 1}-{first}"],
+        )
+        .filter(Q(presentation__isnull=True) | Q(presentation__session=session))
+        .select_related("coalition")
+        .order_by("coalition__name", "title")
+    )
+
+
+def choose_presentations(session: Session, outputs, *, by: Person | None) -> int:
+    """The outputs presented at this session (replacing the earlier choice)."""
+    outputs = list(presentable_outputs(session).filter(pk__in=[o.pk for o in outputs]))
+    with transaction.atomic():
+        session.presentations.exclude(output__in=outputs).delete()
+        Presentation.objects.bulk_create(
+            [Presentation(session=session, output=o, added_by=by) for o in outputs],
+            ignore_conflicts=True,
+        )
+        fragments.changed("events", "coalitions")  # bulk writes send no signals
+        activity.log(
+            "session.presentations_chosen", by=by, target=session, scope=session, count=len(outputs)
+        )
+    return len(outputs)
 
 
 # Attendance --------------------------------------------------------------------------------------

@@ -24,5 +24,6 @@ urlpatterns = [
     path("<int:pk>/inchecken/binnenloper/", views.walk_in, name="walk_in"),
     path("<int:pk>/inchecken/gast/", views.add_guest, name="add_guest"),
     path("<int:pk>/presentielijst/", views.presence_list, name="presence_list"),
+    path("<int:pk>/opbrengsten/", views.presentations, name="presentations"),
     path("<int:pk>/agenda.ics", views.session_calendar, name="ics"),
 ]

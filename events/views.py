@@ -1019,3 +1019,32 @@ def renew_feed(request):
     CalendarFeed.objects.update_or_create(person=person, defaults={"token": new_feed_token()})
     messages.success(request, _("Your calendar address is renewed; the old one no longer works."))
     return redirect("members:my_account")
+
+
+@login_required
+def presentations(request, pk: int):
+    """The organisers choose which coalitions' outputs are presented at this session: the
+    library shows them as that year's harvest."""
+    session = get_session_for_user(request, pk, edit=True)
+    available = list(services.presentable_outputs(session))
+    if request.method == "POST":
+        chosen = {v for v in request.POST.getlist("outputs") if v.isdigit()}
+        count = services.choose_presentations(
+            session, [o for o in available if str(o.pk) in chosen], by=person_of(request)
+        )
+        messages.success(
+            request,
+            ngettext(
+                "%(count)s output is presented at this session.",
+                "%(count)s outputs are presented at this session.",
+                count,
+            )
+            % {"count": count},
+        )
+        return redirect("events:detail", session.pk)
+    shown = set(session.presentations.values_list("output_id", flat=True))
+    return render(
+        request,
+        "events/presentations.html",
+        {"session": session, "outputs": available, "shown": shown},
+    )

@@ -20,6 +20,7 @@ def _navigation(request) -> list[dict]:
         ("home", reverse("home"), _("Overview")),
         ("coalitions", reverse("coalitions:list"), _("Coalitions")),
         ("sessions", reverse("events:list"), _("Sessions")),
+        ("rounds", reverse("coalitions:rounds"), _("Themes and recruitment")),
     ]
     if Coalition.objects.involving(person_of(request)).exists():
         items.append(("my_coalitions", reverse("coalitions:list") + "?mine=1", _("My coalitions")))

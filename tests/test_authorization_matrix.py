@@ -7,6 +7,8 @@ of coalition A, a member of coalition B, the lead of A, the lead of B, the burea
 factor) and bureau staff without one (who must be no more than a member).
 """
 
+import datetime as dt
+
 import pytest
 from allauth.mfa.models import Authenticator
 from django.core.files.base import ContentFile
@@ -15,7 +17,7 @@ from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, r
 from django.utils import timezone
 
 from coalitions import services as coalition_services
-from coalitions.models import Input, Output
+from coalitions.models import Input, Output, Proposal, ThemeRound
 from events import services as event_services
 from events.models import CalendarFeed, SessionPart
 from members import notify
@@ -102,6 +104,23 @@ MATRIX = {
     "coalitions:membership_leave": ({MEMBER}, {MEMBER}),
     "coalitions:move_withdraw": (None, {MEMBER}),  # a message when there is nothing to withdraw
     "coalitions:invitation_respond": (None, {MEMBER}),
+    # the yearly cycle
+    "coalitions:rounds": (LOGGED_IN, None),
+    "coalitions:round_create": (ONLY_BUREAU, ONLY_BUREAU),
+    "coalitions:round": (LOGGED_IN, None),
+    "coalitions:round_edit": (ONLY_BUREAU, ONLY_BUREAU),
+    "coalitions:round_close": (None, ONLY_BUREAU),
+    "coalitions:ranking": (ONLY_BUREAU, None),
+    "coalitions:proposal_create": (LOGGED_IN, LOGGED_IN),  # while the round is open
+    "coalitions:proposal": (LOGGED_IN, LOGGED_IN),  # everyone reads and comments
+    "coalitions:proposal_support": (None, LOGGED_IN),
+    "coalitions:proposal_decide": (ONLY_BUREAU, ONLY_BUREAU),
+    "coalitions:recruitment": (LOGGED_IN, None),
+    "coalitions:recruitment_join": (None, LOGGED_IN),  # the ring's rules decide
+    "coalitions:candidates": (A_MANAGERS, A_MANAGERS),
+    "coalitions:launch": (ONLY_BUREAU, ONLY_BUREAU),
+    "coalitions:evaluation": (A_MANAGERS | {MEMBER}, A_MANAGERS | {MEMBER}),  # lead and Kern of E
+    "coalitions:evaluations": (ONLY_BUREAU, None),
     # events (J: a joint session of A and B, organised by the bureau)
     "events:list": (LOGGED_IN, None),
     "events:create": ({BUREAU, LEAD_A, LEAD_B}, {BUREAU, LEAD_A, LEAD_B}),
@@ -124,6 +143,7 @@ MATRIX = {
     "events:add_guest": (None, ONLY_BUREAU),  # the organisers: at J the bureau
     "events:presence_list": (LEADS_AND_BUREAU, None),
     "events:ics": (LOGGED_IN, None),
+    "events:presentations": (ONLY_BUREAU, ONLY_BUREAU),
 }
 QUERY = {"coalitions:transition": "?status=evaluatie"}
 # What an allowed GET answers (200 unless said here): a refusal dressed as a page fails.
@@ -140,6 +160,7 @@ OWN_MEETING = {
     "events:checkin": (A_MANAGERS, None),
     "events:add_guest": (None, A_MANAGERS),
     "events:programme_coalitions": (None, ONLY_BUREAU),  # which coalitions take part: bureau
+    "events:presentations": (A_MANAGERS, A_MANAGERS),
 }
 # Third-party URLs with their own tests: allauth's accounts and the Django admin.
 NOT_OURS = ("account/", "django-admin/")
@@ -194,6 +215,29 @@ def world(db, settings, lead, member, other_institution, institution, bureau):
     output = Output(coalition=a, ring=a.rings.get(order=1), visibility="ring", title="Kern")
     output.file.save("kern.txt", ContentFile(b"alleen voor de kern"), save=True)
     feed = CalendarFeed.objects.create(person=member)
+    # The yearly cycle: an open round with a proposal, a closed one with an undecided proposal,
+    # a recruiting coalition, and E (led by the lead of A, the member in its Kern) evaluating.
+    now = timezone.now()
+    open_round = coalition_services.open_round(
+        by=bureau,
+        school_year="2027-2028",
+        opens_at=now - dt.timedelta(days=1),
+        closes_at=now + dt.timedelta(days=30),
+    )
+    proposal = coalition_services.propose(
+        open_round, by=other, title="Thema", question="?", why_now="Nu", desired_output="Iets"
+    )
+    closed_round = ThemeRound.objects.create(
+        school_year="2026-2027",
+        opens_at=now - dt.timedelta(days=90),
+        closes_at=now - dt.timedelta(days=30),
+    )
+    undecided = Proposal.objects.create(
+        round=closed_round, title="Oud", question="?", why_now="-", desired_output="-"
+    )
+    recruiting = make_coalition("Werving", leads=[lead_b], status="werving")
+    evaluating = make_coalition("Evaluatie", leads=[lead], status="evaluatie")
+    make_membership(member, evaluating.rings.get(order=1))
     people = {
         MEMBER: member,
         OTHER: other,
@@ -245,6 +289,17 @@ def world(db, settings, lead, member, other_institution, institution, bureau):
         "coalitions:membership_leave": {"membership_pk": membership.pk},
         "coalitions:move_withdraw": {"membership_pk": membership.pk},
         "coalitions:invitation_respond": {"membership_pk": invitation.pk},
+        "coalitions:round": {"pk": open_round.pk},
+        "coalitions:round_edit": {"pk": open_round.pk},
+        "coalitions:round_close": {"pk": open_round.pk},
+        "coalitions:ranking": {"pk": open_round.pk},
+        "coalitions:proposal_create": {"pk": open_round.pk},
+        "coalitions:proposal": {"pk": proposal.pk},
+        "coalitions:proposal_support": {"pk": proposal.pk},
+        "coalitions:proposal_decide": {"pk": undecided.pk},
+        "coalitions:recruitment_join": {"ring_pk": recruiting.rings.get(order=2).pk},
+        "coalitions:candidates": {"pk": a.pk},
+        "coalitions:evaluation": {"pk": evaluating.pk},
         "events:feed": {"token": feed.token},
         "events:cancel_registration": {"pk": registration.pk},
         "events:mark": {"pk": registration.pk},
@@ -264,6 +319,14 @@ def world(db, settings, lead, member, other_institution, institution, bureau):
         "events:cancel_registration": {"confirm": "1"},
         "events:programme_coalitions": {"coalitions": [b.pk]},
         "events:add_guest": {"first_name": "G", "last_name": "Ast", "email": "g@x.example"},
+        "coalitions:proposal_create": {
+            "title": "Nieuw",
+            "question": "Hoe?",
+            "why_now": "Nu",
+            "desired_output": "Een gids",
+        },
+        "coalitions:proposal": {"body": "Eens"},
+        "coalitions:evaluation": {"delivered": "Een gids", "advice": "Begin klein"},
     }
     meeting = event_services.create_session(
         by=lead,

@@ -1,8 +1,9 @@
 """Session data for pages of other apps (coalitions, members), which may not import events."""
 
 from django import template
+from django.utils import timezone
 
-from events.models import CalendarFeed, Registration, Session
+from events.models import CalendarFeed, Presentation, Registration, Session
 from events.services import commitment
 
 register = template.Library()
@@ -17,6 +18,26 @@ def coalition_sessions(coalition):
         .select_related("host_institution")[:5]
     )
     return {"sessions": sessions, "coalition": coalition}
+
+
+@register.inclusion_tag("events/includes/harvest.html")
+def harvest(person=None):
+    """The outputs library's harvest: the outputs presented at the latest conference that
+    presented any (for visitors without login only the public ones)."""
+    shown = Presentation.objects.filter(
+        output__visibility__in=["openbaar"] if person is None else ["openbaar", "netwerk"]
+    )
+    latest = (
+        Session.objects.filter(presentations__in=shown, start__lte=timezone.now())
+        .order_by("-start")
+        .first()
+    )
+    if latest is None:
+        return {"session": None, "presentations": []}
+    return {
+        "session": latest,
+        "presentations": shown.filter(session=latest).select_related("output__coalition"),
+    }
 
 
 @register.inclusion_tag("events/includes/calendar_feed.html", takes_context=True)

@@ -48,6 +48,41 @@ def fill_everything_about(person, bureau):
     session = Session.objects.create(
         title="Bijeenkomst", start=start, end=start + dt.timedelta(hours=2), created_by=person
     )
+    from coalitions.models import (
+        Evaluation,
+        Interest,
+        Proposal,
+        ProposalComment,
+        Support,
+        ThemeRound,
+    )
+    from events.models import Presentation
+
+    theme_round = ThemeRound.objects.create(
+        school_year="2030-2031",
+        opens_at=start,
+        closes_at=start + dt.timedelta(days=9),
+        created_by=person,
+    )
+    proposal = Proposal.objects.create(
+        round=theme_round,
+        title="Thema",
+        question="?",
+        why_now="Nu",
+        desired_output="Iets",
+        proposed_by=person,
+        status="afgewezen",
+        decision_reason="Later",
+        decided_by=person,
+        decided_at=start,
+    )
+    Support.objects.create(proposal=proposal, person=person)
+    ProposalComment.objects.create(proposal=proposal, author=person, body="Goed idee")
+    Interest.objects.create(coalition=coalition, person=person)
+    Evaluation.objects.create(coalition=coalition, delivered="x", advice="y", updated_by=person)
+    Presentation.objects.create(
+        session=session, output=Output.objects.get(coalition=coalition), added_by=person
+    )
     Registration.objects.create(
         person=person,
         session=session,
@@ -158,6 +193,13 @@ class TestMyData:
             "coalitions.RingMembership",
             "coalitions.Input",
             "coalitions.Output",
+            "coalitions.ThemeRound",
+            "coalitions.Proposal",
+            "coalitions.Support",
+            "coalitions.ProposalComment",
+            "coalitions.Interest",
+            "coalitions.Evaluation",
+            "events.Presentation",
             "events.Registration",
             "events.CalendarFeed",
             "events.Session",
