@@ -3,12 +3,25 @@
 import datetime as dt
 import random
 
+from django.db.models import Count
 from django.utils import timezone
 
 from members.models import Person
 
 from . import services
-from .models import Coalition, Input, Output, RingMembership, Theme, school_year_of
+from .models import (
+    Coalition,
+    Evaluation,
+    Input,
+    Output,
+    Proposal,
+    ProposalComment,
+    RingMembership,
+    Support,
+    Theme,
+    ThemeRound,
+    school_year_of,
+)
 
 # (name, theme, assignment, intended output, first year of the school year; None = current year)
 COALITIONS = [
@@ -276,3 +289,184 @@ def seed_coalitions(*, scale: int = 1, rng: random.Random, demo: dict) -> list[C
             coalition.leads.add(demo["trekker"])
         coalitions.append(coalition)
     return coalitions
+
+
+# The yearly cycle: last year's closed round (the current coalitions came from it) and this
+# year's open round, the line of the themes, and lessons of closed coalitions.
+
+LINES = [("Data", "Data 2.0"), ("Data 2.0", "Data 3.0"), ("Teams aan zet", "Teams aan zet 2.0")]
+LINES += [("Teams aan zet 2.0", "Teams aan zet 3.0")]
+DECLINED = (
+    "Digitale toetsing",
+    "Hoe borgen we de kwaliteit van digitale toetsen over instellingen heen?",
+    "Valt grotendeels samen met de coalitie Kwaliteit van examinering; we nemen de vraag daar mee.",
+)
+OPEN_THEMES = [
+    (
+        "AI in het onderwijs",
+        "Hoe borgen teams de kwaliteit van onderwijs waarin studenten en docenten AI gebruiken?",
+        "Instellingen stellen nu hun beleid op; samen voorkomen we dat ieder het wiel uitvindt.",
+        "Een gespreksleidraad voor teams en examencommissies.",
+    ),
+    (
+        "Welzijn van studenten",
+        "Hoe nemen we welzijn van studenten mee in de kwaliteitscyclus van opleidingen?",
+        "Uitval door welzijnsproblemen neemt toe; teams vragen om houvast.",
+        "Indicatoren en werkvormen voor teamgesprekken.",
+    ),
+    (
+        "Data 4.0",
+        "Hoe gebruiken teams prognoses zonder dat data het gesprek overnemen?",
+        "Na Data 3.0 hebben teams dashboards, maar het duiden blijft lastig.",
+        "Een praatplaat voor het duiden van prognoses.",
+    ),
+]
+LESSONS = {
+    "Data 2.0": (
+        "Een visual voor databespreking in teams, getest bij vier instellingen.",
+        "Heldere opdracht versus ruimte: teams wilden eigen vragen inbrengen.",
+        "Elke bijeenkomst begon met een echte casus uit een team.",
+        "Begin bij de vraag van teams, niet bij het dashboard.",
+    ),
+    "Teams aan zet 2.0": (
+        "Een praatplaat over kwaliteitscultuur en aanvullingen op wegwijsinkwaliteit.nl.",
+        "Laagdrempelig versus vrijblijvend: de flexibele ring haakte af zonder vaste momenten.",
+        "Tegenlezers uit de flexibele ring gaven scherpe feedback op concepten.",
+        "Spreek vaste momenten af voor de flexibele ring.",
+    ),
+}
+
+
+def seed_cycle(*, rng: random.Random, demo: dict) -> list[ThemeRound]:
+    """Idempotent: the rounds are found by school year, the rest by name."""
+    from django.db.models import Q
+
+    today = timezone.localdate()
+    current_first = int(school_year_of(today)[:4])
+    now = timezone.now()
+    for earlier, later in LINES:
+        Coalition.objects.filter(name=later, continues__isnull=True).update(
+            continues=Coalition.objects.filter(name=earlier).order_by("school_year").first()
+        )
+    for name, (delivered, dilemmas, practices, advice) in LESSONS.items():
+        coalition = Coalition.objects.filter(name=name).first()
+        if coalition is not None:
+            Evaluation.objects.get_or_create(
+                coalition=coalition,
+                defaults={
+                    "delivered": delivered,
+                    "dilemmas": dilemmas,
+                    "good_practices": practices,
+                    "advice": advice,
+                    "updated_by": coalition.leads.first(),
+                },
+            )
+    voters = list(
+        Person.objects.filter(erased_at__isnull=True, is_bureau_staff=False)
+        .filter(Q(is_ambassador=True) | Q(user__isnull=True))
+        .order_by("pk")[:300]
+    )
+    ambassadors = [p for p in voters if p.is_ambassador] or voters
+    bureau = Person.objects.filter(is_bureau_staff=True).order_by("pk").first()
+
+    # Last year's round: the current coalitions were chosen in it.
+    closed, _ = ThemeRound.objects.get_or_create(
+        school_year=f"{current_first}-{current_first + 1}",
+        defaults={
+            "opens_at": timezone.make_aware(dt.datetime(current_first - 1, 12, 1, 9)),
+            "closes_at": timezone.make_aware(dt.datetime(current_first, 1, 31, 17)),
+            "votes_per_person": 3,
+            "introduction": "Ambassadeurs en leden brachten thema's in; het bestuur koos in maart.",
+            "created_by": bureau,
+        },
+    )
+    decided = timezone.make_aware(dt.datetime(current_first, 3, 15, 12))
+    for coalition in Coalition.objects.filter(school_year=closed.school_year).order_by("name")[:6]:
+        if Proposal.objects.filter(coalition=coalition).exists():
+            continue
+        proposer = rng.choice(ambassadors)
+        proposal = Proposal.objects.create(
+            round=closed,
+            title=coalition.name,
+            question=coalition.assignment,
+            why_now="Het leeft bij onze teams en we willen het niet alleen doen.",
+            desired_output=coalition.intended_output or "Een bruikbaar instrument.",
+            proposed_by=proposer,
+            institution_id=proposer.institution_id,
+            status=Proposal.Status.CHOSEN,
+            coalition=coalition,
+            decided_by=bureau,
+            decided_at=decided,
+            created_at=closed.opens_at + dt.timedelta(days=rng.randint(1, 40)),
+        )
+        _support(proposal, rng.sample(voters, min(len(voters), rng.randint(8, 25))))
+    title, question, reason = DECLINED
+    if not closed.proposals.filter(title=title).exists():
+        proposer = rng.choice(ambassadors)
+        proposal = Proposal.objects.create(
+            round=closed,
+            title=title,
+            question=question,
+            why_now="Steeds meer examens zijn digitaal.",
+            desired_output="Een checklist voor examencommissies.",
+            proposed_by=proposer,
+            institution_id=proposer.institution_id,
+            status=Proposal.Status.DECLINED,
+            decision_reason=reason,
+            decided_by=bureau,
+            decided_at=decided,
+        )
+        _support(proposal, rng.sample(voters, min(len(voters), 4)))
+
+    # This year's round, open now: themes for next school year's coalitions.
+    open_round, _ = ThemeRound.objects.get_or_create(
+        school_year=f"{current_first + 1}-{current_first + 2}",
+        defaults={
+            "opens_at": now - dt.timedelta(days=10),
+            "closes_at": now + dt.timedelta(days=60),
+            "votes_per_person": 3,
+            "introduction": "Welk thema moet volgend schooljaar een coalitie worden? Breng het in, steun andere thema's.",
+            "created_by": bureau,
+        },
+    )
+    for title, question, why_now, output in OPEN_THEMES:
+        if open_round.proposals.filter(title=title).exists():
+            continue
+        proposer = rng.choice(ambassadors)
+        proposal = Proposal.objects.create(
+            round=open_round,
+            title=title,
+            question=question,
+            why_now=why_now,
+            desired_output=output,
+            proposed_by=proposer,
+            institution_id=proposer.institution_id,
+        )
+        _support(proposal, rng.sample(voters, min(len(voters), rng.randint(3, 12))))
+        ProposalComment.objects.get_or_create(
+            proposal=proposal,
+            author=rng.choice(voters),
+            defaults={"body": "Herkenbaar; bij ons speelt dit ook. We denken graag mee."},
+        )
+    member = demo.get("lid")
+    first = open_round.proposals.order_by("pk").first()
+    if member is not None and first is not None:
+        Support.objects.get_or_create(proposal=first, person=member)
+    return [closed, open_round]
+
+
+def _support(proposal: Proposal, people) -> None:
+    """Support within each person's votes in the round (the rule services.support holds)."""
+    used = dict(
+        Support.objects.filter(proposal__round=proposal.round)
+        .values_list("person")
+        .annotate(n=Count("pk"))
+    )
+    Support.objects.bulk_create(
+        [
+            Support(proposal=proposal, person=p)
+            for p in people
+            if used.get(p.pk, 0) < proposal.round.votes_per_person
+        ],
+        ignore_conflicts=True,
+    )

@@ -11,7 +11,7 @@ from coalitions.models import Coalition, RingMembership, school_year_of
 from members.models import Institution, Person
 
 from . import services
-from .models import Registration, Session, SessionPart
+from .models import Presentation, Registration, Session, SessionPart
 
 AMS = zoneinfo.ZoneInfo("Europe/Amsterdam")
 HOSTS = [
@@ -211,4 +211,18 @@ def seed_sessions(*, scale: int = 1, rng: random.Random) -> list[Session]:
         if created:
             meeting.coalitions.add(peer)
         sessions.append(meeting)
+    # The harvest: the last conference presented the outputs of the year before it.
+    conference = (
+        Session.objects.filter(kind=Session.Kind.CONFERENCE, start__lt=timezone.now())
+        .order_by("-start")
+        .first()
+    )
+    if conference is not None and not conference.presentations.exists():
+        Presentation.objects.bulk_create(
+            [
+                Presentation(session=conference, output=output)
+                for output in services.presentable_outputs(conference)[:8]
+            ],
+            ignore_conflicts=True,
+        )
     return sessions

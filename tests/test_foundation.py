@@ -265,6 +265,43 @@ class TestDemoData:
         assert Person.objects.get(email="bureau@kwaliteitsnetwerk.example").is_bureau_staff
         assert Person.objects.get(email="trekker@deltion.example").led_coalitions.exists()
 
+    def test_seed_demo_shows_the_yearly_cycle_a_closed_round_and_an_open_one(self, db, settings):
+        from django.db import models
+
+        from coalitions.models import Coalition, Proposal, Support, ThemeRound
+        from events.models import Presentation
+
+        settings.DEBUG = True
+        call_command("seed_demo", verbosity=0)
+        counts = (ThemeRound.objects.count(), Proposal.objects.count(), Support.objects.count())
+        call_command("seed_demo", verbosity=0)
+        assert (
+            ThemeRound.objects.count(),
+            Proposal.objects.count(),
+            Support.objects.count(),
+        ) == counts
+        closed, open_round = ThemeRound.objects.order_by("school_year")
+        assert closed.is_closed()
+        assert open_round.is_open()
+        chosen = closed.proposals.filter(status=Proposal.Status.CHOSEN)
+        assert chosen.exists()
+        assert all(p.coalition.school_year == closed.school_year for p in chosen)
+        assert closed.proposals.get(status=Proposal.Status.DECLINED).decision_reason
+        assert open_round.proposals.filter(status=Proposal.Status.OPEN).count() >= 3
+        assert Support.objects.filter(proposal__round=open_round).exists()
+        assert Coalition.objects.get(name="Data 3.0").line()[-1].name == "Data 2.0"
+        assert Presentation.objects.exists()  # the last conference's harvest
+        # Nobody has more votes in a round than it allows.
+        for theme_round in (closed, open_round):
+            most = (
+                Support.objects.filter(proposal__round=theme_round)
+                .values("person")
+                .annotate(n=models.Count("pk"))
+                .order_by("-n")
+                .first()
+            )
+            assert most["n"] <= theme_round.votes_per_person
+
     def test_seed_demo_makes_no_accounts_without_debug(self, db, settings):
         settings.DEBUG = False
         call_command("seed_demo", verbosity=0)

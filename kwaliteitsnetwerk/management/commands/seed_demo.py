@@ -5,7 +5,7 @@ from django.db import transaction
 from django.test.utils import override_settings
 from django.utils import translation
 
-from coalitions.demo import seed_coalitions
+from coalitions.demo import seed_coalitions, seed_cycle
 from events.demo import seed_sessions
 from members.demo import seed_members
 
@@ -32,10 +32,12 @@ class Command(BaseCommand):
             members = seed_members(scale=scale, rng=rng)
             coalitions = seed_coalitions(scale=scale, rng=rng, demo=members["demo"])
             sessions = seed_sessions(scale=scale, rng=rng)
+            rounds = seed_cycle(rng=rng, demo=members["demo"])
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo network ready: {len(members['institutions'])} institutions, "
-                f"{len(coalitions)} coalitions, {len(sessions)} sessions."
+                f"{len(coalitions)} coalitions, {len(sessions)} sessions, "
+                f"{len(rounds)} theme rounds."
             )
         )
         if members["demo"]:
