@@ -578,3 +578,67 @@ class TestHarvest:
             reverse("events:presentations", args=[conference.pk]), {"outputs": []}
         )
         assert response.status_code == 403
+
+
+class TestQueryBudgets:
+    """Each page of the cycle runs a fixed number of queries however much the network brings in."""
+
+    def grow(self, theme_round, lead, institution, n):
+        from django.core.cache import cache
+
+        start = theme_round.proposals.count()
+        for i in range(start, start + n):
+            proposal = propose(theme_round, make_person("P", f"Q{i}", institution), f"Thema {i}")
+            for j in range(3):
+                voter = make_person("V", f"W{i}-{j}", institution, is_ambassador=j == 0)
+                services.support(proposal, person=voter)
+            services.comment_on(proposal, by=lead, body="Goed")
+            coalition = make_coalition(
+                f"Werving {i}", leads=[lead], status=Coalition.Status.RECRUITING
+            )
+            candidates(coalition, 2, institution, f"C{i}-")
+            evaluated = make_coalition(
+                f"Klaar {i}", leads=[lead], status=Coalition.Status.EVALUATING
+            )
+            Evaluation.objects.create(coalition=evaluated, delivered="x", advice="y")
+            previous = Coalition.objects.filter(name__startswith="Lijn").order_by("-pk").first()
+            make_coalition(f"Lijn {i}", school_year="2026-2027", continues=previous)
+        cache.clear()  # the computing path, not a kept page
+
+    def counted(self, client, urls, django_assert_max_num_queries):
+        from django.core.cache import cache
+
+        counts = []
+        for url in urls:
+            cache.clear()
+            with django_assert_max_num_queries(30) as captured:
+                assert client.get(url).status_code == 200, url
+            counts.append(len(captured.captured_queries))
+        return counts
+
+    def test_the_cycle_pages_stay_flat(
+        self, client, theme_round, bureau, lead, institution, django_assert_max_num_queries
+    ):
+        self.grow(theme_round, lead, institution, 2)
+        proposal = theme_round.proposals.first()
+        recruiting = Coalition.objects.get(name="Werving 0")
+
+        def urls():
+            last = Coalition.objects.filter(name__startswith="Lijn").order_by("-pk").first()
+            return [
+                reverse("coalitions:rounds"),
+                reverse("coalitions:round", args=[theme_round.pk]),
+                reverse("coalitions:ranking", args=[theme_round.pk]),
+                reverse("coalitions:proposal", args=[proposal.pk]),
+                reverse("coalitions:recruitment"),
+                reverse("coalitions:candidates", args=[recruiting.pk]),
+                reverse("coalitions:launch"),
+                reverse("coalitions:evaluations") + "?jaar=2026-2027",
+                reverse("coalitions:detail", args=[last.pk]),
+                reverse("coalitions:library"),
+            ]
+
+        login(client, bureau)
+        small = self.counted(client, urls(), django_assert_max_num_queries)
+        self.grow(theme_round, lead, institution, 6)
+        assert self.counted(client, urls(), django_assert_max_num_queries) == small
