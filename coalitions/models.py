@@ -754,9 +754,20 @@ class ProposalQuerySet(models.QuerySet):
     def ranked(self):
         """With supporter_count and institution_count (the institutions of the supporters),
         most supported first: a theme carried by many institutions before one carried by one."""
+        from members.models import count_of
+
+        supports = Support.objects.filter(proposal=models.OuterRef("pk"))
+        institutions = (
+            supports.order_by()
+            .values("proposal")
+            .annotate(n=Count("person__institution", distinct=True))
+            .values("n")[:1]
+        )
         return self.annotate(
-            supporter_count=Count("supports", distinct=True),
-            institution_count=Count("supports__person__institution", distinct=True),
+            supporter_count=count_of(supports, "proposal"),
+            institution_count=models.functions.Coalesce(
+                models.Subquery(institutions, output_field=models.IntegerField()), 0
+            ),
         ).order_by("-supporter_count", "-institution_count", "created_at")
 
 
@@ -871,6 +882,7 @@ class Support(models.Model):
 
 class ProposalComment(models.Model):
     ERASE_FIELDS = ("body",)  # their words go, as with input (members.services.erase_person)
+    ERASE_OWNER = "author"
 
     proposal = models.ForeignKey(
         Proposal, on_delete=models.CASCADE, related_name="comments", verbose_name=_("proposal")

@@ -1076,6 +1076,8 @@ def withdraw_support(proposal: Proposal, *, person: Person) -> None:
         Person.objects.select_for_update().filter(pk=person.pk).first()
         proposal = Proposal.objects.select_related("round").get(pk=proposal.pk)
         _check_round_open(proposal.round)
+        if not proposal.is_open:
+            raise CycleError(_("This proposal has been decided on."))
         deleted, _rows = Support.objects.filter(proposal=proposal, person=person).delete()
         if not deleted:
             raise CycleError(_("You do not support this proposal."))
@@ -1120,9 +1122,11 @@ def adopt_proposal(proposal: Proposal, *, by: Person | None, leads=(), **fields)
         proposal.save(update_fields=["status", "coalition", "decided_by", "decided_at"])
         interested = {
             s.person_id: s.person
-            for s in proposal.supports.select_related("person__user").order_by("pk")
+            for s in proposal.supports.filter(person__erased_at__isnull=True)
+            .select_related("person__user")
+            .order_by("pk")
         }
-        if proposal.proposed_by_id:
+        if proposal.proposed_by_id and proposal.proposed_by.erased_at is None:
             interested.setdefault(proposal.proposed_by_id, proposal.proposed_by)
         Interest.objects.bulk_create(
             [Interest(coalition=coalition, person=person) for person in interested.values()],
@@ -1207,6 +1211,8 @@ def choose_candidates(coalition: Coalition, chosen: set[int], *, by: Person | No
         if not coalition.is_recruiting:
             raise CycleError(_("Candidates are chosen while the coalition is recruiting."))
         core = coalition.rings.core().first()
+        if core is None:
+            raise CycleError(_("%(name)s has no Kern.") % {"name": coalition.name})
         candidates = RingMembership.objects.filter(
             ring=core, status=RingMembership.Status.REQUESTED
         )
@@ -1219,7 +1225,7 @@ def choose_candidates(coalition: Coalition, chosen: set[int], *, by: Person | No
             target=coalition,
             scope=coalition,
             count=count,
-            ring=core.name if core else "",
+            ring=core.name,
         )
         fragments.changed("coalitions")  # .update() sends no signal: the kept pages move here
     return count
@@ -1275,26 +1281,42 @@ def launchable() -> models.QuerySet:
 
 def launch(coalitions, *, by: Person | None) -> list[Coalition]:
     """All chosen coalitions become active at once, or none: each is checked against the
-    launch rule under its lock; then the chosen candidates take their place in the Kern, the
-    others are placed in the next ring out (or told no), and everyone in a ring hears where
-    they were placed."""
+    launch rule under its lock (and its Kern's requests under theirs); then the chosen
+    candidates take their place in the Kern, the others are placed in the next ring out (or
+    told there was no place), and everyone in a ring hears where they were placed. A rule that
+    says no half-way (a ring filled meanwhile) undoes the whole launch."""
     ids = sorted({c.pk for c in coalitions})
     if not ids:
         raise LaunchError([_("Choose at least one coalition to launch.")])
     with transaction.atomic():
         list(Coalition.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+        # The requests cannot be withdrawn or answered while they are counted and placed.
+        list(
+            RingMembership.objects.select_for_update()
+            .filter(coalition__in=ids, status=RingMembership.Status.REQUESTED)
+            .order_by("pk")
+        )
         locked = list(launchable().filter(pk__in=ids).order_by(dutch("name")))
         problems = [problem for c in locked for problem in launch_problems(c)]
         if problems:
             raise LaunchError(problems)
-        for coalition in locked:
-            _launch_one(coalition, by=by)
+        try:
+            for coalition in locked:
+                _launch_one(coalition, by=by)
+        except MembershipError as error:
+            raise LaunchError([str(error)]) from error
     return locked
 
 
 def _launch_one(coalition: Coalition, *, by: Person | None) -> None:
     rings = sorted(coalition.rings.all(), key=lambda r: r.order)
-    core, outer = rings[0], next(iter(rings[1:]), None)
+    core = next(ring for ring in rings if ring.is_core)  # launch_problems made sure of it
+    outer = next((ring for ring in rings if ring.order > core.order), None)
+    if outer is not None:
+        outer = _locked_ring(outer)
+        room = (
+            None if outer.capacity is None else outer.capacity - outer.memberships.active().count()
+        )
     for candidate in [m for m in core.memberships.all() if m.is_requested]:
         if candidate.chosen:
             _activate(
@@ -1304,17 +1326,25 @@ def _launch_one(coalition: Coalition, *, by: Person | None) -> None:
                 verb="membership.accepted",
             )
             continue
-        # Not chosen for the Kern: the next ring out, where they still take part.
+        # Not chosen for the Kern: the next ring out, where they still take part (if it has
+        # room), else their request ends and they are told.
+        placed = outer is not None and (room is None or room > 0)
         _end(
             candidate,
             by=by,
-            reason=RingMembership.EndReason.MOVED if outer else RingMembership.EndReason.DECLINED,
+            reason=RingMembership.EndReason.MOVED if placed else RingMembership.EndReason.DECLINED,
             expected=[RingMembership.Status.REQUESTED],
             verb="membership.declined",
         )
-        if outer is not None and not Ring.objects.with_counts().get(pk=outer.pk).is_full:
-            placed = _create(candidate.person, outer, status=RingMembership.Status.ACTIVE, by=by)
-            _log_membership("membership.placed", placed, by=by)
+        if placed:
+            membership = _create(
+                candidate.person, outer, status=RingMembership.Status.ACTIVE, by=by
+            )
+            _log_membership("membership.placed", membership, by=by)
+            if room is not None:
+                room -= 1
+        else:
+            _tell(candidate, "membership_decision", by=by, occasion_suffix=":launch")
     coalition.status = Coalition.Status.ACTIVE
     coalition.save(update_fields=["status"])
     activity.log(

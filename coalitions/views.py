@@ -57,6 +57,7 @@ from .models import (
     Input,
     Output,
     Proposal,
+    ProposalComment,
     Ring,
     RingMembership,
     Support,
@@ -867,7 +868,11 @@ def round_detail(request, pk: int):
     person = person_of(request)
     proposals = list(
         theme_round.proposals.ranked()
-        .annotate(comment_count=Count("comments", distinct=True))
+        .annotate(
+            comment_count=count_of(
+                ProposalComment.objects.filter(proposal=OuterRef("pk")), "proposal"
+            )
+        )
         .select_related("institution", "coalition")
     )
     mine = _votes_used(person, theme_round)
@@ -919,9 +924,10 @@ def proposal_detail(request, pk: int):
     """A proposal with its supporters' institutions, its comments (add one while the round is
     open) and, once decided, the coalition it became or the reason it was not chosen."""
     proposal = _get_proposal(pk)
-    person = _person_required(request)
+    person = person_of(request)
     form = CommentForm(request.POST or None)
     if request.method == "POST":
+        person = _person_required(request)
         if form.is_valid():
             try:
                 services.comment_on(proposal, by=person, body=form.cleaned_data["body"])
@@ -933,6 +939,7 @@ def proposal_detail(request, pk: int):
         status = 400
     else:
         status = 200
+    bureau = is_bureau(request)
     supports = list(proposal.supports.select_related("person__institution").order_by("created_at"))
     return render(
         request,
@@ -940,12 +947,15 @@ def proposal_detail(request, pk: int):
         {
             "proposal": proposal,
             "supporter_count": len(supports),
-            "institutions": _by_institution([s.person for s in supports]),
+            "institution_count": len({s.person.institution_id for s in supports}),
+            # Who supports what per institution is the bureau's (with small institutions the
+            # counts would tell who voted).
+            "institutions": _by_institution([s.person for s in supports]) if bureau else [],
             "comments": proposal.comments.select_related("author__institution"),
             "form": form,
             "is_open": proposal.round.is_open(),
-            "supported": any(s.person_id == person.pk for s in supports),
-            "is_bureau": is_bureau(request),
+            "supported": bool(person) and any(s.person_id == person.pk for s in supports),
+            "is_bureau": bureau,
         },
         status=status,
     )

@@ -299,9 +299,16 @@ class Session(models.Model):
     def lets_act_for(self, lead: Person | None, person: Person) -> bool:
         return self.people_to_act_for(lead).filter(pk=person.pk).exists()
 
+    @property
+    def is_conference(self) -> bool:
+        return self.kind == self.Kind.CONFERENCE
+
     def presented(self):
-        """The outputs presented here, with their coalitions (one query)."""
-        return self.presentations.select_related("output__coalition")
+        """The outputs presented here that the network may read, with their coalitions (one
+        query): an output narrowed later no longer shows."""
+        return self.presentations.filter(
+            output__visibility__in=["netwerk", "openbaar"]
+        ).select_related("output__coalition")
 
     def _confirmed(self) -> int:
         count = getattr(self, "confirmed_count", None)

@@ -773,7 +773,9 @@ def presentable_outputs(session: Session):
 
 
 def choose_presentations(session: Session, outputs, *, by: Person | None) -> int:
-    """The outputs presented at this session (replacing the earlier choice)."""
+    """The outputs presented at this conference (replacing the earlier choice)."""
+    if not session.is_conference:
+        raise RegistrationError(_("Outputs are presented at the annual conference."))
     outputs = list(presentable_outputs(session).filter(pk__in=[o.pk for o in outputs]))
     with transaction.atomic():
         session.presentations.exclude(output__in=outputs).delete()

@@ -216,6 +216,7 @@ def _detail_context(request, session: Session) -> dict:
         "is_full": session.is_full,
         "can_edit": standing["editable"],
         "can_organise": standing["organises"],
+        "is_bureau": is_bureau(request),
     }
 
 
@@ -1026,6 +1027,9 @@ def presentations(request, pk: int):
     """The organisers choose which coalitions' outputs are presented at this session: the
     library shows them as that year's harvest."""
     session = get_session_for_user(request, pk, edit=True)
+    if not is_bureau(request) or not session.is_conference:
+        # The network's harvest: chosen by the bureau, for a conference.
+        raise PermissionDenied
     available = list(services.presentable_outputs(session))
     if request.method == "POST":
         chosen = {v for v in request.POST.getlist("outputs") if v.isdigit()}

@@ -50,7 +50,18 @@ AREA_OF = {
 }
 # Models whose rows are no one's page content (the outbox, retention holds, calendar tokens):
 # a change to them moves no counter.
-QUIET = {"members.notification", "members.retentionhold", "events.calendarfeed"}
+QUIET = {
+    "members.notification",
+    "members.retentionhold",
+    "events.calendarfeed",
+    # The theme rounds (proposals, votes, comments, interest) are on pages that are not kept:
+    # a vote must not throw away every kept coalition page in a busy round.
+    "coalitions.themeround",
+    "coalitions.proposal",
+    "coalitions.support",
+    "coalitions.proposalcomment",
+    "coalitions.interest",
+}
 
 
 def _key(area: str) -> str:

@@ -143,7 +143,7 @@ MATRIX = {
     "events:add_guest": (None, ONLY_BUREAU),  # the organisers: at J the bureau
     "events:presence_list": (LEADS_AND_BUREAU, None),
     "events:ics": (LOGGED_IN, None),
-    "events:presentations": (ONLY_BUREAU, ONLY_BUREAU),
+    "events:presentations": (ONLY_BUREAU, ONLY_BUREAU),  # at the conference C
 }
 QUERY = {"coalitions:transition": "?status=evaluatie"}
 # What an allowed GET answers (200 unless said here): a refusal dressed as a page fails.
@@ -160,7 +160,7 @@ OWN_MEETING = {
     "events:checkin": (A_MANAGERS, None),
     "events:add_guest": (None, A_MANAGERS),
     "events:programme_coalitions": (None, ONLY_BUREAU),  # which coalitions take part: bureau
-    "events:presentations": (A_MANAGERS, A_MANAGERS),
+    "events:presentations": (set(), set()),  # a meeting is no conference: nobody
 }
 # Third-party URLs with their own tests: allauth's accounts and the Django admin.
 NOT_OURS = ("account/", "django-admin/")
@@ -300,6 +300,9 @@ def world(db, settings, lead, member, other_institution, institution, bureau):
         "coalitions:recruitment_join": {"ring_pk": recruiting.rings.get(order=2).pk},
         "coalitions:candidates": {"pk": a.pk},
         "coalitions:evaluation": {"pk": evaluating.pk},
+        "events:presentations": {
+            "pk": make_session(title="Jaarconferentie", kind="jaarconferentie").pk
+        },
         "events:feed": {"token": feed.token},
         "events:cancel_registration": {"pk": registration.pk},
         "events:mark": {"pk": registration.pk},

@@ -28,7 +28,8 @@ def harvest(person=None):
         output__visibility__in=["openbaar"] if person is None else ["openbaar", "netwerk"]
     )
     latest = (
-        Session.objects.filter(presentations__in=shown, start__lte=timezone.now())
+        Session.objects.published()
+        .filter(kind=Session.Kind.CONFERENCE, presentations__in=shown, start__lte=timezone.now())
         .order_by("-start")
         .first()
     )
