@@ -1171,7 +1171,7 @@ def candidates(request, pk: int):
     by_institution = defaultdict(list)
     for membership in requests:
         by_institution[membership.person.institution.name].append(membership)
-    coalition_for_rule = launchable_coalition(coalition.pk)
+    coalition_for_rule = services.launchable().get(pk=coalition.pk)
     return render(
         request,
         "coalitions/candidates.html",
@@ -1184,10 +1184,6 @@ def candidates(request, pk: int):
             "is_recruiting": coalition.is_recruiting,
         },
     )
-
-
-def launchable_coalition(pk: int) -> Coalition:
-    return services.launchable().get(pk=pk)
 
 
 @bureau_required
