@@ -143,6 +143,10 @@ class Coalition(models.Model):
         help_text=_("The coalition on this theme that this one builds on (Data 2.0 → Data 3.0)."),
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    # Moved on by every logged change of the coalition, its rings, memberships, input and
+    # outputs (members.activity.log, in the change's transaction): the key of its cached
+    # fragments (kwaliteitsnetwerk.caching).
+    version = models.PositiveIntegerField(default=1, editable=False)
 
     objects = CoalitionQuerySet.as_manager()
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from members import activity, fragments, notify, retention
+from members import activity, notify, retention
 from members import services as member_services
 from members.models import Action, Person, dutch
 
@@ -196,7 +196,16 @@ class TransitionError(Exception):
     pass
 
 
+def _lock_coalition(pk: int) -> None:
+    """Every change of a coalition, its rings or memberships locks the coalition first (its
+    version moves when the change is logged, kwaliteitsnetwerk.caching; a launch locks the
+    coalition, then its rings and memberships): one order of locks, so two changes never wait
+    on each other in a circle."""
+    list(Coalition.objects.select_for_update().filter(pk=pk).values_list("pk", flat=True))
+
+
 def _locked_ring(ring: Ring) -> Ring:
+    _lock_coalition(ring.coalition_id)
     return Ring.objects.select_for_update().select_related("coalition").get(pk=ring.pk)
 
 
@@ -288,6 +297,7 @@ def invite_to_ring(person: Person, ring: Ring, *, by: Person | None) -> RingMemb
 
 
 def _locked_membership(membership: RingMembership) -> RingMembership:
+    _lock_coalition(membership.coalition_id)
     return (
         RingMembership.objects.select_for_update()
         .select_related("ring__coalition", "person")
@@ -1227,7 +1237,6 @@ def choose_candidates(coalition: Coalition, chosen: set[int], *, by: Person | No
             count=count,
             ring=core.name,
         )
-        fragments.changed("coalitions")  # .update() sends no signal: the kept pages move here
     return count
 
 

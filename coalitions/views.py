@@ -1,7 +1,6 @@
 import datetime as dt
 import mimetypes
 from collections import defaultdict
-from dataclasses import astuple
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,12 +11,10 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from members import fragments
 from members import services as member_services
 from members.access import bureau_required, is_bureau, person_of
 from members.activity import scope_of
@@ -114,16 +111,10 @@ def coalition_list(request):
         ).distinct()
     if params["mine"] == "1":
         coalitions = coalitions.filter(pk__in=Coalition.objects.involving(person).values("pk"))
-    # Everything below is read only when the kept fragments of the page are not there
-    # (templates/coalitions/coalition_list.html): the directory is the same for everyone
-    # with the same filters, until a coalition, ring membership or person changes.
     ordered = coalitions.order_by("-school_year", dutch("name"), "pk")
     context = {
-        "page": SimpleLazyObject(
-            lambda: Paginator(ordered, PAGE_SIZE).get_page(request.GET.get("page"))
-        ),
+        "page": Paginator(ordered, PAGE_SIZE).get_page(request.GET.get("page")),
         "params": params,
-        "whose": person.pk if params["mine"] == "1" and person else "",
         "years": Coalition.objects.order_by("-school_year")
         .values_list("school_year", flat=True)
         .distinct(),
@@ -190,9 +181,6 @@ def coalition_detail(request, pk: int):
     membership = open_membership(person, coalition)
     rights = coalition.rights_of(person, membership)
     bureau = is_bureau(request)
-    # The page is the same for everyone in the same place (their membership's ring and state,
-    # their rights): kept per coalition and place (members.fragments); the rings, members,
-    # input, outputs and phases are read only when it is not there.
     context = {
         "coalition": coalition,
         "membership": membership,
@@ -200,20 +188,10 @@ def coalition_detail(request, pk: int):
         "workspace": rights.see_workspace,
         "may_post_outputs": rights.post_outputs,
         "is_bureau": bureau,
-        "place": (
-            membership.ring_id if membership else "",
-            membership.status if membership else "",
-            membership.requested_ring_id if membership else "",
-            astuple(rights),
-            bureau,
-        ),
         "join_form": JoinForm(),
         "input_form": InputForm() if rights.post_input else None,
         "may_evaluate": coalition.may_evaluate(person, membership),
-        **fragments.lazily(
-            lambda: _coalition_data(coalition, person, rights, bureau),
-            ("rings", "inputs", "outputs", "lifecycle", "line", "followers", "evaluation"),
-        ),
+        **_coalition_data(coalition, person, rights, bureau),
     }
     return render(request, "coalitions/coalition_detail.html", context)
 
@@ -391,16 +369,9 @@ def ring_edit(request, pk: int, ring_pk: int | None = None):
 
 
 def _board_context(request, coalition: Coalition) -> dict:
-    """The board is the same for every lead and the bureau: it is kept (members.fragments)
-    until a ring, membership, person, attendance or log entry changes; its data is read only
-    when it is not there."""
-    return {
-        "coalition": coalition,
-        **fragments.lazily(
-            lambda: _board_data(coalition),
-            ("rings", "lead_ids", "invite_form", "decision_form"),
-        ),
-    }
+    """The board: the rings with their requests, members (and their commitment) and
+    invitations, for every lead and the bureau."""
+    return {"coalition": coalition, **_board_data(coalition)}
 
 
 def _board_data(coalition: Coalition) -> dict:
@@ -532,38 +503,45 @@ def membership_end(request, membership_pk: int):
 def ring_invite(request, pk: int):
     coalition = get_coalition_for_user(request, pk, manage=True)
     form = InviteToRingForm(request.POST, coalition=coalition)
-    if not form.is_valid():
-        messages.error(request, _("Give an e-mail address and a ring."))
-        return _board_response(request, coalition)
-    data = form.cleaned_data
-    lead = person_of(request)
-    try:
-        person = member_services.find_or_register_contact(
-            data["email"], first_name=data["first_name"], last_name=data["last_name"]
-        )
-    except member_services.UnknownContact:
-        messages.error(
-            request,
-            _(
-                "Nobody is registered with %(email)s. Give a first and last name and an address of a member institution, or ask the bureau."
+    if form.is_valid():
+        data = form.cleaned_data
+        lead = person_of(request)
+        try:
+            person = member_services.find_or_register_contact(
+                data["email"], first_name=data["first_name"], last_name=data["last_name"]
             )
-            % {"email": data["email"]},
-        )
-        return _board_response(request, coalition)
-    if _run(request, services.invite_to_ring, person, data["ring"], by=lead):
-        if person.user_id is None:
-            member_services.invite(
-                person,
-                invited_by=lead,
-                message=_("You are invited to %(ring)s of the coalition %(coalition)s.")
-                % {"ring": data["ring"].name, "coalition": coalition.name},
+        except member_services.UnknownContact:
+            form.add_error(
+                "email",
+                _(
+                    "Nobody is registered with %(email)s. Give a first and last name and an address of a member institution, or ask the bureau."
+                )
+                % {"email": data["email"]},
             )
-        messages.success(
-            request,
-            _("%(name)s is invited to %(ring)s.")
-            % {"name": person.full_name, "ring": data["ring"].name},
-        )
-    return _board_response(request, coalition)
+        else:
+            try:
+                services.invite_to_ring(person, data["ring"], by=lead)
+            except services.MembershipError as error:
+                form.add_error(None, str(error))
+            else:
+                if person.user_id is None:
+                    member_services.invite(
+                        person,
+                        invited_by=lead,
+                        message=_("You are invited to %(ring)s of the coalition %(coalition)s.")
+                        % {"ring": data["ring"].name, "coalition": coalition.name},
+                    )
+                messages.success(
+                    request,
+                    _("%(name)s is invited to %(ring)s.")
+                    % {"name": person.full_name, "ring": data["ring"].name},
+                )
+                return _board_response(request, coalition)
+    # The board again with the form as it was filled in, each error beside its field.
+    context = _board_context(request, coalition) | {"invite_form": form}
+    if request.htmx:
+        return render(request, "coalitions/ring_board.html#board", context)
+    return render(request, "coalitions/ring_board.html", context, status=400)
 
 
 # The member's own steps --------------------------------------------------------------------------
@@ -740,20 +718,6 @@ def output_download(request, pk: int):
     return response
 
 
-def _place_for_outputs(person, bureau: bool) -> str:
-    """Who sees the same outputs (Output.visible_to): the bureau, a visitor, or a member by
-    the rings they are active in and the coalitions they lead."""
-    if bureau:
-        return "bureau"
-    if person is None:
-        return "public"
-    rings = sorted(
-        RingMembership.objects.active().filter(person=person).values_list("ring_id", flat=True)
-    )
-    led = sorted(Coalition.objects.led_by(person).values_list("pk", flat=True))
-    return f"rings:{rings} leads:{led}"
-
-
 def output_library(request):
     """Outputs across all coalitions and years; the public ones also for visitors without login."""
     person = person_of(request) if request.user.is_authenticated else None
@@ -772,14 +736,8 @@ def output_library(request):
     if kind in Output.Kind.values:
         outputs = outputs.filter(kind=kind)
     ordered = outputs.order_by("-created_at", "pk")
-    # What someone may see depends on where they are (Output.visible_to): the results are kept
-    # for everyone in the same place — the same active rings and led coalitions — and read only
-    # when they are not there.
     context = {
-        "page": SimpleLazyObject(
-            lambda: Paginator(ordered, PAGE_SIZE).get_page(request.GET.get("page"))
-        ),
-        "place": _place_for_outputs(person, is_bureau(request)),
+        "page": Paginator(ordered, PAGE_SIZE).get_page(request.GET.get("page")),
         "harvest_person": person,
         "query": query,
         "kind": kind,

@@ -9,6 +9,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from coalitions.models import Coalition, Ring, RingMembership
+from kwaliteitsnetwerk.caching import versions_of
 from members.models import Institution, Person
 
 
@@ -207,6 +208,9 @@ class Session(models.Model):
         Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     updated_at = models.DateTimeField(default=timezone.now)
+    # Moved on by every logged change of the session, its programme or its registrations
+    # (members.activity.log, in the change's transaction): the key of its cached fragments.
+    version = models.PositiveIntegerField(default=1, editable=False)
 
     objects = SessionQuerySet.as_manager()
 
@@ -259,6 +263,19 @@ class Session(models.Model):
     @property
     def is_cancelled(self) -> bool:
         return self.status == self.Status.CANCELLED
+
+    @cached_property
+    def versions(self) -> str:
+        """What its cached fragments show moves one of these (kwaliteitsnetwerk.caching): the
+        session's version (itself, its programme, its registrations) and those of the
+        coalitions taking part in it, organising it or presenting an output at it (their names,
+        rings, leads and outputs)."""
+        coalitions = Coalition.objects.filter(
+            Q(pk__in=self.coalitions.values("pk"))
+            | Q(pk=self.organiser_coalition_id)
+            | Q(pk__in=self.presentations.values("output__coalition"))
+        )
+        return f"{self.pk}.{self.version}.{versions_of(coalitions)}"
 
     @cached_property
     def has_parts(self) -> bool:

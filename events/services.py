@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, override
 
 from coalitions.models import Output, school_year_of
-from members import activity, fragments, notify, retention
+from members import activity, notify, retention
 from members import services as member_services
 from members.models import Person
 
@@ -131,6 +131,9 @@ def check_open_for_signup(session: Session, *, on_behalf: bool = False) -> None:
 
 
 def _lock_session(session: Session) -> Session:
+    """Every change of a session, its programme or its registrations locks the session first
+    (its version moves when the change is logged, kwaliteitsnetwerk.caching): one order of
+    locks, so two changes never wait on each other in a circle."""
     return Session.objects.select_for_update().get(pk=session.pk)
 
 
@@ -436,17 +439,10 @@ def touch(session: Session) -> None:
 
 
 def invited_session_ids(person: Person | None) -> frozenset[int]:
-    """The sessions this person is invited to (Session.objects.invited, THE rule), kept per
-    person until a ring, a lead or a programme changes — not when someone signs up
-    (members.fragments): the rule is a nested EXISTS that costs more to build than to run."""
+    """The sessions this person is invited to (Session.objects.invited, THE rule)."""
     if person is None:
         return frozenset()
-    return fragments.kept_value(
-        "invited-sessions",
-        ("coalitions", "events"),
-        (person.pk,),
-        lambda: frozenset(Session.objects.invited(person).values_list("pk", flat=True)),
-    )
+    return frozenset(Session.objects.invited(person).values_list("pk", flat=True))
 
 
 def coming_sessions_for(person: Person, *, pks=None, limit: int = 8) -> list[Session]:
@@ -782,7 +778,6 @@ def choose_presentations(session: Session, outputs, *, by: Person | None) -> int
             [Presentation(session=session, output=o, added_by=by) for o in outputs],
             ignore_conflicts=True,
         )
-        fragments.changed("events", "coalitions")  # bulk writes send no signals
         activity.log(
             "session.presentations_chosen", by=by, target=session, scope=session, count=len(outputs)
         )
@@ -796,6 +791,9 @@ def mark_attendance(
     registration: Registration, *, attended: bool, by: Person | None
 ) -> Registration:
     with transaction.atomic():
+        # The session first, as every change of it (its version moves when the mark is logged):
+        # a mark beside a cancellation then never waits on it in a circle.
+        _lock_session(registration.session)
         registration.attended = attended
         registration.checked_in_at = timezone.now() if attended else None
         registration.save(update_fields=["attended", "checked_in_at"])
@@ -905,18 +903,7 @@ def commitment(
     )
     rings = {m.ring_id: m.ring for m in memberships}
     starts = dict(held.values_list("pk", "start"))
-    if held_before is None:
-        # Kept while rings and programmes stay as they are (at most FRAGMENTS_KEPT seconds,
-        # so a session that just ended counts within minutes): the rule's query is the
-        # costly part of the overview and the ring board.
-        invitations = fragments.kept_value(
-            "ring-invitations",
-            ("coalitions", "events"),
-            (sorted(rings), since.isoformat()),
-            lambda: ring_invitations(rings.values(), held),
-        )
-    else:
-        invitations = ring_invitations(rings.values(), held)
+    invitations = ring_invitations(rings.values(), held)
     all_sessions = set().union(*invitations.values())
     attended: dict[int, set[int]] = {}
     for person_id, session_id in Registration.objects.filter(

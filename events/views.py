@@ -18,7 +18,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from coalitions.models import Coalition
-from members import fragments
+from kwaliteitsnetwerk import caching
 from members import services as member_services
 from members.access import is_bureau, person_of
 from members.csvfiles import csv_response
@@ -48,7 +48,6 @@ PAGE_SIZE = 20
 REGISTRATIONS_PAGE = 25
 CHECKIN_ROWS = 30
 CHECKIN_MATCHES = 10
-WALK_IN_SEARCH = 3 * CHECKIN_MATCHES  # the people a search at the door keeps, signed up or not
 
 
 def _registration_of(person, session):
@@ -137,10 +136,10 @@ def _places_and_opening(session: Session) -> tuple[dict, str | None]:
 def _standing(session: Session, person) -> dict:
     """What this person may do here, from the rules' own predicates (Session.invites,
     SessionPart.objects.open_to, is_editable_by, is_organised_by, SessionPart.is_steered_by):
-    kept per person until a ring, a lead or the programme changes (members.fragments), as
-    these predicates are the costly part of the session page (nested EXISTS over 80 parts)."""
+    cached per person by the versions of the session, its coalitions and the person (their
+    rights), as these nested queries are the costly part of the session page."""
 
-    def compute():
+    def compute() -> dict:
         editable = session.is_editable_by(person)
         steered = set()
         if not editable and person is not None:
@@ -160,18 +159,20 @@ def _standing(session: Session, person) -> dict:
             "steered": sorted(steered),
         }
 
-    rights = person is not None and person.has_bureau_rights
-    return fragments.kept_value(
-        "session-standing",
-        ("members", "coalitions", "events"),
-        (session.pk, person.pk if person else "", rights),
+    return caching.cached_value(
+        caching.key(
+            "standing",
+            session.versions,
+            person.pk if person else "",
+            person.version if person else "",
+            person.has_bureau_rights if person else "",
+        ),
         compute,
     )
 
 
 def _programme(session: Session, steered: list[int]):
-    """The programme's rows with their places: read only when its kept fragment is not there
-    (the same for everyone but for the parts a lead steers)."""
+    """The programme's rows with their places (and which parts this lead steers)."""
     parts = list(
         session.parts.select_related("coalition")
         .prefetch_related("invited_rings")
@@ -197,14 +198,16 @@ def _detail_context(request, session: Session) -> dict:
     counts, signup_error = _places_and_opening(session)
     signup_form = None
     if invited and not registration and not signup_error:
-        # The empty form is the same for everyone who may choose the same parts: kept.
         signup_form = SimpleLazyObject(
             lambda: SignupForm(parts=list(session.parts.filter(pk__in=standing["open"])))
         )
     return {
-        "signup_fragment": "signup-form",
-        "open_parts": standing["open"],
         "session": session,
+        # The programme and the empty sign-up form are cached by the session's versions and
+        # what the rules answer for this person (the parts they steer, the parts open to them).
+        "facts_key": caching.key("session-facts", session.versions),
+        "programme_key": caching.key("programme", session.versions, standing["steered"]),
+        "signup_key": caching.key("signup-form", session.versions, standing["open"]),
         "parts": SimpleLazyObject(lambda: _programme(session, standing["steered"])),
         "steered": standing["steered"],
         "registration": registration,
@@ -546,22 +549,12 @@ def registrations(request, pk: int):
         else:
             messages.success(request, _("%(name)s is signed up.") % {"name": signed_up.full_name})
         return redirect("events:registrations", session.pk)
-    # The lists are kept (members.fragments) per session, per who sees them and per filter,
-    # until a registration, person or log entry changes; read only when not there.
     context = {
         "session": session,
         "form": form,
-        "whose": "all"
-        if person is not None and person.has_bureau_rights
-        else person.pk
-        if person
-        else "",
         "sees_everyone": person is not None and person.has_bureau_rights,
         "show_remarks": show_remarks,
-        **fragments.lazily(
-            lambda: _registration_lists(request, session, mine),
-            ("page", "shown", "numbered", "tabs", "counts", "query", "part", "parts"),
-        ),
+        **_registration_lists(request, session, mine),
     }
     return render(request, "events/registrations.html", context)
 
@@ -704,32 +697,20 @@ def _registrations_csv(session, regs, *, show_remarks: bool):
 
 def _checkin_context(request, session: Session, query: str) -> dict:
     """One search at the door: the people signed up (whom this person manages) and, from two
-    letters on, the people not signed up whom they may check in; with the present count. The
-    list before anything is typed is the same for everyone at the door: it is kept
-    (members.fragments) until someone signs up, cancels or is marked."""
+    letters on, the people not signed up whom they may check in; with the present count."""
     person = person_of(request)
     choose = bool(person and person.has_bureau_rights)
-    whose = "all" if choose else person.pk if person else ""
     return {
         "session": session,
         "query": query,
-        "door_fragment": "" if query else "door-list",
-        "whose": whose,
-        **fragments.lazily(
-            lambda: _door_list(session, person, whose, query),
-            ("registrations", "more", "counts", "walk_in_people"),
-        ),
-        # The guest form (500 institutions to choose from for the bureau) is kept while empty.
-        "may_add_guests": SimpleLazyObject(lambda: _standing(session, person)["editable"]),
-        "choose_institution": choose,
-        "guest_fragment": "checkin-guest",
+        **_door_list(session, person, query),
+        "may_add_guests": SimpleLazyObject(lambda: session.is_editable_by(person)),
         "guest_form": SimpleLazyObject(lambda: GuestForm(choose_institution=choose)),
     }
 
 
 class DoorRow(NamedTuple):
-    """A person signed up, as the door list shows them (a tuple: the roster of a big session
-    is kept and read at every keystroke)."""
+    """A person signed up, as the door list shows them."""
 
     pk: int
     name: str
@@ -737,19 +718,6 @@ class DoorRow(NamedTuple):
     waitlisted: bool
     attended: bool | None
     mark_url: str
-    haystack: str  # first name, last name, e-mail, institution: upper case, one per line
-
-    def matches(self, query: str) -> bool:
-        """What _matching asks of the database (every word in a name, the e-mail or the
-        institution, case-insensitive), on the kept roster. Python's upper case is Unicode's:
-        for letters PostgreSQL's UPPER folds the same way (tested with é), only rarities such as
-        ß (Python: SS) differ."""
-        return all(word.upper() in self.haystack for word in query.split())
-
-
-class DoorRoster(NamedTuple):
-    rows: list[DoorRow]
-    signed_up: frozenset[int]  # the people with an active registration (not only these rows)
 
 
 class WalkInRow(NamedTuple):
@@ -758,60 +726,37 @@ class WalkInRow(NamedTuple):
     place: str
 
 
-def _door_roster(session: Session, person, whose) -> DoorRoster:
-    """Everyone signed up whom this person manages, in the door's order, kept per session and
-    who sees it (members.fragments) until someone signs up, cancels or is marked: a search at
-    the door filters it instead of asking the database at every keystroke."""
-
-    def compute():
-        mine = session.registrations.manageable_by(person).active()
-        # One URL pattern for all rows: a reverse per row and per form was 40% of the answer.
-        mark = url_pattern("events:mark")
-        rows = []
-        for registration in (
-            mine.select_related("person__institution")
-            .only(*DOOR_ROW, "person__email", "status", "attended")
-            .order_by("person__last_name", "person__first_name")
-        ):
-            who, institution = registration.person, registration.person.institution
-            rows.append(
-                DoorRow(
-                    pk=registration.pk,
-                    name=who.full_name,
-                    place=institution.short_name or institution.name,
-                    waitlisted=registration.is_waitlisted,
-                    attended=registration.attended,
-                    mark_url=mark.format(registration.pk),
-                    haystack="\n".join(
-                        (who.first_name, who.last_name, who.email, institution.name)
-                    ).upper(),
-                )
-            )
-        # Everyone signed up (also whom this person does not manage): no walk-in for them.
-        signed_up = frozenset(session.registrations.active().values_list("person_id", flat=True))
-        return DoorRoster(rows, signed_up)
-
-    return fragments.kept_value(
-        # Who a lead may manage moves with rings, leads and the session's coalitions too.
-        "door-roster",
-        ("registrations", "members", "coalitions", "events"),
-        (session.pk, whose),
-        compute,
-    )
-
-
-def _door_list(session: Session, person, whose, query: str) -> dict:
-    roster, signed_up = _door_roster(session, person, whose)
-    shown = [row for row in roster if row.matches(query)] if query else roster
-    # Who types a name looks for one person: the ten best, not the thirty first.
-    rows = CHECKIN_MATCHES if query else CHECKIN_ROWS
+def _door_list(session: Session, person, query: str) -> dict:
+    """The people signed up whom this person manages, matching what was typed (the database
+    searches, as on the registrations page), with the present count and the walk-ins."""
+    mine = session.registrations.manageable_by(person).active()
+    counts = mine.aggregate(present=Count("pk", filter=Q(attended=True)), total=Count("pk"))
+    # Who types a name looks for one person: the ten best, not the thirty first. At the door
+    # people type a name: the first rows in the alphabet, and a hint when more match (a big
+    # session has hundreds; all of them at once was 290 KB per keystroke).
+    limit = CHECKIN_MATCHES if query else CHECKIN_ROWS
+    # One URL pattern for all rows: a reverse per row and per form was 40% of the answer.
+    mark = url_pattern("events:mark")
+    rows = [
+        DoorRow(
+            pk=registration.pk,
+            name=registration.person.full_name,
+            place=registration.person.institution.short_name
+            or registration.person.institution.name,
+            waitlisted=registration.is_waitlisted,
+            attended=registration.attended,
+            mark_url=mark.format(registration.pk),
+        )
+        for registration in _matching(mine, query)
+        .select_related("person__institution")
+        .only(*DOOR_ROW, "status", "attended")
+        .order_by("person__last_name", "person__first_name", "pk")[: limit + 1]
+    ]
     return {
-        # At the door people type a name: the first rows in the alphabet, and a hint when more
-        # match (a big session has hundreds; all of them at once was 290 KB per keystroke).
-        "registrations": shown[:rows],
-        "more": len(shown) > rows,
-        "counts": {"present": sum(1 for row in roster if row.attended), "total": len(roster)},
-        "walk_in_people": _walk_in_candidates(session, person, whose, query, signed_up),
+        "registrations": rows[:limit],
+        "more": len(rows) > limit,
+        "counts": counts,
+        "walk_in_people": _walk_in_candidates(session, person, query),
     }
 
 
@@ -838,44 +783,25 @@ DOOR_ROW = (
 )
 
 
-def _walk_in_candidates(
-    session: Session, person: Person | None, whose, query: str, signed_up: frozenset[int]
-) -> list[WalkInRow]:
+def _walk_in_candidates(session: Session, person: Person | None, query: str) -> list[WalkInRow]:
     """People not signed up, whom this person may check in, matching a name typed at the door
-    (at most CHECKIN_MATCHES). The people matching a search are kept (they change with people,
-    rings and leads, not with each mark at the door); who is signed up comes from the kept
-    roster. When most of the people found are signed up, the database is asked exactly."""
+    (at most CHECKIN_MATCHES)."""
     if len(query) < 2:
         return []
-
-    def search(limit: int | None, *, exclude_signed_up: bool = False) -> list[WalkInRow]:
-        people = session.people_to_act_for(person)
-        if exclude_signed_up:
-            people = people.exclude(pk__in=session.registrations.active().values("person"))
-        for word in query.split():
-            people = people.filter(
-                Q(first_name__icontains=word)
-                | Q(last_name__icontains=word)
-                | Q(email__icontains=word)
-            )
-        people = people.select_related("institution").only(
-            *(field.removeprefix("person__") for field in DOOR_ROW)
-        )
-        return [
-            WalkInRow(p.pk, p.full_name, p.institution.short_name or p.institution.name)
-            for p in people.dutch_order()[:limit]
-        ]
-
-    found = fragments.kept_value(
-        "walk-in-search",
-        ("members", "coalitions", "events"),
-        (session.pk, whose, query),
-        lambda: search(WALK_IN_SEARCH),
+    people = session.people_to_act_for(person).exclude(
+        pk__in=session.registrations.active().values("person")
     )
-    shown = [row for row in found if row.pk not in signed_up][:CHECKIN_MATCHES]
-    if len(shown) < CHECKIN_MATCHES and len(found) == WALK_IN_SEARCH:
-        return search(CHECKIN_MATCHES, exclude_signed_up=True)  # the kept search ran short
-    return shown
+    for word in query.split():
+        people = people.filter(
+            Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(email__icontains=word)
+        )
+    people = people.select_related("institution").only(
+        *(field.removeprefix("person__") for field in DOOR_ROW)
+    )
+    return [
+        WalkInRow(p.pk, p.full_name, p.institution.short_name or p.institution.name)
+        for p in people.dutch_order()[:CHECKIN_MATCHES]
+    ]
 
 
 def _checkin_response(request, session: Session):
@@ -924,7 +850,7 @@ def add_guest(request, pk: int):
     form = GuestForm(request.POST, choose_institution=is_bureau(request))
     if not form.is_valid():
         context = _checkin_context(request, session, "")
-        context |= {"guest_form": form, "guest_fragment": ""}  # what was typed: not kept
+        context["guest_form"] = form
         return render(request, "events/checkin.html", context, status=400)
     try:
         # One transaction: no guest without their place at the door.
@@ -934,7 +860,7 @@ def add_guest(request, pk: int):
     except member_services.GuestError as error:
         form.add_error("email", str(error))
         context = _checkin_context(request, session, "")
-        context |= {"guest_form": form, "guest_fragment": ""}  # what was typed: not kept
+        context["guest_form"] = form
         return render(request, "events/checkin.html", context, status=400)
     messages.success(
         request, _("%(name)s is added and marked present.") % {"name": guest.full_name}

@@ -4,6 +4,7 @@ Development defaults are safe to run locally: SQLite, console e-mail, tasks in-p
 With DEBUG=0 the production values are required and checked here, loudly.
 """
 
+import hashlib
 import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -107,7 +108,6 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "members.fragments.ReadCountersOnce",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -225,10 +225,36 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Fragments that are the same for everyone are kept in that cache until their data changes
-# (members.fragments), and at most this many seconds (what only the clock changes). With more
-# than one process the cache must be shared (REDIS_URL): a change moves a counter there.
-FRAGMENTS_KEPT = int(env("FRAGMENTS_KEPT", "300"))
+
+def code_release() -> str:
+    """What tells this code apart from an earlier deploy's, which may have kept fragments of
+    another shape in the same cache: the sizes and times of the application's Python files,
+    templates and translations."""
+    digest = hashlib.sha256()
+    for folder in ("kwaliteitsnetwerk", "members", "coalitions", "events", "templates", "locale"):
+        for path in sorted((BASE_DIR / folder).rglob("*")):
+            if path.suffix in (".py", ".html", ".mo"):
+                stat = path.stat()
+                digest.update(
+                    f"{path.relative_to(BASE_DIR)}:{stat.st_size}:{stat.st_mtime_ns}".encode()
+                )
+    return digest.hexdigest()[:12]
+
+
+# Cached fragments (kwaliteitsnetwerk.caching): keyed by the versions of what they show, in the
+# same cache as the rest (shared by every process with REDIS_URL), under the code's release.
+# CACHE_FRAGMENTS=0 turns all of them off (to compare: make bench measures both ways).
+CACHE_FRAGMENTS = env_bool("CACHE_FRAGMENTS", True)
+CACHES["fragments"] = (
+    {
+        **CACHES["default"],
+        "KEY_PREFIX": f"fragment:{code_release()}",
+        "TIMEOUT": 24 * 3600,  # a key is never read after a change; unread ones go in a day
+    }
+    if CACHE_FRAGMENTS
+    else {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
+)
+FRAGMENTS_KEPT = int(env("FRAGMENTS_KEPT", "300"))  # TEMPORARY: the old members.fragments
 
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"  # a host, so kombu does not warn
 # Without a broker (a first local run) tasks run in-process, so nothing is lost.

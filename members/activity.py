@@ -35,6 +35,15 @@ def scope_of(obj: models.Model) -> str:
     return f"{obj._meta.label_lower}:{obj.pk}"
 
 
+def _move_version(obj: models.Model) -> None:
+    """The version of a changed object moves on in the change's own transaction: a rollback
+    takes it back with the change, and a page rendered before the commit was cached under the
+    old version, which nobody asks for after it (kwaliteitsnetwerk.caching)."""
+    model = type(obj)
+    if any(field.name == "version" for field in model._meta.concrete_fields):
+        model._base_manager.filter(pk=obj.pk).update(version=models.F("version") + 1)
+
+
 def log(
     verb: str,
     *,
@@ -44,9 +53,12 @@ def log(
     scope: models.Model | None = None,
     **data,
 ) -> Action:
-    """Record that `by` did `verb` to `target` (about `person`, inside `scope`)."""
+    """Record that `by` did `verb` to `target` (about `person`, inside `scope`), and move the
+    versions of `target` and `scope` on: every change passes here, in its transaction."""
     if verb not in _VERBS:
         raise ValueError(f"Unknown activity verb {verb!r}: register it with register_verbs().")
+    for changed in {target, scope} - {None}:
+        _move_version(changed)
     return Action.objects.create(
         actor=by,
         verb=verb,

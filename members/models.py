@@ -225,6 +225,9 @@ class Person(models.Model):
     overview_seen_at = models.DateTimeField(
         _("last looked at the overview"), null=True, blank=True, editable=False
     )
+    # Moved on by every logged change of this person (members.activity.log): the keys of the
+    # cached fragments that show people are built from it (kwaliteitsnetwerk.caching).
+    version = models.PositiveIntegerField(default=1, editable=False)
 
     objects = PersonQuerySet.as_manager()
 

@@ -54,7 +54,12 @@ def settings_for_tests() -> dict:
             "default": {
                 "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                 "LOCATION": uuid.uuid4().hex,
-            }
+            },
+            # The cached fragments (kwaliteitsnetwerk.caching) are on in tests, as in production.
+            "fragments": {
+                "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                "LOCATION": uuid.uuid4().hex,
+            },
         },
     }
 

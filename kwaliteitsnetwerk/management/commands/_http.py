@@ -42,7 +42,7 @@ def free_port() -> int:
 class Server:
     """gunicorn as docker-compose runs it (3 workers), on the bench database."""
 
-    def __init__(self, workers: int = 3):
+    def __init__(self, workers: int = 3, *, cache_fragments: bool = True):
         self.port = free_port()
         self.secret_key = secrets.token_urlsafe(50)
         db = connection.settings_dict
@@ -60,6 +60,7 @@ class Server:
             "BUREAU_REQUIRE_MFA": "0",
             "KN_BENCH_REFERENCE": "1",
             "LOG_LEVEL": "WARNING",
+            "CACHE_FRAGMENTS": "1" if cache_fragments else "0",
         }
         self.workers = workers
         self.process = None

@@ -195,78 +195,115 @@ class Command(BaseCommand):
             (bureau, "/beheer/logboek/?wat=session.changed", True),
             (bureau, f"/bijeenkomsten/{busy.pk}/inchecken/?wie=an", True),
         ]
-        rows = []
-        with _http.Server() as server:
-            cookies = {user.pk: server.cookie_for(user) for user in (member, lead, bureau)}
-            bare = _http.wrk(server, "/_bench/ok", "", seconds=seconds, connections=8)
-            reference = _http.wrk(
-                server, "/_bench/een-query/", cookies[member.pk], seconds=seconds, connections=8
-            )
-            for user, path, htmx in [] if burst_only else pages:
-                _http.wrk(server, path, cookies[user.pk], seconds=1, connections=2, htmx=htmx)
-                result = _http.wrk(
-                    server, path, cookies[user.pk], seconds=seconds, connections=8, htmx=htmx
+        results = {}  # cached or not → (reference, bare, rows)
+        for cached in (False, True):
+            if burst_only and not cached:
+                continue
+            rows = []
+            with _http.Server(cache_fragments=cached) as server:
+                cookies = {user.pk: server.cookie_for(user) for user in (member, lead, bureau)}
+                bare = _http.wrk(server, "/_bench/ok", "", seconds=seconds, connections=8)
+                reference = _http.wrk(
+                    server, "/_bench/een-query/", cookies[member.pk], seconds=seconds, connections=8
                 )
-                rows.append((path, htmx, result))
                 self.stdout.write(
-                    f"{path:<45} {result['rps']:>7.0f}/s p50 {result['p50']:>6.1f} p95 "
-                    f"{result['p95']:>6.1f} ms  {result['rps'] / reference['rps']:.2f} of ref"
+                    f"\nFragment caching {'on' if cached else 'off'}: reference "
+                    f"{reference['rps']:.0f}/s"
                 )
-            start = timezone.now() + dt.timedelta(days=30)
-            session = Session.objects.create(
-                title=f"Benchmark {timezone.now():%H%M%S}",
-                start=start,
-                end=start + dt.timedelta(hours=3),
-                capacity=crowd // 2,
-                status=Session.Status.PUBLISHED,
-            )
-            people = list(
-                Person.objects.filter(erased_at__isnull=True, institution__kind="roc")
-                .select_related("user")
-                .order_by("pk")[:crowd]
-            )
-            for person in people:  # the bench's own accounts for the crowd (bench data only)
-                if person.user_id is None:
-                    person.user = User.objects.filter(email__iexact=person.email).first() or (
-                        User.objects.create_user(email=person.email, password=None)
+                for user, path, htmx in [] if burst_only else pages:
+                    _http.wrk(server, path, cookies[user.pk], seconds=1, connections=2, htmx=htmx)
+                    result = _http.wrk(
+                        server, path, cookies[user.pk], seconds=seconds, connections=8, htmx=htmx
                     )
-                    person.save(update_fields=["user"])
-            load = _http.burst(server, session, people, workers=50)
-            confirmed = session.registrations.confirmed().count()
-            waiting = session.registrations.waitlisted().count()
-            session.delete()
-        report = self.http_report(
-            bare, reference, rows, load, confirmed, waiting, len(people), session.capacity
-        )
+                    rows.append((path, htmx, result))
+                    self.stdout.write(
+                        f"{path:<45} {result['rps']:>7.0f}/s p50 {result['p50']:>6.1f} p95 "
+                        f"{result['p95']:>6.1f} ms  {result['rps'] / reference['rps']:.2f} of ref"
+                    )
+                results[cached] = (reference, bare, rows)
+                if cached:
+                    burst = self.http_burst(server, crowd)
+        report = self.http_report(results, burst)
         self.stdout.write(report)
         if write and not burst_only:
             self.write_section(report)
 
-    def http_report(self, bare, reference, rows, load, confirmed, waiting, crowd, capacity) -> str:
+    def http_burst(self, server, crowd: int) -> dict:
+        """200 people, each with their own login, post the HTMX sign-up at once over 50
+        connections for 100 places."""
+        from . import _http
+
+        start = timezone.now() + dt.timedelta(days=30)
+        session = Session.objects.create(
+            title=f"Benchmark {timezone.now():%H%M%S}",
+            start=start,
+            end=start + dt.timedelta(hours=3),
+            capacity=crowd // 2,
+            status=Session.Status.PUBLISHED,
+        )
+        people = list(
+            Person.objects.filter(erased_at__isnull=True, institution__kind="roc")
+            .select_related("user")
+            .order_by("pk")[:crowd]
+        )
+        for person in people:  # the bench's own accounts for the crowd (bench data only)
+            if person.user_id is None:
+                person.user = User.objects.filter(email__iexact=person.email).first() or (
+                    User.objects.create_user(email=person.email, password=None)
+                )
+                person.save(update_fields=["user"])
+        load = _http.burst(server, session, people, workers=50)
+        result = {
+            "load": load,
+            "confirmed": session.registrations.confirmed().count(),
+            "waiting": session.registrations.waitlisted().count(),
+            "crowd": len(people),
+            "capacity": session.capacity,
+        }
+        session.delete()
+        return result
+
+    def http_report(self, results: dict, burst: dict) -> str:
+        """One table: each endpoint with fragment caching off and on, each as a share of the
+        logged-in reference served by the same server in the same run."""
         lines = [
             f"Over HTTP: gunicorn with 3 workers, `DEBUG=0`, the production middleware, "
             f"PostgreSQL{', Redis' if settings.REDIS_URL else ''}; wrk with 8 connections "
-            f"from another process, logged-in users; {timezone.localdate():%Y-%m-%d}.",
+            f"from another process, logged-in users; {timezone.localdate():%Y-%m-%d}. Each "
+            f"endpoint with the cached fragments off (`CACHE_FRAGMENTS=0`) and on.",
             "",
-            "| endpoint | req/s | share of reference | p50 ms | p95 ms | p99 ms | errors |",
-            "|---|---:|---:|---:|---:|---:|---:|",
-            f"| reference: bare `ok`, no middleware | {bare['rps']:.0f} | – | {bare['p50']:.1f} "
-            f"| {bare['p95']:.1f} | {bare['p99']:.1f} | {bare['errors']} |",
-            f"| reference: logged-in, one query | {reference['rps']:.0f} | 1.00 | "
-            f"{reference['p50']:.1f} | {reference['p95']:.1f} | {reference['p99']:.1f} | "
-            f"{reference['errors']} |",
+            "| endpoint | off: req/s | off: share | off: p95 ms | on: req/s | on: share "
+            "| on: p95 ms | errors |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
-        for path, htmx, r in rows:
-            name = f"`{path}`" + (" (HTMX)" if htmx else "")
+        off = results.get(False)
+        on = results.get(True)
+        if off and on:
+            (ref_off, bare_off, rows_off), (ref_on, bare_on, rows_on) = off, on
             lines.append(
-                f"| {name} | {r['rps']:.0f} | {r['rps'] / reference['rps']:.2f} | {r['p50']:.1f} "
-                f"| {r['p95']:.1f} | {r['p99']:.1f} | {r['errors']} |"
+                f"| reference: bare `ok`, no middleware | {bare_off['rps']:.0f} | – | "
+                f"{bare_off['p95']:.1f} | {bare_on['rps']:.0f} | – | {bare_on['p95']:.1f} | "
+                f"{bare_off['errors'] + bare_on['errors']} |"
             )
+            lines.append(
+                f"| reference: logged-in, one query | {ref_off['rps']:.0f} | 1.00 | "
+                f"{ref_off['p95']:.1f} | {ref_on['rps']:.0f} | 1.00 | {ref_on['p95']:.1f} | "
+                f"{ref_off['errors'] + ref_on['errors']} |"
+            )
+            for (path, htmx, a), (_path, _htmx, b) in zip(rows_off, rows_on, strict=True):
+                name = f"`{path}`" + (" (HTMX)" if htmx else "")
+                lines.append(
+                    f"| {name} | {a['rps']:.0f} | {a['rps'] / ref_off['rps']:.2f} | "
+                    f"{a['p95']:.1f} | {b['rps']:.0f} | {b['rps'] / ref_on['rps']:.2f} | "
+                    f"{b['p95']:.1f} | {a['errors'] + b['errors']} |"
+                )
+        load = burst["load"]
         lines += [
             "",
-            f"Sign-up burst over HTTP: {crowd} people post the HTMX sign-up at once (50 "
-            f"connections, each their own login) for {capacity} places: {confirmed} confirmed, "
-            f"{waiting} waiting, {len(load['errors'])} errors; {confirmed / load['total']:.0f} "
+            f"Sign-up burst over HTTP (caching on): {burst['crowd']} people post the HTMX "
+            f"sign-up at once (50 connections, each their own login) for {burst['capacity']} "
+            f"places: {burst['confirmed']} confirmed, {burst['waiting']} waiting, "
+            f"{len(load['errors'])} errors; {burst['confirmed'] / load['total']:.0f} "
             f"confirmed/s, p50 {load['p50']:.0f} ms, p95 {load['p95']:.0f} ms.",
         ]
         return "\n".join(lines) + "\n"
