@@ -8,7 +8,7 @@ import secrets
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -467,6 +467,10 @@ def save_institution(form, *, by: Person | None) -> Institution:
             activity.log(
                 "institution.changed", by=by, target=institution, fields=_labels(form, changed)
             )
+            if {"name", "short_name"} & set(changed):
+                # Its people are shown with its name: their versions move with it
+                # (the keys of cached fragments that show people, kwaliteitsnetwerk.caching).
+                institution.people.update(version=F("version") + 1)
     return institution
 
 
