@@ -4,11 +4,14 @@ before, and the network of institutions and coalitions. Each a fixed number of q
 whatever the size of the network; each built on the rules' own predicates."""
 
 import datetime as dt
+import functools
 import math
+import operator
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, F, Func, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, Func, OuterRef, Q, Subquery, Value, Window
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -17,14 +20,15 @@ from django.utils.translation import gettext_lazy
 from coalitions import health
 from coalitions.models import Coalition, Output, Ring, RingMembership, school_year_of
 from coalitions.reminders import PRESENCE_GRACE
-from events.models import Registration, Session
-from events.services import commitment
+from events.models import Registration, Session, ring_invitations
 from members.models import Institution, Person
 
 REQUEST_WAITS = dt.timedelta(days=7)
 FILLING = 0.8  # a session is filling up from 80% of its places
 DEADLINE_SOON = dt.timedelta(days=7)
 FEW_ANSWERS = 0.25
+SHOWN = 15  # the items a signal lists; the others are counted ("and 12 more")
+REQUESTS_COUNTED = 50  # the waiting requests are counted up to fifty, as they always were
 
 
 @dataclass
@@ -32,24 +36,66 @@ class Signal:
     key: str
     title: str
     solve: str  # what to do, in a few words
-    items: list = field(default_factory=list)  # (label, url, detail)
+    items: list = field(default_factory=list)  # the first SHOWN: (label, url, detail)
+    count: int = 0  # all items, the listed ones and the others
+
+    @property
+    def more(self) -> int:
+        return self.count - len(self.items)
+
+
+def network_size() -> dict:
+    """The size of the network on the bureau's start page: four counts in one query."""
+    counted = {
+        "institutions": Institution.objects.members_on(),
+        "people": Person.objects.all(),
+        "coalitions": Coalition.objects.running(),
+        "sessions": Session.objects.upcoming(),
+    }
+    counts = [
+        queryset.order_by()
+        .annotate(what=Value(name), n=Func(F("pk"), function="COUNT"))
+        .values_list("what", "n")
+        for name, queryset in counted.items()
+    ]
+    return dict(counts[0].union(*counts[1:], all=True).order_by())
 
 
 def signals(today: dt.date | None = None) -> list[Signal]:
     """Everything that asks for the bureau's action now, each item linking to where it is
-    solved. A signal disappears as soon as its condition no longer holds."""
+    solved. A signal disappears as soon as its condition no longer holds. Each signal is one
+    query that lists its first SHOWN items and counts them all; people who keep missing their
+    ring's sessions take a few more (the commitment rule)."""
     now = timezone.now()
     today = today or timezone.localdate()
-    found = []
+    return [
+        _ending(today),
+        _rings(),
+        _old_requests(now),
+        _filling(now),
+        _few_answers(now),
+        _nowhere(today),
+        _missing(today, now),
+    ]
 
-    ending = Signal(
+
+def _first(rows, limit: int = SHOWN) -> tuple[list, int]:
+    """The first `limit` rows of a query and how many it has in all, in one query: the count
+    is a window over the whole result, taken before the LIMIT."""
+    found = list(rows.annotate(rows_in_all=Window(Count("*")))[:limit])
+    return found, (found[0].rows_in_all if found else 0)
+
+
+def _ending(today: dt.date) -> Signal:
+    signal = Signal(
         "ending",
         _("Coalitions near or past their planned end"),
         _("plan the evaluation and the output, or extend"),
     )
-    for c in health.coalitions_ending(today):
+    coalitions, signal.count = _first(health.coalitions_ending(today))
+    for c in coalitions:
         late = c.planned_end < today
-        ending.items.append(
+        signal.items.append(
             (
                 c.name,
                 reverse("coalitions:detail", args=[c.pk]),
@@ -57,9 +103,11 @@ def signals(today: dt.date | None = None) -> list[Signal]:
                 % {"date": c.planned_end.strftime("%d-%m-%Y")},
             )
         )
-    found.append(ending)
+    return signal
 
-    rings = Signal(
+
+def _rings() -> Signal:
+    signal = Signal(
         "rings", _("Core rings below their minimum or full with people waiting"), _("ring board")
     )
     # Waiting: a request to join the ring, or a member of another ring asking to move into it.
@@ -67,30 +115,36 @@ def signals(today: dt.date | None = None) -> list[Signal]:
         Q(ring=OuterRef("pk"), status=RingMembership.Status.REQUESTED)
         | Q(requested_ring=OuterRef("pk"), status=RingMembership.Status.ACTIVE)
     )
-    for ring in (
+    rings, signal.count = _first(
         Ring.objects.core()
         .with_counts()
         .filter(coalition__in=Coalition.objects.running())
         .annotate(has_waiting=Exists(waiting))
+        # Ring.below_minimum, or Ring.is_full with someone waiting, asked in the query.
+        .filter(
+            Q(minimum_size__isnull=False, active_count__lt=F("minimum_size"))
+            | Q(capacity__isnull=False, active_count__gte=F("capacity"), has_waiting=True)
+        )
         .select_related("coalition")
         .order_by("coalition__name")
-    ):
+    )
+    for ring in rings:
         if ring.below_minimum:
             detail = _("%(count)s of at least %(minimum)s") % {
                 "count": ring.active_count,
                 "minimum": ring.minimum_size,
             }
-        elif ring.is_full and ring.has_waiting:
-            detail = _("full, with requests waiting")
         else:
-            continue
-        rings.items.append(
+            detail = _("full, with requests waiting")
+        signal.items.append(
             (ring.coalition.name, reverse("coalitions:board", args=[ring.coalition_id]), detail)
         )
-    found.append(rings)
+    return signal
 
-    old = Signal("requests", _("Ring requests unanswered for more than a week"), _("ring board"))
-    for m in (
+
+def _old_requests(now: dt.datetime) -> Signal:
+    signal = Signal("requests", _("Ring requests unanswered for more than a week"), _("ring board"))
+    requests, count = _first(
         RingMembership.objects.filter(coalition__in=Coalition.objects.running())
         .filter(
             Q(status=RingMembership.Status.REQUESTED, created_at__lt=now - REQUEST_WAITS)
@@ -101,20 +155,24 @@ def signals(today: dt.date | None = None) -> list[Signal]:
             )
         )
         .select_related("person", "coalition", "ring", "requested_ring")
-        .order_by("created_at")[:50]
-    ):
+        .order_by("created_at")
+    )
+    signal.count = min(count, REQUESTS_COUNTED)
+    for m in requests:
         since = m.requested_at if m.asks_to_move else m.created_at
-        old.items.append(
+        signal.items.append(
             (
                 f"{m.person.full_name} → {(m.requested_ring or m.ring).name} ({m.coalition.name})",
                 reverse("coalitions:board", args=[m.coalition_id]),
                 _("since %(date)s") % {"date": timezone.localtime(since).strftime("%d-%m-%Y")},
             )
         )
-    found.append(old)
+    return signal
 
-    filling = Signal("filling", _("Sessions filling up or with a waiting list"), _("registrations"))
-    for s in (
+
+def _filling(now: dt.datetime) -> Signal:
+    signal = Signal("filling", _("Sessions filling up or with a waiting list"), _("registrations"))
+    sessions, signal.count = _first(
         Session.objects.published()
         .filter(start__gt=now)
         .annotate(
@@ -125,21 +183,33 @@ def signals(today: dt.date | None = None) -> list[Signal]:
             Q(waiting__gt=0) | Q(capacity__isnull=False, confirmed__gte=F("capacity") * FILLING)
         )
         .order_by("start")
-    ):
+    )
+    for s in sessions:
         detail = _("%(confirmed)s of %(capacity)s places") % {
             "confirmed": s.confirmed,
             "capacity": s.capacity or "∞",
         }
         if s.waiting:
             detail += ", " + _("%(count)s waiting") % {"count": s.waiting}
-        filling.items.append((s.title, reverse("events:registrations", args=[s.pk]), detail))
-    found.append(filling)
+        signal.items.append((s.title, reverse("events:registrations", args=[s.pk]), detail))
+    return signal
 
-    quiet = Signal(
+
+def _few_answers(now: dt.datetime) -> Signal:
+    signal = Signal(
         "answers",
         _("Invitations with few answers close to the deadline"),
         _("send a reminder or ask the leads"),
     )
+    # Only the sessions whose deadline is in the coming week, mostly none: the counts below
+    # are asked only for them (the invitation rule is a large query to build).
+    soon = list(
+        Session.objects.published()
+        .filter(signup_deadline__gt=now, signup_deadline__lte=now + DEADLINE_SOON)
+        .values_list("pk", flat=True)
+    )
+    if not soon:
+        return signal
     # How many people the session invites (events.services.people_invited, counted inside
     # the query): one query for all sessions.
     invited_people = Person.objects.filter(
@@ -155,33 +225,33 @@ def signals(today: dt.date | None = None) -> list[Signal]:
     def counted(people):
         return Subquery(people.annotate(n=Func(F("pk"), function="COUNT")).values("n"))
 
-    for s in (
-        Session.objects.published()
-        .filter(signup_deadline__gt=now, signup_deadline__lte=now + DEADLINE_SOON)
+    quiet = [
+        s
+        for s in Session.objects.filter(pk__in=soon)
         .annotate(invited=counted(invited_people), answered=counted(answered_people))
         .order_by("signup_deadline")
-    ):
-        if s.invited and s.answered < s.invited * FEW_ANSWERS:
-            quiet.items.append(
-                (
-                    s.title,
-                    reverse("events:detail", args=[s.pk]),
-                    _("%(answered)s of %(invited)s answered")
-                    % {
-                        "answered": s.answered,
-                        "invited": s.invited,
-                    },
-                )
+        if s.invited and s.answered < s.invited * FEW_ANSWERS
+    ]
+    signal.count = len(quiet)
+    for s in quiet[:SHOWN]:
+        signal.items.append(
+            (
+                s.title,
+                reverse("events:detail", args=[s.pk]),
+                _("%(answered)s of %(invited)s answered")
+                % {"answered": s.answered, "invited": s.invited},
             )
-    found.append(quiet)
+        )
+    return signal
 
-    year = school_year_of(today)
-    nowhere = Signal(
+
+def _nowhere(today: dt.date) -> Signal:
+    signal = Signal(
         "nowhere",
         _("Member institutions in no coalition this school year"),
         _("invite them to a coalition"),
     )
-    this_year = Coalition.objects.filter(school_year=year)
+    this_year = Coalition.objects.filter(school_year=school_year_of(today))
     taking_part = Q(
         Exists(
             RingMembership.objects.active().filter(
@@ -195,54 +265,91 @@ def signals(today: dt.date | None = None) -> list[Signal]:
             )
         )
     )
-    for institution in Institution.objects.members_on().exclude(taking_part).order_by("name"):
-        nowhere.items.append(
+    institutions, signal.count = _first(
+        Institution.objects.members_on().exclude(taking_part).order_by("name")
+    )
+    for institution in institutions:
+        signal.items.append(
             (
                 institution.name,
                 reverse("members:institution_detail", args=[institution.pk]),
                 "",
             )
         )
-    found.append(nowhere)
+    return signal
 
-    missing = Signal(
+
+def _missing(today: dt.date, now: dt.datetime) -> Signal:
+    signal = Signal(
         "missing",
         _("People who keep missing what their ring agreed"),
         _("the lead talks with them"),
     )
-    memberships = list(
+    # As the nudge counts it (events.services.commitment): a session of this school year
+    # counts once the presence list could be made, for the rings it invited (ring_invitations),
+    # and for each person from the day they joined the ring.
+    held_before = now - PRESENCE_GRACE
+    since = timezone.make_aware(dt.datetime(int(school_year_of(today)[:4]), 9, 1))
+    starts = dict(
+        Session.objects.filter(start__gte=since, end__lt=held_before)
+        .exclude(status__in=[Session.Status.CANCELLED, Session.Status.DRAFT])
+        .values_list("pk", "start")
+    )
+    rings = Ring.objects.filter(coalition__status=Coalition.Status.ACTIVE, sessions_expected__gt=0)
+    invited = {
+        ring_id: sorted(sessions, key=starts.get)
+        for ring_id, sessions in ring_invitations(
+            rings.only("pk", "coalition_id").order_by(), list(starts)
+        ).items()
+    }
+    # Missed the last two (Commitment.missed_last_two): in the ring since before the second
+    # last session it was invited to, and at neither of the two. Rings invited to the same
+    # last two sessions are asked together.
+    last_two: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for ring_id, sessions in invited.items():
+        if len(sessions) >= 2:
+            last_two[sessions[-2], sessions[-1]].append(ring_id)
+    if not last_two:
+        return signal
+    missed = functools.reduce(
+        operator.or_,
+        (
+            Q(ring__in=ring_ids, joined__lte=starts[second])
+            & ~Q(
+                person__in=Registration.objects.filter(
+                    session__in=[second, last], attended=True
+                ).values("person")
+            )
+            for (second, last), ring_ids in last_two.items()
+        ),
+    )
+    memberships, signal.count = _first(
         RingMembership.objects.active()
-        .filter(coalition__status=Coalition.Status.ACTIVE, ring__sessions_expected__isnull=False)
+        .annotate(joined=Coalesce("started_at", "created_at"))
+        .filter(missed)
         .select_related("person", "coalition", "ring")
     )
-    # As the nudge counts it: a session counts once the presence list could be made.
-    kept = commitment(
-        memberships, today=today, held_before=now - PRESENCE_GRACE, by_membership=True
+    # How many in a row, for the ones listed (Commitment.missed_in_a_row): the sessions of
+    # their ring since they joined, counted back from the last to the one they came to.
+    came = set(
+        Registration.objects.filter(
+            person__in=[m.person_id for m in memberships], session__in=list(starts), attended=True
+        ).values_list("person_id", "session_id")
     )
     for m in memberships:
-        c = kept.get(m.pk)
-        if c and c.missed_last_two and c.expected:
-            missing.items.append(
-                (
-                    f"{m.person.full_name} ({m.coalition.name}, {m.ring.name})",
-                    reverse("coalitions:board", args=[m.coalition_id]),
-                    _("missed the last %(count)s") % {"count": c.missed_in_a_row},
-                )
+        in_a_row = 0
+        for pk in reversed([pk for pk in invited[m.ring_id] if starts[pk] >= m.joined]):
+            if (m.person_id, pk) in came:
+                break
+            in_a_row += 1
+        signal.items.append(
+            (
+                f"{m.person.full_name} ({m.coalition.name}, {m.ring.name})",
+                reverse("coalitions:board", args=[m.coalition_id]),
+                _("missed the last %(count)s") % {"count": in_a_row},
             )
-    found.append(missing)
-    return found
-
-
-def current_signals() -> list[Signal]:
-    """The signals as the bureau's start page shows them: computed once and kept (Redis in
-    production) until anything changes — members.fragments moves a counter on every change of
-    the data and of the activity log — or at most FRAGMENTS_KEPT seconds, for the conditions
-    only the clock changes (a deadline that comes near). At ten times the network, computing
-    them is ~100 ms (all active memberships for the commitment rule); reading them is one
-    cache round trip for the counters and one for the signals."""
-    from members import fragments
-
-    return fragments.kept_value("glance-signals", fragments.AREAS, (), signals)
+        )
+    return signal
 
 
 # The participation matrix ---------------------------------------------------------------------
@@ -251,9 +358,23 @@ def current_signals() -> list[Signal]:
 @dataclass
 class Matrix:
     coalitions: list
-    rows: list  # (institution, [cell per coalition], total people)
+    institutions: list  # every institution taking part, by name
     column_totals: list
     total: int
+    cells: dict  # (institution id, coalition id) → ring name → people
+    people_of: dict  # institution id → its people taking part
+
+    def row(self, institution) -> tuple:
+        """(institution, [cell per coalition: sorted (ring, how many)], total people)."""
+        cells = []
+        for coalition in self.coalitions:
+            rings = self.cells.get((institution.pk, coalition.pk), {})
+            cells.append(sorted((name, len(people)) for name, people in rings.items()))
+        return institution, cells, len(self.people_of[institution.pk])
+
+    @property
+    def rows(self) -> list:
+        return [self.row(institution) for institution in self.institutions]
 
 
 def school_years() -> list[str]:
@@ -269,7 +390,8 @@ def matrix(year: str, *, theme=None, kind: str = "") -> Matrix:
     if theme:
         coalitions = coalitions.filter(theme=theme)
     coalitions = list(coalitions.order_by("name"))
-    places = RingMembership.objects.active().filter(coalition__in=coalitions)
+    # Without the memberships' own ordering (ring, surname): a sort the matrix does not need.
+    places = RingMembership.objects.active().filter(coalition__in=coalitions).order_by()
     leads = Coalition.leads.through.objects.filter(coalition__in=coalitions)
     if kind:
         places = places.filter(person__institution__kind=kind)
@@ -290,19 +412,13 @@ def matrix(year: str, *, theme=None, kind: str = "") -> Matrix:
         cells[institution_id, coalition_id][lead_label].add(person_id)
         people_of[institution_id].add(person_id)
         coalition_people[coalition_id].add(person_id)
-    institutions = Institution.objects.filter(pk__in=people_of).order_by("name")
-    rows = []
-    for institution in institutions:
-        row = []
-        for coalition in coalitions:
-            rings = cells.get((institution.pk, coalition.pk), {})
-            row.append(sorted((name, len(people)) for name, people in rings.items()))
-        rows.append((institution, row, len(people_of[institution.pk])))
     return Matrix(
         coalitions=coalitions,
-        rows=rows,
+        institutions=list(Institution.objects.filter(pk__in=people_of).order_by("name")),
         column_totals=[len(coalition_people[c.pk]) for c in coalitions],
         total=len(set().union(*people_of.values())) if people_of else 0,
+        cells=cells,
+        people_of=people_of,
     )
 
 

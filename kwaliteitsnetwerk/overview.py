@@ -9,13 +9,8 @@ from django.utils import timezone
 
 from coalitions.models import Coalition, Input, Output, Ring, RingMembership
 from events.models import Registration, Session
-from events.services import (
-    coming_sessions_for,
-    commitment,
-    invited_session_ids,
-    with_waitlist_positions,
-)
-from members import activity, fragments
+from events.services import coming_sessions_for, commitment
+from members import activity
 from members.models import Action, Person
 
 NEWS_SHOWN = 10
@@ -33,34 +28,9 @@ WORKSPACE_VERBS = (
 
 
 def member_overview(person: Person) -> dict:
-    """Kept per person (members.fragments) until people, rings, a programme or their own
-    sign-ups change, or FRAGMENTS_KEPT seconds pass; what is new in their coalitions is read each time."""
-    context = fragments.kept_value(
-        "overview",
-        ("members", "coalitions", "events", fragments.person_area(person.pk)),
-        (person.pk,),
-        lambda: _standing_overview(person),
-    )
-    # A place on a waiting list moves when someone ahead cancels: read it each time.
-    waiting = [
-        s.my_registration
-        for s in context["sessions"]
-        if s.my_registration is not None and s.my_registration.is_waitlisted
-    ]
-    if waiting:
-        positions = dict(
-            with_waitlist_positions(
-                Registration.objects.filter(pk__in=[r.pk for r in waiting])
-            ).values_list("pk", "position")
-        )
-        for registration in waiting:
-            registration.position = positions.get(registration.pk)
-    return context | news_for(
-        person, context["led_coalitions"], context["_active"], context["_visible_outputs"]
-    )
-
-
-def _standing_overview(person: Person) -> dict:
+    """Everything on the Overzicht of this person: their coalitions and rings, coming
+    sessions, invitations not answered, open requests, what is new since their last visit, and
+    for a lead what waits in their coalitions."""
     led = list(Coalition.objects.led_by(person).order_by("name"))
     # Running coalitions only: a closed coalition's places stay in its history, not here.
     memberships = list(
@@ -70,41 +40,35 @@ def _standing_overview(person: Person) -> dict:
         .order_by("coalition__name")
     )
     active = [m for m in memberships if m.is_active]
-    kept = commitment(active, by_membership=True)
-    mine = [{"membership": m, "commitment": kept.get(m.pk)} for m in active]
-    requests = [m for m in memberships if not m.is_active or m.asks_to_move]
-    sessions = coming_sessions_for(person)
+    commitments = commitment(active, by_membership=True)
     now = timezone.now()
-    # Its own query: an invitation further ahead than the sessions shown still counts.
-    unanswered = list(
-        Session.objects.published()
-        .upcoming()
-        .filter(pk__in=invited_session_ids(person))
-        .exclude(Exists(Registration.objects.filter(session=OuterRef("pk"), person=person)))
-        .exclude(signup_deadline__lt=now)
-        .order_by("start")[:UNANSWERED_SHOWN]
-    )
     context = {
         "led_coalitions": led,
-        "my_coalitions": mine,
-        "my_requests": requests,
-        "sessions": sessions,
-        "unanswered": unanswered,
-        "_active": active,
-        "_visible_outputs": visible_outputs_of(person, led, active),
+        "my_coalitions": [{"membership": m, "commitment": commitments.get(m.pk)} for m in active],
+        "my_requests": [m for m in memberships if not m.is_active or m.asks_to_move],
+        "sessions": coming_sessions_for(person),
+        # Its own query: an invitation further ahead than the sessions shown still counts.
+        "unanswered": list(
+            Session.objects.published()
+            .upcoming()
+            .invited(person)
+            .exclude(Exists(Registration.objects.filter(session=OuterRef("pk"), person=person)))
+            .exclude(signup_deadline__lt=now)
+            .order_by("start")[:UNANSWERED_SHOWN]
+        ),
     }
     if led:
         context |= lead_overview(led)
-    return context
+    return context | news_for(person, led, active, visible_outputs_of(person, led, active))
 
 
 def visible_outputs_of(person: Person, led: list[Coalition], active: list[RingMembership]):
-    """The outputs of their coalitions this person may open (Output.visible_to): kept with the
-    overview, as outputs and rings change far less often than the log."""
-    return sorted(
+    """The outputs of their coalitions this person may open (Output.visible_to), as a
+    subquery of their ids."""
+    return (
         Output.objects.visible_to(person)
         .filter(coalition__in=[m.coalition_id for m in active] + [c.pk for c in led])
-        .values_list("pk", flat=True)
+        .values("pk")
     )
 
 
@@ -112,10 +76,9 @@ def news_for(
     person: Person,
     led: list[Coalition],
     active: list[RingMembership],
-    visible_outputs: list[int],
+    visible_outputs,
 ) -> dict:
-    """What happened in their coalitions since they last looked (by others): read each time,
-    as the activity log grows all day."""
+    """What happened in their coalitions since they last looked (by others)."""
     since = person.overview_seen_at or (timezone.now() - dt.timedelta(days=14))
     scopes = {activity.scope_of(m.coalition) for m in active} | {activity.scope_of(c) for c in led}
     # Only what this person may see: an output they may open (Output.visible_to), and the

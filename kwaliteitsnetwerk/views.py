@@ -9,7 +9,7 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views import i18n as i18n_views
@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from coalitions.models import Coalition, Theme, school_year_of
 from events.models import Registration, Session
 from events.services import with_waitlist_positions
-from members import activity, fragments
+from members import activity
 from members.access import bureau_required, is_bureau, person_of
 from members.csvfiles import csv_response, safe_cell
 from members.models import Action, Institution, Person
@@ -150,27 +150,14 @@ def _link_scopes(actions) -> None:
 def bureau_dashboard(request):
     """Beheer: the bureau's starting point — the signals that need action (each linking to
     where it is solved), the size of the network, and the ways to the overviews."""
-    # The size of the network, kept (members.fragments) until it changes: counting 45,000
-    # people was a third of the page.
-    counts = fragments.kept_value(
-        "network-size",
-        ("members", "coalitions", "events"),
-        (),
-        lambda: {
-            "institutions": Institution.objects.members_on().count(),
-            "people": Person.objects.count(),
-            "coalitions": Coalition.objects.running().count(),
-            "sessions": Session.objects.upcoming().count(),
-        },
-    )
-    found = glance.current_signals()
+    found = glance.signals()
     return render(
         request,
         "bureau_dashboard.html",
         {
-            "counts": counts,
+            "counts": glance.network_size(),
             "signals": found,
-            "signal_count": sum(len(signal.items) for signal in found),
+            "signal_count": sum(signal.count for signal in found),
         },
     )
 
@@ -197,37 +184,20 @@ def participation(request):
         table = glance.matrix(year, theme=theme, kind=kind)
         return csv_response(f"deelname-{year}.csv", _matrix_rows(table))
 
-    def build():
-        table = glance.matrix(year, theme=theme, kind=kind)
-        # Twenty-five institutions at a time (the CSV has them all): at ten times the network
-        # the whole matrix was 260 KB of table.
-        page = Paginator(table.rows, MATRIX_PAGE).get_page(request.GET.get("page"))
-        # The cells written here, not in the template: a page has ~1,000 of them.
-        none = format_html(
-            '<span class="muted" aria-hidden="true">–</span><span class="visually-hidden">{}</span>',
-            _("none"),
-        )
-        page.object_list = [
-            (
-                institution,
-                [
-                    format_html_join(mark_safe("<br>"), "{}: {}", cell) if cell else none
-                    for cell in cells
-                ],
-                total,
-            )
-            for institution, cells, total in page.object_list
-        ]
-        return {"table": table, "page": page}
-
-    # The matrix is kept (members.fragments) until a membership, coalition or institution
-    # changes; it is computed only when it is not there.
+    table = glance.matrix(year, theme=theme, kind=kind)
+    # Twenty-five institutions at a time (the CSV has them all): at ten times the network the
+    # whole matrix was 260 KB of table.
+    page = Paginator(table.institutions, MATRIX_PAGE).get_page(request.GET.get("page"))
+    page.object_list = [
+        (institution, _matrix_cells(cells), total)
+        for institution, cells, total in map(table.row, page.object_list)
+    ]
     return render(
         request,
         "glance/participation.html",
         {
-            **fragments.lazily(build, ("table", "page")),
-            "page_number": request.GET.get("page", ""),
+            "table": table,
+            "page": page,
             "year": year,
             "years": years,
             "themes": Theme.objects.order_by("name"),
@@ -235,6 +205,21 @@ def participation(request):
             "kinds": kinds,
             "kind": kind,
         },
+    )
+
+
+def _matrix_cells(cells) -> str:
+    """A row's cells as HTML, written here rather than in the template: a page has ~2,000
+    of them (plain string work, as format_html per cell was most of the page)."""
+    none = '<span class="muted" aria-hidden="true">–</span><span class="visually-hidden">{}</span>'
+    none = none.format(escape(_("none")))
+    return mark_safe(
+        "".join(
+            "<td>{}</td>".format(
+                "<br>".join(f"{escape(ring)}: {count}" for ring, count in cell) if cell else none
+            )
+            for cell in cells
+        )
     )
 
 
@@ -255,20 +240,14 @@ def figures(request):
     server (SVG) with the numbers in a table beside them."""
     year, years = _year_filters(request)
 
-    def build():
-        data = glance.compared(year)
-        return {
-            "data": data,
-            "status_chart": glance.bar_chart(data["status_rows"]),
-            "figure_chart": glance.bar_chart(data["rows"]),
-        }
-
-    # Kept (members.fragments) until anything they count changes.
+    data = glance.compared(year)
     return render(
         request,
         "glance/figures.html",
         {
-            **fragments.lazily(build, ("data", "status_chart", "figure_chart")),
+            "data": data,
+            "status_chart": glance.bar_chart(data["status_rows"]),
+            "figure_chart": glance.bar_chart(data["rows"]),
             "year": year,
             "years": years,
         },
