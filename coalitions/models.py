@@ -4,9 +4,12 @@ from dataclasses import dataclass
 from django.db import models
 from django.db.models import Count, F, Q
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
-from members.models import Institution, Person
+from kwaliteitsnetwerk.caching import versions_through
+from members.activity import scope_of
+from members.models import Action, Institution, Person
 
 
 def school_year_of(day) -> str:
@@ -181,6 +184,23 @@ class Coalition(models.Model):
     def is_running(self) -> bool:
         """Recruiting, active or evaluating (CoalitionQuerySet.running)."""
         return self.status in RUNNING_STATUSES
+
+    @cached_property
+    def versions(self) -> str:
+        """What its cached fragments show moves one of these (kwaliteitsnetwerk.caching): the
+        coalition's version (itself, its rings, memberships, input and outputs) and those of
+        the people on its pages (members, people asking or invited, leads, the bureau contact,
+        authors of input and who did what in it: their names, institutions and addresses)."""
+        people = versions_through(
+            self,
+            members=(self.memberships.open(), "person__version"),
+            leads=(Coalition.leads.through.objects.filter(coalition=self), "person__version"),
+            contact=(Coalition.objects.filter(pk=self.pk), "bureau_contact__version"),
+            authors=(self.inputs.all(), "author__version"),
+            replies=(self.inputs.all(), "replied_by__version"),
+            actors=(Action.objects.within(scope_of(self)), "actor__version"),
+        )
+        return f"{self.pk}.{self.version}.{people}"
 
     def lead_ids(self) -> set[int]:
         """The leads' ids, read once per object (from a prefetch of `leads` when there is one)."""

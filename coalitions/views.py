@@ -1,6 +1,7 @@
 import datetime as dt
 import mimetypes
 from collections import defaultdict
+from dataclasses import astuple
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -15,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from kwaliteitsnetwerk import caching
 from members import services as member_services
 from members.access import bureau_required, is_bureau, person_of
 from members.activity import scope_of
@@ -171,16 +173,23 @@ def theme_list(request):
 @login_required
 def coalition_detail(request, pk: int):
     coalition = get_coalition_for_user(
-        request,
-        pk,
-        queryset=Coalition.objects.select_related("bureau_contact", "theme").prefetch_related(
-            Prefetch("leads", queryset=Person.objects.select_related("institution").dutch_order())
-        ),
+        request, pk, queryset=Coalition.objects.select_related("theme")
     )
     person = person_of(request)
     membership = open_membership(person, coalition)
     rights = coalition.rights_of(person, membership)
     bureau = is_bureau(request)
+    # The head, the rings, the input and the outputs are cached by the coalition's versions
+    # and by what the access rules answer for this person (Coalition.rights_of, is_bureau)
+    # with the place their own membership gives them; their data is read only when not there.
+    place = (
+        membership.ring_id if membership else "",
+        membership.status if membership else "",
+        membership.requested_ring_id if membership else "",
+        astuple(rights),
+        bureau,
+    )
+    versions = coalition.versions
     context = {
         "coalition": coalition,
         "membership": membership,
@@ -188,18 +197,38 @@ def coalition_detail(request, pk: int):
         "workspace": rights.see_workspace,
         "may_post_outputs": rights.post_outputs,
         "is_bureau": bureau,
+        "head_key": caching.key("coalition-head", versions, coalition.theme.name, place),
+        "rings_key": caching.key("coalition-rings", versions, place),
+        "inputs_key": caching.key("coalition-inputs", versions, place),
+        "outputs_key": caching.key("coalition-outputs", versions, place),
         "join_form": JoinForm(),
         "input_form": InputForm() if rights.post_input else None,
         "may_evaluate": coalition.may_evaluate(person, membership),
-        **_coalition_data(coalition, person, rights, bureau),
+        **caching.lazily(lambda: _rings_of(coalition, rights), ("rings",)),
+        **caching.lazily(lambda: {"inputs": _inputs_of(coalition, rights)}, ("inputs",)),
+        **caching.lazily(
+            lambda: {
+                "outputs": Output.objects.filter(coalition=coalition)
+                .visible_to(person, is_bureau=bureau)
+                .select_related("ring"),
+                "leads": coalition.leads.select_related("institution").dutch_order(),
+                "bureau_contact": coalition.bureau_contact,
+                "lifecycle": Action.objects.within(scope_of(coalition))
+                .filter(verb__in=["coalition.created", "coalition.status_changed"])
+                .select_related("actor")
+                .order_by("at", "pk"),
+            },
+            ("outputs", "leads", "bureau_contact", "lifecycle"),
+        ),
+        **_line_of(coalition),
     }
     return render(request, "coalitions/coalition_detail.html", context)
 
 
-def _coalition_data(coalition: Coalition, person, rights, bureau: bool) -> dict:
+def _rings_of(coalition: Coalition, rights) -> dict:
+    """The rings with their counts, and their members where this person sees the workspace."""
     rings = list(coalition.rings.with_counts().order_by("order"))
     members_by_ring: dict[int, list] = defaultdict(list)
-    inputs = []
     if rights.see_workspace:
         for m in (
             RingMembership.objects.active()
@@ -208,25 +237,19 @@ def _coalition_data(coalition: Coalition, person, rights, bureau: bool) -> dict:
             .order_by("person__last_name")
         ):
             members_by_ring[m.ring_id].append(m.person)
-        inputs = list(
-            Input.objects.filter(coalition=coalition).select_related(
-                "author__institution", "replied_by"
-            )
-        )
     for ring in rings:
         ring.people = members_by_ring.get(ring.pk, [])
-    return {
-        "rings": rings,
-        "inputs": inputs,
-        "outputs": Output.objects.filter(coalition=coalition)
-        .visible_to(person, is_bureau=bureau)
-        .select_related("ring"),
-        "lifecycle": Action.objects.within(scope_of(coalition))
-        .filter(verb__in=["coalition.created", "coalition.status_changed"])
-        .select_related("actor")
-        .order_by("at", "pk"),
-        **_line_of(coalition),
-    }
+    return {"rings": rings}
+
+
+def _inputs_of(coalition: Coalition, rights) -> list:
+    if not rights.see_workspace:
+        return []
+    return list(
+        Input.objects.filter(coalition=coalition).select_related(
+            "author__institution", "replied_by"
+        )
+    )
 
 
 def _line_of(coalition: Coalition) -> dict:
@@ -370,8 +393,14 @@ def ring_edit(request, pk: int, ring_pk: int | None = None):
 
 def _board_context(request, coalition: Coalition) -> dict:
     """The board: the rings with their requests, members (and their commitment) and
-    invitations, for every lead and the bureau."""
-    return {"coalition": coalition, **_board_data(coalition)}
+    invitations, the same for every lead and the bureau: cached by the coalition's versions
+    (and the attendance's, templates/coalitions/ring_board.html); read only when not there."""
+    return {
+        "coalition": coalition,
+        "board_key": caching.key("ring-board", coalition.versions),
+        "invite_form": InviteToRingForm(coalition=coalition),
+        **caching.lazily(lambda: _board_data(coalition), ("rings", "lead_ids")),
+    }
 
 
 def _board_data(coalition: Coalition) -> dict:
@@ -394,7 +423,6 @@ def _board_data(coalition: Coalition) -> dict:
     for m in memberships:
         m.history = history.get(m.person_id, [])
         if m.is_active:
-            m.move_form = MoveForm(membership=m, rings=rings, prefix=f"m{m.pk}")
             by_ring[m.ring_id]["active"].append(m)
             if m.asks_to_move:  # a request to move shows with the ring it asks for
                 by_ring[m.requested_ring_id]["requested"].append(m)
@@ -408,8 +436,6 @@ def _board_data(coalition: Coalition) -> dict:
     return {
         "rings": rings,
         "lead_ids": coalition.lead_ids(),
-        "invite_form": InviteToRingForm(coalition=coalition),
-        "decision_form": DecisionForm(),
     }
 
 

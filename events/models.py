@@ -9,8 +9,9 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from coalitions.models import Coalition, Ring, RingMembership
-from kwaliteitsnetwerk.caching import versions_of
-from members.models import Institution, Person
+from kwaliteitsnetwerk.caching import versions_of, versions_through
+from members.activity import scope_of
+from members.models import Action, Institution, Person
 
 
 def _deeper(person):
@@ -276,6 +277,19 @@ class Session(models.Model):
             | Q(pk__in=self.presentations.values("output__coalition"))
         )
         return f"{self.pk}.{self.version}.{versions_of(coalitions)}"
+
+    @cached_property
+    def people_versions(self) -> str:
+        """The versions of the people its registration lists and door show (kwaliteitsnetwerk.
+        caching): who signed up, who signed them up and who did what here (names,
+        institutions, addresses)."""
+        registrations = Registration.objects.filter(session=self)
+        return versions_through(
+            self,
+            people=(registrations, "person__version"),
+            by=(registrations, "registered_by__version"),
+            actors=(Action.objects.within(scope_of(self)), "actor__version"),
+        )
 
     @cached_property
     def has_parts(self) -> bool:

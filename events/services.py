@@ -879,6 +879,18 @@ class Commitment:
         return not self.is_core and self.invited >= 2 and self.attended == self.invited
 
 
+def held_sessions(*, today: dt.date | None = None, held_before: dt.datetime | None = None):
+    """The sessions that count for commitment: held this school year (of `today`), ended
+    before `held_before` (default now), neither cancelled nor a draft."""
+    today = today or timezone.localdate()
+    since = timezone.make_aware(dt.datetime(int(school_year_of(today)[:4]), 9, 1))
+    return (
+        Session.objects.filter(start__gte=since, end__lt=held_before or timezone.now())
+        .exclude(status__in=[Session.Status.CANCELLED, Session.Status.DRAFT])
+        .order_by("start")
+    )
+
+
 def commitment(
     memberships,
     *,
@@ -894,13 +906,7 @@ def commitment(
     memberships = [m for m in memberships if m.is_active]
     if not memberships:
         return {}
-    today = today or timezone.localdate()
-    since = timezone.make_aware(dt.datetime(int(school_year_of(today)[:4]), 9, 1))
-    held = (
-        Session.objects.filter(start__gte=since, end__lt=held_before or timezone.now())
-        .exclude(status__in=[Session.Status.CANCELLED, Session.Status.DRAFT])
-        .order_by("start")
-    )
+    held = held_sessions(today=today, held_before=held_before)
     rings = {m.ring_id: m.ring for m in memberships}
     starts = dict(held.values_list("pk", "start"))
     invitations = ring_invitations(rings.values(), held)

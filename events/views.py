@@ -19,10 +19,11 @@ from django.views.decorators.http import require_POST
 
 from coalitions.models import Coalition
 from kwaliteitsnetwerk import caching
+from kwaliteitsnetwerk.caching import versions_of
 from members import services as member_services
 from members.access import is_bureau, person_of
 from members.csvfiles import csv_response
-from members.models import Action, Person, count_of
+from members.models import Action, Institution, Person, count_of
 from members.rows import url_pattern
 
 from . import services
@@ -549,12 +550,26 @@ def registrations(request, pk: int):
         else:
             messages.success(request, _("%(name)s is signed up.") % {"name": signed_up.full_name})
         return redirect("events:registrations", session.pk)
+    # The lists are cached by the versions of the session and its people, for this person
+    # (what Registration.objects.manageable_by gives them) and these filters.
     context = {
         "session": session,
         "form": form,
         "sees_everyone": person is not None and person.has_bureau_rights,
         "show_remarks": show_remarks,
-        **_registration_lists(request, session, mine),
+        "lists_key": caching.key(
+            "registration-lists",
+            session.versions,
+            session.people_versions,
+            person.pk if person else "",
+            person.has_bureau_rights if person else "",
+            show_remarks,
+            request.GET.urlencode(),
+        ),
+        **caching.lazily(
+            lambda: _registration_lists(request, session, mine),
+            ("page", "shown", "numbered", "tabs", "counts", "query", "part", "parts"),
+        ),
     }
     return render(request, "events/registrations.html", context)
 
@@ -700,11 +715,30 @@ def _checkin_context(request, session: Session, query: str) -> dict:
     letters on, the people not signed up whom they may check in; with the present count."""
     person = person_of(request)
     choose = bool(person and person.has_bureau_rights)
+    # The people signed up (what Registration.objects.manageable_by gives this person) are
+    # cached by the versions of the session and its people, per search; the walk-ins are not.
     return {
         "session": session,
         "query": query,
-        **_door_list(session, person, query),
+        "door_key": caching.key(
+            "door-list",
+            session.versions,
+            session.people_versions,
+            person.pk if person else "",
+            person.has_bureau_rights if person else "",
+            query,
+        ),
+        **caching.lazily(
+            lambda: _door_list(session, person, query), ("registrations", "more", "counts")
+        ),
+        "walk_in_people": SimpleLazyObject(lambda: _walk_in_candidates(session, person, query)),
         "may_add_guests": SimpleLazyObject(lambda: session.is_editable_by(person)),
+        # The empty guest form lists every institution for the bureau: cached by their versions.
+        "guest_key": caching.key(
+            "guest-form",
+            versions_of(Institution.objects.all()) if choose else "",
+            choose,
+        ),
         "guest_form": SimpleLazyObject(lambda: GuestForm(choose_institution=choose)),
     }
 
@@ -752,12 +786,7 @@ def _door_list(session: Session, person, query: str) -> dict:
         .only(*DOOR_ROW, "status", "attended")
         .order_by("person__last_name", "person__first_name", "pk")[: limit + 1]
     ]
-    return {
-        "registrations": rows[:limit],
-        "more": len(rows) > limit,
-        "counts": counts,
-        "walk_in_people": _walk_in_candidates(session, person, query),
-    }
+    return {"registrations": rows[:limit], "more": len(rows) > limit, "counts": counts}
 
 
 @login_required
@@ -850,7 +879,7 @@ def add_guest(request, pk: int):
     form = GuestForm(request.POST, choose_institution=is_bureau(request))
     if not form.is_valid():
         context = _checkin_context(request, session, "")
-        context["guest_form"] = form
+        context |= {"guest_form": form, "guest_key": ""}  # what was typed: not cached
         return render(request, "events/checkin.html", context, status=400)
     try:
         # One transaction: no guest without their place at the door.
@@ -860,7 +889,7 @@ def add_guest(request, pk: int):
     except member_services.GuestError as error:
         form.add_error("email", str(error))
         context = _checkin_context(request, session, "")
-        context["guest_form"] = form
+        context |= {"guest_form": form, "guest_key": ""}  # what was typed: not cached
         return render(request, "events/checkin.html", context, status=400)
     messages.success(
         request, _("%(name)s is added and marked present.") % {"name": guest.full_name}

@@ -21,7 +21,7 @@ import logging
 from collections.abc import Callable, Iterable
 
 from django.core.cache import caches
-from django.db.models import Count, Max, QuerySet, Sum
+from django.db.models import Count, Max, QuerySet, Subquery, Sum, Value
 from django.utils import timezone, translation
 from django.utils.functional import SimpleLazyObject
 
@@ -41,6 +41,34 @@ def versions_of(queryset: QuerySet) -> str:
     highest key)."""
     found = queryset.order_by().aggregate(n=Count("pk"), top=Max("pk"), sum=Sum("version"))
     return f"{found['n']}.{found['top'] or 0}.{found['sum'] or 0}"
+
+
+def versions_through(obj, **sums: tuple[QuerySet, str]) -> str:
+    """The versions of the rows that `obj`'s pages show through others, in one query: for each
+    name a queryset (its members, its registrations, its log) and the relation whose version
+    is summed (`person__version`). Each related row's version only grows, so any change to one
+    moves its sum; which rows are related is `obj`'s own version (a membership or sign-up is a
+    logged change of it). Driven from the related rows, so it reads those few, not every
+    person."""
+    model = type(obj)
+    found = (
+        model._base_manager.filter(pk=obj.pk)
+        .annotate(
+            **{
+                f"versions_{name}": Subquery(
+                    queryset.order_by()
+                    .annotate(_all=Value(1))
+                    .values("_all")
+                    .annotate(total=Sum(field))
+                    .values("total")
+                )
+                for name, (queryset, field) in sums.items()
+            }
+        )
+        .values_list(*(f"versions_{name}" for name in sums))
+        .first()
+    )
+    return ".".join(str(value or 0) for value in found or ())
 
 
 def key(name: str, *parts: object) -> str:

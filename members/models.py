@@ -107,6 +107,9 @@ class Institution(models.Model):
     member_since = models.DateField(_("member since"), null=True, blank=True)
     member_until = models.DateField(_("member until"), null=True, blank=True)
     notes = models.TextField(_("notes"), blank=True)
+    # Moved on by every logged change of this institution (members.activity.log): the key of
+    # cached fragments that list institutions (kwaliteitsnetwerk.caching).
+    version = models.PositiveIntegerField(default=1, editable=False)
 
     objects = InstitutionQuerySet.as_manager()
 

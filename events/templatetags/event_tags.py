@@ -4,7 +4,8 @@ from django import template
 from django.utils import timezone
 
 from events.models import CalendarFeed, Presentation, Registration, Session
-from events.services import commitment
+from events.services import commitment, held_sessions
+from kwaliteitsnetwerk.caching import versions_of
 
 register = template.Library()
 
@@ -54,6 +55,14 @@ def ring_attendance(rings) -> dict:
     """Per person on the ring board: how they keep their ring's agreement (the commitment rule,
     events.services.commitment), for the members in `ring.groups["active"]`."""
     return commitment([m for ring in rings for m in ring.groups["active"]])
+
+
+@register.simple_tag
+def attendance_versions() -> str:
+    """What the attendance on a ring board moves with (kwaliteitsnetwerk.caching): the
+    sessions that count for commitment — their versions move with marks, sign-ups and
+    programmes, and a session that ends joins them. One aggregate query."""
+    return versions_of(held_sessions())
 
 
 @register.filter
