@@ -1,6 +1,7 @@
-"""{% cached "name" key %}…{% endcached %}: a fragment kept in the `fragments` cache under a key
-built from the versions of what it shows (kwaliteitsnetwerk.caching). An empty key renders the
-block without keeping it (a form with what someone typed)."""
+"""{% cached "name" key more… %}…{% endcached %}: a fragment kept in the `fragments` cache under
+a key built from the versions of what it shows (kwaliteitsnetwerk.caching), with more parts when
+another app supplies some (the attendance on a ring board). An empty first key renders the block
+without keeping it (a form with what someone typed)."""
 
 import contextlib
 import secrets
@@ -14,14 +15,14 @@ register = template.Library()
 
 
 class CachedNode(template.Node):
-    def __init__(self, nodelist, name, key):
-        self.nodelist, self.name, self.key = nodelist, name, key
+    def __init__(self, nodelist, name, keys):
+        self.nodelist, self.name, self.keys = nodelist, name, keys
 
     def render(self, context):
-        key = self.key.resolve(context)
-        if not key:
+        keys = [key.resolve(context) for key in self.keys]
+        if not keys[0]:
             return self.nodelist.render(context)
-        name = f"{self.name.resolve(context)}:{key}"
+        name = ":".join([str(self.name.resolve(context)), *(str(key) for key in keys)])
         try:
             found = caching.cache().get(name)
         except Exception:  # noqa: BLE001 - the cache is an optimisation: render without it
@@ -44,10 +45,12 @@ class CachedNode(template.Node):
 
 @register.tag
 def cached(parser, token):
-    """{% cached "name" key %}…{% endcached %}"""
+    """{% cached "name" key more… %}…{% endcached %}"""
     bits = token.split_contents()
-    if len(bits) != 3:
+    if len(bits) < 3:
         raise template.TemplateSyntaxError(f"{bits[0]} needs a name and a key.")
     nodelist = parser.parse(("endcached",))
     parser.delete_first_token()
-    return CachedNode(nodelist, parser.compile_filter(bits[1]), parser.compile_filter(bits[2]))
+    return CachedNode(
+        nodelist, parser.compile_filter(bits[1]), [parser.compile_filter(b) for b in bits[2:]]
+    )
