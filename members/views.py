@@ -11,7 +11,6 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.functional import SimpleLazyObject
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -40,10 +39,8 @@ PAGE_SIZE = 25
 
 
 def _page(request, queryset):
-    """The page asked for, read only when the template does (not when its results are kept)."""
-    return SimpleLazyObject(
-        lambda: Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-    )
+    """The page asked for: one count and one query for its rows."""
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
 def _render_list(request, template: str, context: dict):
@@ -86,12 +83,20 @@ def institution_list(request):
     if kind in Institution.Kind.values:
         institutions = institutions.filter(kind=kind)
     if membership == "current":
-        institutions = institutions.filter(pk__in=Institution.objects.members_on())
+        institutions = institutions.members_on()
     elif membership == "former":
         institutions = institutions.filter(member_until__lt=timezone.localdate())
     institutions = institutions.order_by(INSTITUTION_SORTS.get(sort, dutch("name")), "pk")
+    page = _page(request, institutions)
+    # One URL pattern and the kinds' labels once for the rows: a reverse per row, and
+    # get_kind_display translating every kind for every row, were most of the live search.
+    detail = url_pattern("members:institution_detail")
+    kinds = {kind: str(label) for kind, label in Institution.Kind.choices}
+    for institution in page:
+        institution.url = detail.format(institution.pk)
+        institution.kind_label = kinds.get(institution.kind, institution.kind)
     context = {
-        "page": _page(request, institutions),
+        "page": page,
         "query": query,
         "kind": kind,
         "membership": membership,
@@ -115,13 +120,20 @@ def institution_list(request):
 @bureau_required
 def institution_detail(request, pk: int):
     institution = get_object_or_404(Institution.objects.prefetch_related("email_domains"), pk=pk)
-    people = institution.people.filter(erased_at__isnull=True).select_related("user").dutch_order()
+    # Only what the table shows: the tags take part and attendance from these people's ids.
+    people = (
+        institution.people.filter(erased_at__isnull=True)
+        .only("first_name", "infix", "last_name", "function", "user_id")
+        .dutch_order()
+    )
     return render(
         request,
         "members/institution_detail.html",
         {
             "institution": institution,
             "people": people,
+            "person_url": url_pattern("members:person_detail"),
+            "coalition_url": url_pattern("coalitions:detail"),
             "end_form": EndMembershipForm(initial={"member_until": timezone.localdate()}),
         },
     )
@@ -202,8 +214,12 @@ def person_list(request):
             Invitation.objects.open().filter(person=OuterRef("pk"), expires_at__gt=timezone.now())
         )
     ).order_by(*PERSON_SORTS.get(sort, PERSON_SORTS["name"]), "pk")
+    page = _page(request, people)
+    detail = url_pattern("members:person_detail")  # one reverse for the rows, not one per row
+    for person in page:
+        person.url = detail.format(person.pk)
     context = {
-        "page": _page(request, people),
+        "page": page,
         "query": query,
         "institution_id": institution_id,
         "role": role,
@@ -563,12 +579,16 @@ def outbox(request):
     """Every message of the application: what went out, to whom, when; what failed and why;
     what waits for another attempt. Filter by status, kind and recipient; send one again."""
     form = OutboxFilterForm(request.GET or None)
-    rows = Notification.objects.select_related("person").order_by("-created_at", "-pk")
+    # The people of the page's rows in a query of their own: joined in, the planner hashes all
+    # people for any page past the first few (50 ms instead of 15 on the ten-fold data).
+    rows = Notification.objects.prefetch_related("person").order_by("-created_at", "-pk")
+    status = kind = q = ""
     if form.is_valid():
-        if form.cleaned_data["status"]:
-            rows = rows.filter(status=form.cleaned_data["status"])
-        if form.cleaned_data["kind"]:
-            rows = rows.filter(kind=form.cleaned_data["kind"])
+        status, kind = form.cleaned_data["status"], form.cleaned_data["kind"]
+        if status:
+            rows = rows.filter(status=status)
+        if kind:
+            rows = rows.filter(kind=kind)
         if q := form.cleaned_data["q"].strip():
             rows = rows.filter(
                 Q(person__email__icontains=q)
@@ -580,14 +600,21 @@ def outbox(request):
         .annotate(n=Count("pk"))
         .values_list("status", "n")
     )
-    page = Paginator(rows.defer("body", "html", "attachment"), OUTBOX_PAGE).get_page(
-        request.GET.get("page")
-    )
-    # One URL pattern for the rows (a reverse per row was a fifth of the page).
+    paginator = Paginator(rows.defer("body", "html", "attachment"), OUTBOX_PAGE)
+    if not (kind or q):
+        # The counts per status already hold the number of rows: a second pass over the whole
+        # outbox (its rows are wide, with the mails in them) only to count them again was a
+        # third of the page's database time.
+        paginator.count = counts.get(status, 0) if status else sum(counts.values())
+    page = paginator.get_page(request.GET.get("page"))
+    # One URL pattern for the rows (a reverse per row was a fifth of the page), and the labels
+    # once (get_status_display translates every status for every row).
     resend = url_pattern("members:outbox_resend")
+    statuses = {value: str(label) for value, label in Notification.Status.choices}
     for row in page:
         row.kind_spec = notify.KINDS.get(row.kind)
         row.resend_url = resend.format(row.pk)
+        row.status_label = statuses.get(row.status, row.status)
     return render(
         request,
         "members/outbox.html",

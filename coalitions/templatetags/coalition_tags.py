@@ -17,6 +17,7 @@ def people_with_coalitions(people) -> list[tuple]:
     for row in (
         through.objects.filter(person_id__in=taking_part)
         .select_related("coalition")
+        .only("person_id", "coalition__name", "coalition__school_year")
         .order_by("-coalition__school_year", "coalition__name")
     ):
         taking_part[row.person_id].append((row.coalition, None))
@@ -24,6 +25,7 @@ def people_with_coalitions(people) -> list[tuple]:
         RingMembership.objects.active()
         .filter(person_id__in=taking_part)
         .select_related("coalition", "ring")
+        .only("person_id", "coalition__name", "coalition__school_year", "ring__name")
         .order_by("-coalition__school_year", "coalition__name")
     ):
         taking_part[membership.person_id].append((membership.coalition, membership.ring.name))

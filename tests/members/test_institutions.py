@@ -209,6 +209,32 @@ class TestLists:
         assert "Ambassadeur, Amy" in body
         assert "Gewoon" not in body
 
+    def test_the_institution_filter_marks_the_chosen_one_and_escapes_names(
+        self, client, bureau, institution
+    ):
+        odd = make_institution('Hout & "Meubel" <college>')
+        body = (
+            login(client, bureau)
+            .get(reverse("members:person_list"), {"institution": odd.pk})
+            .content.decode()
+        )
+        assert (
+            f'<option value="{odd.pk}" selected>Hout &amp; &quot;Meubel&quot; &lt;college&gt;'
+            "</option>" in body
+        )
+        assert f'<option value="{institution.pk}">{institution.name}</option>' in body
+
+    def test_the_lists_link_each_row_to_its_page(self, client, bureau, institution):
+        person = make_person("Jan", "Jansen", institution)
+        login(client, bureau)
+        institutions = client.get(reverse("members:institution_list")).content.decode()
+        people = client.get(reverse("members:person_list")).content.decode()
+        detail = reverse("members:institution_detail", args=[institution.pk])
+        person_link = f'<a href="{reverse("members:person_detail", args=[person.pk])}">Jansen, Jan'
+        assert f'<a href="{detail}">{institution.name}</a>' in institutions
+        assert person_link in people
+        assert person_link in client.get(detail).content.decode()
+
 
 class TestQueryBudget:
     def grow(self, n, institution):

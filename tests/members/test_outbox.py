@@ -364,6 +364,27 @@ class TestTheBureausOutbox:
         assert page.count("Uitnodiging: Netwerkdag") == OUTBOX_PAGE == 25  # one page
         assert "Pagina 1 van 3" in page
 
+    def test_it_pages_by_the_counts_per_status_and_counts_other_filters_itself(
+        self, client, bureau, institution
+    ):
+        queue_invitations([make_person("Veel", f"Post{i}", institution) for i in range(30)])
+        Notification.objects.filter(pk__in=Notification.objects.order_by("pk")[:27]).update(
+            status="sent", sent_at=timezone.now()
+        )
+        login(client, bureau)
+
+        def pages(**filters):
+            page = client.get(reverse("members:outbox"), filters).content.decode()
+            return page.count("<td>Veel Post"), "Pagina 1 van 2" in page
+
+        assert pages() == (25, True)
+        assert pages(status="sent") == (25, True)
+        assert pages(status="queued") == (3, False)
+        assert pages(status="failed") == (0, False)
+        assert pages(status="nonsense") == (25, True)  # an invalid filter filters nothing
+        assert pages(kind="session_invitation", status="queued") == (3, False)
+        assert pages(q="Post1") == (11, False)  # Post1 and Post10–Post19
+
     def test_members_may_not_see_it(self, client, member):
         login(client, member)
         assert client.get(reverse("members:outbox")).status_code == 403
