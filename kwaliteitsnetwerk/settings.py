@@ -254,7 +254,6 @@ CACHES["fragments"] = (
     if CACHE_FRAGMENTS
     else {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
 )
-FRAGMENTS_KEPT = int(env("FRAGMENTS_KEPT", "300"))  # TEMPORARY: the old members.fragments
 
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"  # a host, so kombu does not warn
 # Without a broker (a first local run) tasks run in-process, so nothing is lost.

@@ -11,7 +11,7 @@ class MembersConfig(AppConfig):
         from allauth.account.signals import email_confirmed
         from django.db.backends.signals import connection_created
 
-        from . import fragments, services  # noqa: F401
+        from . import services  # noqa: F401
         from .forms import link_person_on_verification
 
         def _link(sender, request, email_address, **kwargs):
@@ -26,7 +26,6 @@ class MembersConfig(AppConfig):
                     lambda a, b: (dutch_key(a) > dutch_key(b)) - (dutch_key(a) < dutch_key(b)),
                 )
 
-        fragments.connect()  # a change moves the kept fragments' counters on
         connection_created.connect(
             _sqlite_collation, weak=False, dispatch_uid="members.sqlite_dutch_collation"
         )

@@ -38,9 +38,7 @@ class TestVersions:
         lead = make_person("Lea", "Trekker", institution)
         membership = make_membership(lead, coalition.rings.order_by("order").first())
         before = Coalition.objects.get(pk=coalition.pk).version
-        activity.log(
-            "membership.joined", by=lead, target=membership, person=lead, scope=coalition
-        )
+        activity.log("membership.joined", by=lead, target=membership, person=lead, scope=coalition)
         assert Coalition.objects.get(pk=coalition.pk).version == before + 1
         person_before = type(lead).objects.get(pk=lead.pk).version
         activity.log("person.created", by=None, target=lead, person=lead)
@@ -53,10 +51,14 @@ class TestVersions:
         class Stop(Exception):
             pass
 
-        with pytest.raises(Stop), transaction.atomic():
-            coalition_services.update_coalition(coalition, by=None, name="Data 4.0")
-            assert Coalition.objects.get(pk=coalition.pk).version == before + 1
-            raise Stop
+        def change_and_stop():
+            with transaction.atomic():
+                coalition_services.update_coalition(coalition, by=None, name="Data 4.0")
+                assert Coalition.objects.get(pk=coalition.pk).version == before + 1
+                raise Stop
+
+        with pytest.raises(Stop):
+            change_and_stop()
         assert Coalition.objects.get(pk=coalition.pk).version == before
 
     def test_versions_of_moves_with_any_change_addition_or_removal(self):
@@ -96,8 +98,10 @@ class TestCachedTag:
         )
         alice = template.render(Context({"csrf_token": "token-of-alice"}))
         bob = template.render(Context({"csrf_token": "token-of-bob"}))
-        assert "token-of-alice" in alice and "token-of-bob" not in alice
-        assert "token-of-bob" in bob and "token-of-alice" not in bob
+        assert "token-of-alice" in alice
+        assert "token-of-bob" not in alice
+        assert "token-of-bob" in bob
+        assert "token-of-alice" not in bob
 
     def test_an_empty_key_is_never_kept(self):
         template = Template('{% load caching %}{% cached "typed" key %}{{ text }}{% endcached %}')
@@ -129,3 +133,92 @@ class TestCachedTag:
                 assert render() == "Alfa;"
             assert caches["fragments"].get("anything") is None
 
+
+class TestCachedPages:
+    def test_text_people_write_never_receives_a_token(self):
+        """The CSRF mark is made per rendering: a link someone typed with a mark-like text stays
+        as typed, and the form beside it gets this response's token."""
+        template = Template(
+            '{% load caching %}{% cached "form" "k" %}<a href="{{ link }}">x</a>'
+            "<form>{% csrf_token %}</form>{% endcached %}"
+        )
+        link = "https://evil.example/?x=kn-csrf-token-of-this-response"
+        html = template.render(Context({"csrf_token": "TOKEN123", "link": link}))
+        again = template.render(Context({"csrf_token": "OTHER456", "link": "changed"}))
+        assert "kn-csrf-token-of-this-response" in html
+        assert "TOKEN123" not in html.split("<form>")[0]
+        assert 'value="TOKEN123"' in html
+        assert 'value="OTHER456"' in again  # cached: the same HTML, this response's token
+        assert "evil.example" in again
+
+    def test_pages_render_when_the_cache_does_not_answer(self, client, lead, settings):
+        coalition = lead.led_coalitions.get()
+        settings.CACHES = {
+            **settings.CACHES,
+            "fragments": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+            },
+        }
+        client.force_login(lead.user)
+        for url in (f"/coalities/{coalition.pk}/", f"/coalities/{coalition.pk}/ringen/"):
+            response = client.get(url)
+            assert response.status_code == 200
+            assert coalition.name in response.content.decode()
+
+    def test_the_ring_board_shows_a_new_member_and_each_response_its_own_token(
+        self, lead, institution
+    ):
+        import re
+
+        from django.test import Client
+
+        coalition = lead.led_coalitions.get()
+        url = f"/coalities/{coalition.pk}/ringen/"
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(lead.user)
+        assert "Nora Nieuw" not in client.get(url).content.decode()
+        open_ring = coalition.rings.get(order=2)
+        coalition_services.join_ring(make_person("Nora", "Nieuw", institution), open_ring)
+        body = client.get(url).content.decode()
+        assert "Nora Nieuw" in body
+        # A second visitor reads the cached board: its forms carry that visitor's own token.
+        other = Client(enforce_csrf_checks=True)
+        other.force_login(lead.user)
+        cached = other.get(url).content.decode()
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', cached).group(1)
+        answer = other.post(
+            f"/coalities/{coalition.pk}/ringen/uitnodigen/", {"csrfmiddlewaretoken": token}
+        )
+        assert answer.status_code != 403
+        stranger = Client(enforce_csrf_checks=True)
+        stranger.force_login(lead.user)
+        stranger.get("/")
+        refused = stranger.post(
+            f"/coalities/{coalition.pk}/ringen/uitnodigen/", {"csrfmiddlewaretoken": token}
+        )
+        assert refused.status_code == 403
+
+    def test_the_board_shows_an_invitation_error_beside_its_field(self, client, lead):
+        coalition = lead.led_coalitions.get()
+        client.force_login(lead.user)
+        url = f"/coalities/{coalition.pk}/ringen/uitnodigen/"
+        response = client.post(url, {"email": "", "ring": coalition.rings.get(order=1).pk})
+        assert response.status_code == 400
+        body = response.content.decode()
+        # The error sits in the form, beside the address field, and the board is still there.
+        form = body.split('id="invite-heading"')[1]
+        assert "Dit veld is verplicht" in form
+        assert 'class="message message-error" role="alert"' in form
+        assert "Kern" in body.split('id="invite-heading"')[0]
+        assert coalition.memberships.count() == 0  # nothing was made
+        # With htmx the board comes back in place, with the same error beside the field.
+        again = client.post(
+            url,
+            {"email": "niet-een-adres", "ring": coalition.rings.get(order=1).pk},
+            HTTP_HX_REQUEST="true",
+        )
+        assert again.status_code == 200
+        assert 'id="board"' in again.content.decode()
+        assert "Voer een geldig e-mailadres in" in again.content.decode()
+        assert 'value="niet-een-adres"' in again.content.decode()

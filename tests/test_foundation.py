@@ -424,7 +424,7 @@ def test_the_overview_runs_a_fixed_number_of_queries(client, member, django_asse
 
     login(client, member).get(reverse("home"))
     grow(2)
-    cache.clear()  # the budget of computing it (members.fragments keeps it afterwards)
+    cache.clear()
     with django_assert_max_num_queries(16) as small:
         client.get(reverse("home"))
     grow(10)

@@ -174,7 +174,8 @@ def test_the_quicker_select_writes_what_djangos_own_writes(db, institution):
 
 
 class TestKeptProgramme:
-    """The session's programme is kept (members.fragments): a sign-up shows in its places at once."""
+    """The session's programme is cached (by the session's versions): a sign-up shows in its
+    places at once."""
 
     def test_the_programme_shows_a_new_sign_up(self, client, member, joint_session, institution):
         from events import services
