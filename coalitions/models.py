@@ -2,12 +2,12 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import models
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
-from kwaliteitsnetwerk.caching import versions_through
+from kwaliteitsnetwerk.caching import versions_of, versions_through
 from members.activity import scope_of
 from members.models import Action, Institution, Person
 
@@ -24,6 +24,9 @@ class Theme(models.Model):
 
     name = models.CharField(_("name"), max_length=100)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Moved on by every logged change of the theme (members.activity.log): the key of cached
+    # fragments that show themes (kwaliteitsnetwerk.caching).
+    version = models.PositiveIntegerField(default=1, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -184,6 +187,26 @@ class Coalition(models.Model):
     def is_running(self) -> bool:
         """Recruiting, active or evaluating (CoalitionQuerySet.running)."""
         return self.status in RUNNING_STATUSES
+
+    @staticmethod
+    def directory_versions() -> str:
+        """What the directory shows moves one of these (kwaliteitsnetwerk.caching): every
+        coalition's version (itself, its rings and members), the themes', and those of the
+        people leading or taking part (their names, institutions)."""
+        return ".".join(
+            [
+                versions_of(Coalition.objects.all()),
+                versions_of(Theme.objects.all()),
+                str(
+                    RingMembership.objects.active().aggregate(total=Sum("person__version"))["total"]
+                    or 0
+                ),
+                str(
+                    Coalition.leads.through.objects.aggregate(total=Sum("person__version"))["total"]
+                    or 0
+                ),
+            ]
+        )
 
     @cached_property
     def versions(self) -> str:

@@ -17,6 +17,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from kwaliteitsnetwerk import caching
+from kwaliteitsnetwerk.caching import versions_of
 from members import services as member_services
 from members.access import bureau_required, is_bureau, person_of
 from members.activity import scope_of
@@ -114,8 +115,27 @@ def coalition_list(request):
     if params["mine"] == "1":
         coalitions = coalitions.filter(pk__in=Coalition.objects.involving(person).values("pk"))
     ordered = coalitions.order_by("-school_year", dutch("name"), "pk")
+    # The results and the filters are the same for everyone with the same filters (and for
+    # "mine" per person): cached by the versions of every coalition, theme and person shown,
+    # and of the institutions to filter by; read only when not there.
+    versions = Coalition.directory_versions()
     context = {
-        "page": Paginator(ordered, PAGE_SIZE).get_page(request.GET.get("page")),
+        "results_key": caching.key(
+            "coalition-results",
+            versions,
+            request.GET.urlencode(),
+            person.pk if params["mine"] == "1" and person else "",
+        ),
+        "filters_key": caching.key(
+            "coalition-filters",
+            versions,
+            versions_of(Institution.objects.all()),
+            *(params[name] for name in ("school_year", "theme", "status", "institution")),
+        ),
+        **caching.lazily(
+            lambda: {"page": Paginator(ordered, PAGE_SIZE).get_page(request.GET.get("page"))},
+            ("page",),
+        ),
         "params": params,
         "years": Coalition.objects.order_by("-school_year")
         .values_list("school_year", flat=True)

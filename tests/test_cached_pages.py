@@ -69,6 +69,9 @@ class World:
             f"/bijeenkomsten/{s}/aanmeldingen/?lijst=wachtlijst",
             f"/bijeenkomsten/{s}/inchecken/",
             f"/bijeenkomsten/{s}/inchecken/?q=ke",
+            "/coalities/",
+            "/coalities/?mine=1",
+            f"/coalities/?institution={self.personas['kern'].institution_id}",
         ]
 
 
@@ -250,6 +253,13 @@ def change_session(w: World):
     )
 
 
+def rename_theme(w: World):
+    theme = w.rng.choice([w.coalition.theme, w.other.theme])
+    coalition_services.rename_theme(
+        theme, f"{theme.name.split(' #')[0]} #{w.rng.randint(1, 99)}", by=w.personas["bureau"]
+    )
+
+
 def close_other(w: World):
     other = type(w.other).objects.get(pk=w.other.pk)
     if other.next_status is not None and other.next_status != "actief":
@@ -270,6 +280,7 @@ CHANGES: list[Callable[[World], None]] = [
     rename_coalition,
     rename_person,
     rename_institution,
+    rename_theme,
     change_session,
     close_other,
 ]
@@ -278,6 +289,7 @@ DOMAIN_ERRORS = (
     coalition_services.MembershipError,
     coalition_services.TransitionError,
     coalition_services.CycleError,
+    coalition_services.ThemeError,
 )
 
 
