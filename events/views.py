@@ -557,14 +557,8 @@ def registrations(request, pk: int):
         "form": form,
         "sees_everyone": person is not None and person.has_bureau_rights,
         "show_remarks": show_remarks,
-        "lists_key": caching.key(
-            "registration-lists",
-            session.versions,
-            session.people_versions,
-            person.pk if person else "",
-            person.has_bureau_rights if person else "",
-            show_remarks,
-            request.GET.urlencode(),
+        "lists_key": _people_key(
+            "registration-lists", session, person, show_remarks, request.GET.urlencode()
         ),
         **caching.lazily(
             lambda: _registration_lists(request, session, mine),
@@ -572,6 +566,20 @@ def registrations(request, pk: int):
         ),
     }
     return render(request, "events/registrations.html", context)
+
+
+def _people_key(name: str, session: Session, person, *more) -> str:
+    """The key of a list of the session's people as this person manages them: the versions of
+    the session and its people, the person (Registration.objects.manageable_by answers for
+    them) and their bureau rights, and what the list is filtered by."""
+    return caching.key(
+        name,
+        session.versions,
+        session.people_versions,
+        person.pk if person else "",
+        person.has_bureau_rights if person else "",
+        *more,
+    )
 
 
 def _registration_lists(request, session: Session, mine) -> dict:
@@ -720,14 +728,7 @@ def _checkin_context(request, session: Session, query: str) -> dict:
     return {
         "session": session,
         "query": query,
-        "door_key": caching.key(
-            "door-list",
-            session.versions,
-            session.people_versions,
-            person.pk if person else "",
-            person.has_bureau_rights if person else "",
-            query,
-        ),
+        "door_key": _people_key("door-list", session, person, query),
         **caching.lazily(
             lambda: _door_list(session, person, query), ("registrations", "more", "counts")
         ),
