@@ -438,22 +438,35 @@ def touch(session: Session) -> None:
     session.refresh_from_db(fields=["sequence", "updated_at"])
 
 
-def invited_session_ids(person: Person | None) -> frozenset[int]:
-    """The sessions this person is invited to (Session.objects.invited, THE rule)."""
+def invited_session_ids(person: Person | None, sessions=None) -> frozenset[int]:
+    """The sessions (of `sessions`, default all) this person is invited to
+    (Session.objects.invited, THE rule)."""
     if person is None:
         return frozenset()
-    return frozenset(Session.objects.invited(person).values_list("pk", flat=True))
+    sessions = Session.objects.all() if sessions is None else sessions
+    return frozenset(sessions.invited(person).values_list("pk", flat=True))
 
 
-def coming_sessions_for(person: Person, *, pks=None, limit: int = 8) -> list[Session]:
-    """The coming published sessions this person is invited to or signed up for (the
-    overview), each with `my_registration` (and its `position` on the waiting list) and
-    `has_choices` (a programme to choose from: sign up on the session's page). Three queries."""
+def coming_invited_ids(person: Person | None) -> frozenset[int]:
+    """The coming published sessions this person is invited to: asked once per page and
+    handed to coming_sessions_for (the overview also lists the unanswered ones from it)."""
+    return invited_session_ids(person, Session.objects.published().upcoming())
+
+
+def coming_sessions_for(
+    person: Person, *, pks=None, limit: int = 8, invited: frozenset[int] | None = None
+) -> list[Session]:
+    """The coming published sessions this person is invited to (`invited`, from
+    coming_invited_ids, asked here when not given) or signed up for (the overview), each with
+    `my_registration` (and its `position` on the waiting list) and `has_choices` (a programme to
+    choose from: sign up on the session's page). Three queries."""
+    if invited is None:
+        invited = coming_invited_ids(person)
     sessions = (
         Session.objects.published()
         .upcoming()
         .filter(
-            Q(pk__in=invited_session_ids(person))
+            Q(pk__in=invited)
             | Q(pk__in=Registration.objects.active().filter(person=person).values("session"))
         )
         .annotate(has_choices=Exists(SessionPart.objects.filter(session=OuterRef("pk"))))

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from coalitions.models import Coalition, Input, Output, Ring, RingMembership
 from events.models import Registration, Session
-from events.services import coming_sessions_for, commitment
+from events.services import coming_invited_ids, coming_sessions_for, commitment
 from members import activity
 from members.models import Action, Person
 
@@ -42,16 +42,16 @@ def member_overview(person: Person) -> dict:
     active = [m for m in memberships if m.is_active]
     commitments = commitment(active, by_membership=True)
     now = timezone.now()
+    # The invitation rule asked once, for the coming published sessions: the sessions shown
+    # and the unanswered invitations (further ahead than those shown too) both come from it.
+    invited = coming_invited_ids(person)
     context = {
         "led_coalitions": led,
         "my_coalitions": [{"membership": m, "commitment": commitments.get(m.pk)} for m in active],
         "my_requests": [m for m in memberships if not m.is_active or m.asks_to_move],
-        "sessions": coming_sessions_for(person),
-        # Its own query: an invitation further ahead than the sessions shown still counts.
+        "sessions": coming_sessions_for(person, invited=invited),
         "unanswered": list(
-            Session.objects.published()
-            .upcoming()
-            .invited(person)
+            Session.objects.filter(pk__in=invited)
             .exclude(Exists(Registration.objects.filter(session=OuterRef("pk"), person=person)))
             .exclude(signup_deadline__lt=now)
             .order_by("start")[:UNANSWERED_SHOWN]
