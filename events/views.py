@@ -512,7 +512,30 @@ def session_publish(request, pk: int):
 @login_required
 @require_POST
 def session_cancel(request, pk: int):
+    """Ask first, saying who is told: a cancellation mails everyone and cannot be undone."""
     session = get_session_for_user(request, pk, edit=True)
+    if request.POST.get("confirm") != "1" and not session.is_cancelled:
+        count = session.registrations.active().count()
+        return render(
+            request,
+            "confirm.html",
+            {
+                "title": _("Cancel %(title)s?") % {"title": session.title},
+                "explanation": [
+                    ngettext(
+                        "%(count)s person signed up or on the waiting list is told at once, with a cancelled calendar event.",
+                        "%(count)s people signed up or on the waiting list are told at once, with a cancelled calendar event.",
+                        count,
+                    )
+                    % {"count": count},
+                    _("A cancelled session cannot be published again."),
+                ],
+                "action": reverse("events:cancel", args=[session.pk]),
+                "confirm_label": _("Yes, cancel the session and tell everyone"),
+                "button_class": "button-danger",
+                "back": reverse("events:detail", args=[session.pk]),
+            },
+        )
     try:
         services.cancel_session(session, by=person_of(request))
     except services.RegistrationError as error:

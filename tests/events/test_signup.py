@@ -441,6 +441,26 @@ class TestAskingFirst:
         registration.refresh_from_db()
         assert registration.is_cancelled
 
+    def test_cancelling_a_session_says_who_is_told_and_asks_first(
+        self, client, bureau, member, session, django_capture_on_commit_callbacks
+    ):
+        services.register(member, session)
+        mail.outbox.clear()
+        url = reverse("events:cancel", args=[session.pk])
+        login(client, bureau)
+        with django_capture_on_commit_callbacks(execute=True):
+            body = client.post(url).content.decode()  # one click only asks
+        assert "1 persoon die is aangemeld of op de wachtlijst staat" in body
+        assert "Ja, bijeenkomst annuleren en iedereen berichten" in body
+        session.refresh_from_db()
+        assert not session.is_cancelled
+        assert mail.outbox == []
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(url, {"confirm": "1"})
+        session.refresh_from_db()
+        assert session.is_cancelled
+        assert [m.to for m in mail.outbox] == [[member.email]]
+
     def test_a_place_nobody_waits_for_is_given_up_at_once(self, client, member, session):
         registration = services.register(member, session)
         login(client, member).post(reverse("events:cancel_registration", args=[registration.pk]))
