@@ -494,7 +494,8 @@ def figures(year: str) -> dict:
         "signups": counts["signups"],
         "attendance": round(100 * counts["present"] / counts["marked"]) if counts["marked"] else 0,
         "waiting": counts["waiting"],
-        "outputs": Output.objects.filter(created_at__gte=start, created_at__lt=end).count(),
+        # An output belongs to the year of its coalition, whenever it was posted.
+        "outputs": Output.objects.filter(coalition__school_year=year).count(),
     }
 
 
