@@ -844,7 +844,27 @@ def round_edit(request, pk: int | None = None):
 @bureau_required
 @require_POST
 def round_close(request, pk: int):
+    """Ask first: closing early ends the voting for everyone and cannot be undone."""
     theme_round = get_object_or_404(ThemeRound, pk=pk)
+    if request.POST.get("confirm") != "1" and not theme_round.is_closed():
+        return render(
+            request,
+            "confirm.html",
+            {
+                "title": _("Close the theme round %(year)s now?")
+                % {"year": theme_round.school_year},
+                "explanation": [
+                    _(
+                        "Nobody can bring in, support or comment on a theme any more; the votes are counted as they stand."
+                    ),
+                    _("A closed round cannot be opened again."),
+                ],
+                "action": reverse("coalitions:round_close", args=[theme_round.pk]),
+                "confirm_label": _("Yes, close the round"),
+                "button_class": "button-danger",
+                "back": reverse("coalitions:round", args=[theme_round.pk]),
+            },
+        )
     try:
         services.close_round(theme_round, by=person_of(request))
     except services.CycleError as error:
@@ -1201,6 +1221,30 @@ def launch(request):
     problems = []
     if request.method == "POST":
         chosen = [c for c in coalitions if str(c.pk) in request.POST.getlist("coalitions")]
+        ready = chosen and not any(c.problems for c in chosen)
+        if ready and request.POST.get("confirm") != "1":
+            # Ask first: the launch places and mails everyone and cannot be undone.
+            names = ", ".join(c.name for c in chosen)
+            return render(
+                request,
+                "confirm.html",
+                {
+                    "title": ngettext(
+                        "Launch %(count)s coalition?", "Launch %(count)s coalitions?", len(chosen)
+                    )
+                    % {"count": len(chosen)},
+                    "explanation": [
+                        _("These become active together: %(names)s.") % {"names": names},
+                        _(
+                            "The chosen candidates take their place in the Kern, the others in the next ring out, and everyone hears where they are placed. A launch cannot be undone."
+                        ),
+                    ],
+                    "action": reverse("coalitions:launch"),
+                    "fields": [("coalitions", c.pk) for c in chosen],
+                    "confirm_label": _("Yes, launch and tell everyone"),
+                    "back": reverse("coalitions:launch"),
+                },
+            )
         try:
             launched = services.launch(chosen, by=person_of(request))
         except services.LaunchError as error:

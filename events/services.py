@@ -95,6 +95,12 @@ def time_slots(parts) -> list[list[SessionPart]]:
     return slots
 
 
+def default_parts(session: Session, person: Person) -> list[SessionPart]:
+    """What the sign-up form ticks for this person: each invited part alone in its time slot,
+    so a place booked on someone's behalf counts in the parts as their own sign-up would."""
+    return [slot[0] for slot in time_slots(invited_parts(session, person)) if len(slot) == 1]
+
+
 def _check_choices(
     session: Session, person: Person, parts: list[SessionPart], *, on_behalf: bool
 ) -> None:
@@ -520,13 +526,14 @@ def still_invited(registrations):
     )
 
 
-def people_invited(session: Session):
+def people_invited(session: Session, *, with_account: bool = True):
     """Everyone who may sign up, with an account (for the invitation mail on publishing): the
-    same rule as Session.objects.invited, asked the other way round."""
+    same rule as Session.objects.invited, asked the other way round. `with_account=False`:
+    the invited who have no account yet, so get no mail (what publishing says beside it)."""
     return Person.objects.filter(
         Exists(Session.objects.filter(pk=session.pk).invited(OuterRef("pk"))),
         erased_at__isnull=True,
-        user__isnull=False,
+        user__isnull=not with_account,
     )
 
 

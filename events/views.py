@@ -300,7 +300,16 @@ def signup(request, pk: int):
         messages.error(request, str(error))
         return _signup_response(request, session)
     position = services.waitlist_position(registration)
-    if registration.is_confirmed:
+    waiting_for = _waitlisted_parts(registration)
+    if registration.is_confirmed and waiting_for:
+        messages.warning(
+            request,
+            _(
+                "You are signed up; for %(parts)s you are on the waiting list. A confirmation is on its way to %(email)s."
+            )
+            % {"parts": waiting_for, "email": person.email},
+        )
+    elif registration.is_confirmed:
         messages.success(
             request,
             _("You are signed up. A confirmation is on its way to %(email)s.")
@@ -313,6 +322,16 @@ def signup(request, pk: int):
             % {"position": position},
         )
     return _signup_response(request, session, registration, position)
+
+
+def _waitlisted_parts(registration: Registration) -> str:
+    """The parts this (confirmed) place waits for, as text for the message; "" when none."""
+    if not registration.is_confirmed:
+        return ""
+    titles = registration.choices.filter(status=Registration.Status.WAITLISTED).values_list(
+        "part__title", flat=True
+    )
+    return ", ".join(titles.order_by("part__start", "part__pk"))
 
 
 @login_required
@@ -477,6 +496,19 @@ def session_publish(request, pk: int):
     session = get_session_for_user(request, pk, edit=True)
     if request.method != "POST" or request.POST.get("confirm") != "1":
         count = services.people_invited(session).count()
+        waiting = services.people_invited(session, with_account=False).count()
+        without_account = (
+            [
+                ngettext(
+                    "%(count)s more person is invited but has no account yet, so gets no mail; invited to the network, they see the session once they log in.",
+                    "%(count)s more people are invited but have no account yet, so get no mail; invited to the network, they see the session once they log in.",
+                    waiting,
+                )
+                % {"count": waiting}
+            ]
+            if waiting
+            else []
+        )
         subject, body = services.invitation_preview(session, person_of(request))
         return render(
             request,
@@ -490,6 +522,7 @@ def session_publish(request, pk: int):
                         count,
                     )
                     % {"count": count},
+                    *without_account,
                     _("Members see the session and can sign up. An invitation cannot be unsent."),
                 ],
                 "preview": {"subject": subject, "body": body},
@@ -512,7 +545,30 @@ def session_publish(request, pk: int):
 @login_required
 @require_POST
 def session_cancel(request, pk: int):
+    """Ask first, saying who is told: a cancellation mails everyone and cannot be undone."""
     session = get_session_for_user(request, pk, edit=True)
+    if request.POST.get("confirm") != "1" and not session.is_cancelled:
+        count = session.registrations.active().count()
+        return render(
+            request,
+            "confirm.html",
+            {
+                "title": _("Cancel %(title)s?") % {"title": session.title},
+                "explanation": [
+                    ngettext(
+                        "%(count)s person signed up or on the waiting list is told at once, with a cancelled calendar event.",
+                        "%(count)s people signed up or on the waiting list are told at once, with a cancelled calendar event.",
+                        count,
+                    )
+                    % {"count": count},
+                    _("A cancelled session cannot be published again."),
+                ],
+                "action": reverse("events:cancel", args=[session.pk]),
+                "confirm_label": _("Yes, cancel the session and tell everyone"),
+                "button_class": "button-danger",
+                "back": reverse("events:detail", args=[session.pk]),
+            },
+        )
     try:
         services.cancel_session(session, by=person_of(request))
     except services.RegistrationError as error:
@@ -544,11 +600,31 @@ def registrations(request, pk: int):
     if request.method == "POST" and form.is_valid():
         signed_up = get_person_to_act_for(request, session, form.person)
         try:
-            services.register(signed_up, session, by=person)
+            registration = services.register(
+                signed_up,
+                session,
+                by=person,
+                parts=services.default_parts(session, signed_up),
+            )
         except services.RegistrationError as error:
             messages.error(request, str(error))
         else:
-            messages.success(request, _("%(name)s is signed up.") % {"name": signed_up.full_name})
+            name = signed_up.full_name
+            waiting_for = _waitlisted_parts(registration)
+            if not registration.is_confirmed:
+                messages.warning(
+                    request,
+                    _("The session is full: %(name)s is on the waiting list, place %(position)s.")
+                    % {"name": name, "position": services.waitlist_position(registration)},
+                )
+            elif waiting_for:
+                messages.warning(
+                    request,
+                    _("%(name)s is signed up; for %(parts)s on the waiting list.")
+                    % {"name": name, "parts": waiting_for},
+                )
+            else:
+                messages.success(request, _("%(name)s is signed up.") % {"name": name})
         return redirect("events:registrations", session.pk)
     # The lists are cached by the versions of the session and its people, for this person
     # (what Registration.objects.manageable_by gives them) and these filters.
@@ -973,8 +1049,15 @@ def renew_feed(request):
     person = person_of(request)
     if person is None:
         raise Http404
-    CalendarFeed.objects.update_or_create(person=person, defaults={"token": new_feed_token()})
-    messages.success(request, _("Your calendar address is renewed; the old one no longer works."))
+    _feed, made = CalendarFeed.objects.update_or_create(
+        person=person, defaults={"token": new_feed_token()}
+    )
+    if made:
+        messages.success(request, _("Your calendar address is made; add it to your calendar app."))
+    else:
+        messages.success(
+            request, _("Your calendar address is renewed; the old one no longer works.")
+        )
     return redirect("members:my_account")
 
 

@@ -494,7 +494,8 @@ def figures(year: str) -> dict:
         "signups": counts["signups"],
         "attendance": round(100 * counts["present"] / counts["marked"]) if counts["marked"] else 0,
         "waiting": counts["waiting"],
-        "outputs": Output.objects.filter(created_at__gte=start, created_at__lt=end).count(),
+        # An output belongs to the year of its coalition, whenever it was posted.
+        "outputs": Output.objects.filter(coalition__school_year=year).count(),
     }
 
 
@@ -569,17 +570,27 @@ def network(year: str, *, size: int = 640) -> dict:
     for institution_id, coalition_id in links:
         first[institution_id] = min(first[institution_id], order[coalition_id])
     placed = sorted(institutions.values(), key=lambda i: (first[i.pk], i.name))
-    centre = size / 2
+    # Room on both sides for the institutions' labels, written outwards from their dot.
+    margin = 150
+    width, centre = size + 2 * margin, size / 2
     nodes = {}
 
     def ring_of(items, radius, kind, url_name):
         for n, item in enumerate(items):
             angle = 2 * math.pi * n / max(len(items), 1) - math.pi / 2
+            x = round(margin + centre + radius * math.cos(angle), 1)
             y = round(centre + radius * math.sin(angle), 1)
-            nodes[kind, item.pk] = {
-                "x": round(centre + radius * math.cos(angle), 1),
-                "y": y,
-                "label_y": round(y - 9, 1),
+            node = {"x": x, "y": y, "label_x": x, "label_y": round(y - 10, 1)}
+            node["anchor"] = "middle"
+            if kind == "institution":
+                side = math.cos(angle)
+                if abs(side) > 0.2:
+                    node["anchor"] = "start" if side > 0 else "end"
+                    node["label_x"] = round(x + (9 if side > 0 else -9), 1)
+                    node["label_y"] = round(y + 4, 1)
+                elif math.sin(angle) > 0:
+                    node["label_y"] = round(y + 18, 1)
+            nodes[kind, item.pk] = node | {
                 "label": item.name,
                 "url": reverse(url_name, args=[item.pk]),
                 "kind": kind,
@@ -596,6 +607,8 @@ def network(year: str, *, size: int = 640) -> dict:
         by_coalition[coalition_id].append(institutions[institution_id].name)
     return {
         "size": size,
+        "width": width,
+        "height": size + 20,
         "nodes": list(nodes.values()),
         "edges": edges,
         "label_all": len(nodes) <= 60,

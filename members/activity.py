@@ -6,6 +6,8 @@ its services module), so the log speaks Dutch or English at display time and mem
 imports the apps that use it. Details are stored as data, never as a sentence, and never hold a
 person's name: names come from Person, so erasure reaches the log too."""
 
+import re
+
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils.functional import Promise
@@ -23,11 +25,19 @@ def register_verbs(verbs: dict[str, Promise | tuple[Promise, dict]]) -> None:
         _VERBS[verb] = spec if isinstance(spec, tuple) else (spec, {})
 
 
+_DETAILS = re.compile(r"\s*\(%\([a-z_]+\)s\)")
+_PLACEHOLDER = re.compile(r"%\([a-z_]+\)s")
+
+
 def verb_choices() -> list[tuple[str, str]]:
-    """For a filter: every verb with its sentence (placeholders left out)."""
+    """For a filter: every verb with its sentence, a detail in brackets left out and every
+    other value an ellipsis ("verplaatst van … naar …"), in the order of the sentences."""
     return sorted(
-        (verb, str(sentence).replace("%(", "{").replace(")s", "}"))
-        for verb, (sentence, _enums) in _VERBS.items()
+        (
+            (verb, _PLACEHOLDER.sub("…", _DETAILS.sub("", str(sentence))))
+            for verb, (sentence, _enums) in _VERBS.items()
+        ),
+        key=lambda choice: choice[1].casefold(),
     )
 
 

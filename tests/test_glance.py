@@ -277,6 +277,16 @@ class TestFiguresNetworkAndReport:
         statuses = {str(label): (now, before) for label, now, before in data["status_rows"]}
         assert statuses["Actief"] == (1, 0)
 
+    def test_outputs_count_in_the_school_year_of_their_coalition(self, coalition, lead):
+        last_year = make_coalition("Vorig jaar", leads=[lead], school_year="2025-2026")
+        with time_machine.travel(dt.datetime(2026, 10, 20, 9, 0, tzinfo=AMS)):
+            # Posted after the summer, for the coalition of the year before.
+            Output.objects.create(coalition=last_year, title="Eindproduct", url="https://x.org/")
+        rows = {
+            str(label): (now, before) for label, now, before in glance.compared("2026-2027")["rows"]
+        }
+        assert rows["Gepubliceerde opbrengsten"] == (0, 1)
+
     def test_the_pages_draw_svg_with_a_text_alternative(
         self, client, bureau, coalition, institution
     ):

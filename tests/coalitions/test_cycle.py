@@ -132,7 +132,13 @@ class TestVoting:
 
     def test_the_bureau_closes_the_round_early(self, client, theme_round, bureau, member):
         proposal = propose(theme_round, member)
-        login(client, bureau).post(reverse("coalitions:round_close", args=[theme_round.pk]))
+        url = reverse("coalitions:round_close", args=[theme_round.pk])
+        body = login(client, bureau).post(url).content.decode()  # one click only asks
+        assert "Themaronde" in body
+        assert "Ja, ronde sluiten" in body
+        theme_round.refresh_from_db()
+        assert not theme_round.is_closed()
+        client.post(url, {"confirm": "1"})
         theme_round.refresh_from_db()
         assert theme_round.is_closed()
         with pytest.raises(services.CycleError):
@@ -447,9 +453,13 @@ class TestRecruitmentAndLaunch:
         services.choose_candidates(
             recruiting, {m.pk for m in candidates(recruiting, 2, institution)}, by=bureau
         )
-        response = login(client, bureau).post(
-            reverse("coalitions:launch"), {"coalitions": [recruiting.pk]}, follow=True
-        )
+        url = reverse("coalitions:launch")
+        asked = login(client, bureau).post(url, {"coalitions": [recruiting.pk]}).content.decode()
+        assert "1 coalitie lanceren?" in asked
+        assert recruiting.name in asked
+        recruiting.refresh_from_db()
+        assert recruiting.status == Coalition.Status.RECRUITING  # one click only asks
+        response = client.post(url, {"coalitions": [recruiting.pk], "confirm": "1"}, follow=True)
         assert "1 coalitie is gelanceerd" in response.content.decode()
         recruiting.refresh_from_db()
         assert recruiting.status == Coalition.Status.ACTIVE

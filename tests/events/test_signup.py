@@ -441,6 +441,26 @@ class TestAskingFirst:
         registration.refresh_from_db()
         assert registration.is_cancelled
 
+    def test_cancelling_a_session_says_who_is_told_and_asks_first(
+        self, client, bureau, member, session, django_capture_on_commit_callbacks
+    ):
+        services.register(member, session)
+        mail.outbox.clear()
+        url = reverse("events:cancel", args=[session.pk])
+        login(client, bureau)
+        with django_capture_on_commit_callbacks(execute=True):
+            body = client.post(url).content.decode()  # one click only asks
+        assert "1 persoon die is aangemeld of op de wachtlijst staat" in body
+        assert "Ja, bijeenkomst annuleren en iedereen berichten" in body
+        session.refresh_from_db()
+        assert not session.is_cancelled
+        assert mail.outbox == []
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(url, {"confirm": "1"})
+        session.refresh_from_db()
+        assert session.is_cancelled
+        assert [m.to for m in mail.outbox] == [[member.email]]
+
     def test_a_place_nobody_waits_for_is_given_up_at_once(self, client, member, session):
         registration = services.register(member, session)
         login(client, member).post(reverse("events:cancel_registration", args=[registration.pk]))
@@ -475,3 +495,54 @@ def test_the_htmx_answer_to_a_sign_up_computes_only_its_section(
     login(client, make_person("Nog", "Een", institution, account=True))
     with django_assert_max_num_queries(len(first.captured_queries)):
         assert sign_up(big).status_code == 200
+
+
+class TestMessagesTellTheTruth:
+    def test_signing_someone_up_for_a_full_session_says_they_wait(
+        self, client, bureau, member, institution
+    ):
+        session = make_session(capacity=1)
+        services.register(make_person("Eerste", "Plek", institution), session)
+        url = reverse("events:registrations", args=[session.pk])
+        body = (
+            login(client, bureau).post(url, {"email": member.email}, follow=True).content.decode()
+        )
+        assert "Charlie Visser staat op de wachtlijst, plek 1." in body
+        assert "Charlie Visser is aangemeld." not in body
+        assert Registration.objects.get(person=member).is_waitlisted
+
+    def test_a_member_whose_part_is_full_reads_that_they_wait_for_it(
+        self, client, joint_session, member, institution
+    ):
+        plenary = joint_session.parts.get(kind="plenair")
+        plenary.capacity = 1
+        plenary.save()
+        services.register(
+            make_person("Eerste", "Plek", institution), joint_session, parts=[plenary]
+        )
+        body = (
+            login(client, member)
+            .post(reverse("events:signup", args=[joint_session.pk]), {"slot_0": "on"}, follow=True)
+            .content.decode()
+        )
+        assert "Je bent aangemeld; voor Plenair sta je op de wachtlijst." in body
+        assert "Je bent aangemeld. Er is een bevestiging" not in body
+
+    def test_a_place_booked_on_someones_behalf_counts_in_the_parts(
+        self, client, lead, joint_session, flex_member_of_lead
+    ):
+        coalition = lead.led_coalitions.get()
+        work = joint_session.parts.get(kind="werken")
+        work.invited_rings.add(coalition.rings.get(order=2))
+        url = reverse("events:registrations", args=[joint_session.pk])
+        body = (
+            login(client, lead)
+            .post(url, {"email": flex_member_of_lead.email}, follow=True)
+            .content.decode()
+        )
+        assert "Charlie Visser is aangemeld." in body
+        registration = Registration.objects.get(person=flex_member_of_lead)
+        assert sorted(registration.choices.values_list("part__title", flat=True)) == sorted(
+            ["Plenair", work.title]
+        )
+        assert set(registration.choices.values_list("status", flat=True)) == {"bevestigd"}
