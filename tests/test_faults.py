@@ -302,3 +302,93 @@ class TestRedisIsGone:
         import redis
 
         assert redis.Redis.from_url(redis_cache.url).exists(":1:back")
+
+
+class _SlowInbox:
+    """An SMTP sink (aiosmtpd) that takes a few milliseconds per message, as a relay does."""
+
+    def __init__(self):
+        self.recipients: list[str] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        import asyncio
+
+        await asyncio.sleep(0.003)
+        self.recipients.extend(envelope.rcpt_tos)
+        return "250 Message accepted"
+
+
+@pytest.mark.postgres_only
+def test_a_sender_killed_mid_sweep_doubles_at_most_the_message_in_flight(
+    transactional_db, institution, settings, monkeypatch
+):
+    """A real sender process (`manage.py send_reminders`) sends 300 messages over SMTP to a
+    sink and is killed with SIGKILL half-way; after CLAIM_TIMEOUT a sweep takes over its claim.
+    Every recipient gets theirs, at most one gets two."""
+    import datetime as dt
+    import sys
+
+    import time_machine
+    from aiosmtpd.controller import Controller
+    from django.db import connection
+    from django.utils import timezone
+
+    from members import notify
+    from tests.factories import make_person
+
+    monkeypatch.setattr(notify, "_send_after_commit", lambda *a, **k: None)
+    people = [make_person("Lid", f"Ontvanger{i}", institution) for i in range(300)]
+    notify.queue_many(
+        "session_invitation",
+        [
+            notify.Message(p, "events.session:1", {"session": {"title": "Dag"}, "when": "w"})
+            for p in people
+        ],
+    )
+    inbox, port = _SlowInbox(), free_port()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=port)
+    smtp.start()
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "REDIS_URL": "",
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(port),
+    }
+    sender = subprocess.Popen(  # noqa: S603 - our own command line
+        [sys.executable, "manage.py", "send_reminders"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(inbox.recipients) < 120 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        sender.kill()  # SIGKILL: no clean-up of any kind
+        sender.wait()
+        received_before = len(inbox.recipients)
+        assert 120 <= received_before < 300, received_before
+        claimed = Notification.objects.filter(status="sending")
+        assert claimed.exists()  # the dead sender's chunk
+        # Still claimed within the minute; taken over after it.
+        settings.MAILERS = {
+            "default": {
+                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 5},
+            }
+        }
+        later = timezone.now() + Notification.CLAIM_TIMEOUT + dt.timedelta(seconds=1)
+        with time_machine.travel(later):
+            sweep()
+    finally:
+        if sender.poll() is None:
+            sender.kill()
+        smtp.stop()
+    recipients = inbox.recipients
+    assert sorted(set(recipients)) == sorted(p.email for p in people)
+    assert len(recipients) - len(set(recipients)) <= 1
+    assert set(Notification.objects.values_list("status", flat=True)) == {"sent"}
