@@ -214,12 +214,10 @@ def register(
         else:
             verb = "registration.waitlisted"
         _log_registration(verb, registration, by=by or person)
-        # Only the count and the insert need the lock: the confirmation (its text and calendar
-        # file) is written by a worker once the place is committed, so a burst of sign-ups
-        # neither queues on the session's row nor waits for mails to be rendered.
-        from .tasks import queue_confirmation
-
-        queue_confirmation.delay_on_commit(registration.pk)
+        # The confirmation is an outbox row in this transaction (it commits with the place, or
+        # neither does), written unrendered: only the count and the inserts hold the session's
+        # lock; the sender writes its text and calendar file just before it goes out.
+        notify.queue_unwritten("registration", person, f"events.registration:{registration.pk}")
     return registration
 
 
@@ -315,6 +313,7 @@ notify.register_kinds(
         gettext_lazy("Confirmation of your sign-up"),
         template="events/email/registration",
         mandatory=True,
+        compose=lambda row: _compose_confirmation(row),
     ),
     notify.Kind(
         "promotion",
@@ -401,19 +400,46 @@ def mail_context(session: Session, registration: Registration | None = None) -> 
     }
 
 
-def _queue_confirmation(registration: Registration) -> None:
+def _confirmation(registration: Registration) -> notify.Message:
     from .calendar import session_ics
 
     session, person = registration.session, registration.person
     with override(person.language):
         context = mail_context(session, registration)
-    notify.queue(
-        "registration",
+    return notify.Message(
         person,
         f"events.registration:{registration.pk}",
         context,
         attachment_name="bijeenkomst.ics" if registration.is_confirmed else "",
         attachment=session_ics(session).decode() if registration.is_confirmed else "",
+    )
+
+
+def _compose_confirmation(row) -> notify.Message | None:
+    """Writes the confirmation queued by `register` when it is sent, as things are then: a
+    sign-up cancelled before its confirmation went out gets none."""
+    registration = (
+        Registration.objects.select_related("person__user", "session__host_institution")
+        .prefetch_related("choices", "session__parts")
+        .filter(pk=int(row.occasion.rsplit(":", 1)[1]))
+        .first()
+    )
+    if registration is None or registration.is_cancelled:
+        return None
+    return _confirmation(registration)
+
+
+def _queue_confirmation(registration: Registration) -> None:
+    """The confirmation written at once (events.tasks.queue_confirmation, for tasks published
+    before confirmations were outbox rows)."""
+    message = _confirmation(registration)
+    notify.queue(
+        "registration",
+        message.person,
+        message.occasion,
+        message.context,
+        attachment_name=message.attachment_name,
+        attachment=message.attachment,
     )
 
 

@@ -1,4 +1,6 @@
-"""Work a sign-up hands to the workers once its place is committed."""
+"""Work a sign-up handed to the workers once its place was committed. A sign-up now writes its
+confirmation as an outbox row in its own transaction (events.services.register); this task is
+kept for messages published before that, still waiting in a broker after a deploy."""
 
 from celery import shared_task
 

@@ -218,9 +218,17 @@ STORAGES = {
 
 # Redis serves as Celery broker and shared cache (rate limits must hold across processes).
 REDIS_URL = env("REDIS_URL")
+# A Redis that hangs (paused, a full network buffer) costs each client at most this long, then
+# the caller degrades: the cache serves from the process's memory for a while
+# (kwaliteitsnetwerk.redis_cache), a nudge to the broker is skipped (the sweep sends the outbox).
+REDIS_TIMEOUT = float(env("REDIS_TIMEOUT", "0.25"))
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "kwaliteitsnetwerk.redis_cache.FallbackRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT},
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -256,6 +264,16 @@ CACHES["fragments"] = (
 )
 
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"  # a host, so kombu does not warn
+# Publishing from a request is only a nudge (members.notify.nudge): one try with short timeouts,
+# no reconnect loop (kombu retries a lost connection for seconds by default). The worker's own
+# consumer reconnects by Celery's broker_connection_* settings below.
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT * 4
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 0,
+    "socket_connect_timeout": REDIS_TIMEOUT * 4,
+    "socket_timeout": REDIS_TIMEOUT * 4,
+}
+CELERY_TASK_PUBLISH_RETRY = False
 # Without a broker (a first local run) tasks run in-process, so nothing is lost.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True

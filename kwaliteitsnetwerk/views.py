@@ -339,7 +339,9 @@ def healthz(request):
         try:
             import redis
 
-            redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
+            redis.Redis.from_url(
+                settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1
+            ).ping()
             checks["broker"] = "ok"
         except Exception as exc:  # noqa: BLE001
             checks["broker"] = f"error: {exc.__class__.__name__}"

@@ -354,7 +354,10 @@ class NotificationQuerySet(models.QuerySet):
 class Notification(models.Model):
     """The outbox: one row per (kind, person, occasion), so nothing is ever sent twice.
 
-    members.notify renders and queues a row (subject, text and HTML in the person's language);
+    members.notify renders and queues a row (subject, text and HTML in the person's language),
+    or, for a kind with a `compose` function (a sign-up's confirmation), queues it unwritten
+    (`written` False) in the change's transaction and lets the sender write it just before it
+    goes out, so the change's locks are not held while a mail is rendered;
     members.tasks.deliver claims due rows (queued → sending, under SKIP LOCKED), mails them over
     one connection and marks them sent, or queued again with a later attempt after a temporary
     SMTP failure, or failed after a permanent one. A row left in "sending" longer than
@@ -362,7 +365,9 @@ class Notification(models.Model):
     """
 
     ERASE_DELETE = True  # see members.services.erase_person
-    CLAIM_TIMEOUT = dt.timedelta(minutes=15)
+    # A claim older than this is a dead worker's: the sender renews its claim while it works
+    # (members.tasks.deliver), so a live one is never taken over.
+    CLAIM_TIMEOUT = dt.timedelta(minutes=1)
     MAX_ATTEMPTS = 7  # per-message refusals (4xx); an unreachable server counts none
 
     class Status(models.TextChoices):
@@ -383,6 +388,7 @@ class Notification(models.Model):
     html = models.TextField(_("message (HTML)"), blank=True)
     attachment_name = models.CharField(max_length=100, blank=True)
     attachment = models.TextField(blank=True)
+    written = models.BooleanField(_("written"), default=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED

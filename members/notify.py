@@ -5,8 +5,13 @@ the templates that write it, whether a person may turn it off, whether it is opt
 is rendered when it is queued, in the person's language, as plain text and HTML from
 `templates/<app>/email/<kind>{_subject.txt,.txt,.html}` (the HTML falls back to the text in the
 common frame, `templates/email/base.html`), and stored in members.Notification, unique per
-kind, person and occasion: whatever runs twice, a message exists once. Sending starts after the
-transaction commits (a rolled-back change sends nothing).
+kind, person and occasion: whatever runs twice, a message exists once. A kind with a `compose`
+function may be queued unwritten (`queue_unwritten`: one insert in the change's transaction, no
+rendering under its locks) and is written by the sender just before it goes out.
+
+The row is the message (a transactional outbox): it commits with the change or not at all.
+After the commit the broker is nudged to send soon; a broker that does not answer costs the
+request nothing (logged), and the next sweep sends the row.
 
 Scheduled messages come from rules (`register_rule`): functions of the moment that queue
 whatever has become due, run by every sweep (members.tasks.sweep, the beat, or
@@ -17,7 +22,10 @@ minute?", so a missed hour of sweeps is caught up, and the unique row keeps it o
 import contextlib
 import contextvars
 import datetime as dt
+import logging
 import re
+import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -35,6 +43,8 @@ from django.utils.translation import override, pgettext
 
 from .models import MailPreference, Notification, Person
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -50,6 +60,9 @@ class Kind:
     default: bool = True
     secret: bool = False
     names_others: bool = False  # its text may name other people (erasure looks there)
+    # For rows queued unwritten: (row) → the Message to write it from, or None when there is
+    # nothing to say any more (the sign-up was cancelled before its confirmation went out).
+    compose: Callable[[Notification], "Message | None"] | None = None
 
     @property
     def templates(self) -> str:
@@ -283,6 +296,38 @@ def queue(
     return notification
 
 
+def queue_unwritten(kind: str, person: Person, occasion: str) -> None:
+    """Queue one message of a kind that is written when it is sent (Kind.compose): one insert
+    in the caller's transaction, nothing rendered, so a change that holds a lock (a sign-up
+    under its session's row) stays short. Mandatory kinds only: who wants it is not asked."""
+    if KINDS[kind].compose is None or not KINDS[kind].mandatory:
+        raise ValueError(f"{kind} is not a mandatory kind written when sent")
+    if person.erased_at is not None:
+        return
+    # The unique row keeps one when it exists already (ON CONFLICT DO NOTHING).
+    Notification.objects.bulk_create(
+        [Notification(kind=kind, person=person, occasion=occasion, written=False)],
+        ignore_conflicts=True,
+    )
+    _send_after_commit(None, kind=kind, occasions=[occasion])
+
+
+def write(row: Notification) -> bool:
+    """Write an unwritten row just before it is sent (members.tasks.deliver): its kind's
+    `compose` says what; False (and the row is gone) when there is nothing to say any more."""
+    message = KINDS[row.kind].compose(row)
+    if message is None:
+        Notification.objects.filter(pk=row.pk).delete()
+        return False
+    row.subject, row.body, row.html = render(
+        row.kind, row.person, message.context, template=message.template
+    )
+    row.attachment_name, row.attachment = message.attachment_name, message.attachment
+    row.written = True
+    row.save(update_fields=["subject", "body", "html", "attachment_name", "attachment", "written"])
+    return True
+
+
 def queue_many(kind: str, messages: Iterable[Message]) -> int:
     """Queue many messages of one kind at once (a sweep, publishing a session): a fixed number
     of queries whatever their number. Returns how many were new."""
@@ -344,12 +389,44 @@ def sweeping():
 def _send_after_commit(
     ids: list[int] | None, *, kind: str = "", occasions: list[str] | None = None
 ) -> None:
-    from .tasks import send_notifications
-
     if _SWEEPING.get():
         return
+    transaction.on_commit(lambda: nudge(ids, kind=kind, occasions=occasions))
 
-    transaction.on_commit(lambda: send_notifications.delay(ids, kind=kind, occasions=occasions))
+
+class _Broker:
+    """This process's memory of a broker that did not answer: for a few seconds no request
+    tries again (each try could cost a timeout), the sweep sends what waits meanwhile."""
+
+    QUIET = 10.0  # seconds
+    lock = threading.Lock()
+    down_until = 0.0
+
+
+def nudge(
+    ids: list[int] | None = None, *, kind: str = "", occasions: list[str] | None = None
+) -> bool:
+    """Ask a worker to send these rows soon. Only a nudge: the rows are committed, so when the
+    broker is unreachable the next sweep sends them; the caller's request goes on."""
+    from .tasks import send_notifications
+
+    if send_notifications.app.conf.task_always_eager:  # no broker: sent in-process
+        send_notifications.delay(ids, kind=kind, occasions=occasions)
+        return True
+    if time.monotonic() < _Broker.down_until:
+        return False
+    try:
+        send_notifications.apply_async((ids,), {"kind": kind, "occasions": occasions}, retry=False)
+    except Exception as exc:  # noqa: BLE001 - whatever the broker says, the change is saved
+        with _Broker.lock:
+            _Broker.down_until = time.monotonic() + _Broker.QUIET
+        logger.warning(
+            "Broker unreachable (%s: %s); the outbox waits for the next sweep",
+            type(exc).__name__,
+            exc,
+        )
+        return False
+    return True
 
 
 def resend(notification: Notification, *, by: Person | None) -> Notification:

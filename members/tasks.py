@@ -33,8 +33,7 @@ RETRY_DELAYS = [
 # The mail server itself is away (or refuses our login or sender): no attempt is counted, so an
 # outage of a weekend loses nothing; everything waits this long and is tried again.
 SERVER_AWAY_DELAY = dt.timedelta(minutes=5)
-# Rows claimed and sent at a time (three queries each chunk): a worker killed mid-way sends at
-# most this many twice, and a chunk is done long before its claim could be taken over.
+# Rows claimed at a time (three queries each chunk, and one per message to mark it sent).
 CHUNK = 100
 
 
@@ -73,7 +72,7 @@ def sweep() -> dict:
         # Many at once (a big session's reminders): the other worker processes help; each
         # takes its own chunks (SKIP LOCKED), so nothing goes twice.
         for _helper in range(settings.NOTIFICATION_SENDERS - 1):
-            send_notifications.delay(None)
+            notify.nudge(None)
     return {"queued": queued, "handled": send_all()}
 
 
@@ -107,10 +106,12 @@ def deliver(
     occasions: list[str] | None = None,
 ) -> int:
     """Send up to NOTIFICATION_BATCH_SIZE due rows over one SMTP connection, claiming them a
-    small chunk at a time, so a worker killed in the middle leaves at most one chunk to be sent
-    again, and a claim never lives long enough to be taken over while it is still being sent.
-    Returns how many rows it handled (sent, put back for a later attempt, or failed): three
-    queries per chunk, whatever the size of the messages."""
+    small chunk at a time and marking each sent as soon as the mail server accepted it, so a
+    worker killed in the middle sends at most the one message in flight again. A claim is
+    renewed while its chunk is being sent, so only a dead worker's is taken over (after
+    Notification.CLAIM_TIMEOUT). Rows queued unwritten are written just before they go out.
+    Returns how many rows it handled (sent, put back for a later attempt, failed, or with
+    nothing left to say): three queries per chunk and one per message."""
     handled = 0
     connection = None
     try:
@@ -131,10 +132,21 @@ def deliver(
                 except (OSError, smtplib.SMTPException) as exc:
                     # The mail server is away (or refuses our login): nothing was tried, so no
                     # attempt is counted; everything waits for the next sweep.
-                    _record([], [], [], claim, unreachable=(rows, exc))
+                    _record([], [], claim, unreachable=(rows, exc))
                     break
-            sent, retry, failed = [], [], []
+            retry, failed = [], []
             for index, row in enumerate(rows):
+                claim, ours = _renew(claim, rows[index:] + [r for r, _e in retry + failed])
+                if row.pk not in ours:
+                    continue  # taken over by another sweep: it is theirs now
+                if not row.written:
+                    try:
+                        if not notify.write(row):
+                            continue  # nothing to say any more (the row is gone)
+                    except Exception as exc:  # noqa: BLE001 - a later sweep tries again
+                        logger.exception("Mail %s could not be written", row.pk)
+                        retry.append((row, exc))
+                        continue
                 try:
                     connection.send_messages([_message(row, connection)])
                 except Exception as exc:  # classified here: the bookkeeping must happen
@@ -142,18 +154,51 @@ def deliver(
                         failed.append((row, exc))
                     elif _connection_lost(exc):
                         # This one and the rest of the chunk wait; no attempt counted.
-                        _record(sent, retry, failed, claim, unreachable=(rows[index:], exc))
+                        _record(retry, failed, claim, unreachable=(rows[index:], exc))
                         return handled
                     else:
                         retry.append((row, exc))
                 else:
-                    sent.append(row)
-            _record(sent, retry, failed, claim)
+                    _mark_sent(row, claim)
+            _record(retry, failed, claim)
     finally:
         if connection is not None:
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 connection.close()
     return handled
+
+
+def _renew(claim: dt.datetime, rows: list[Notification]) -> tuple[dt.datetime, set[int]]:
+    """Keep the claim on the rows still to be sent fresh (a slow mail server must not make a
+    live worker's chunk look abandoned). Returns the claim and the ids it still holds."""
+    pks = {row.pk for row in rows}
+    now = timezone.now()
+    if now - claim < Notification.CLAIM_TIMEOUT / 3:
+        return claim, pks
+    mine = Notification.objects.filter(
+        pk__in=pks, status=Notification.Status.SENDING, claimed_at=claim
+    )
+    if mine.update(claimed_at=now) < len(pks):
+        pks = set(
+            Notification.objects.filter(pk__in=pks, claimed_at=now).values_list("pk", flat=True)
+        )
+    return now, pks
+
+
+def _mark_sent(row: Notification, claim: dt.datetime) -> None:
+    """The mail server accepted it: recorded at once, while this claim still holds the row."""
+    blank = {}
+    if getattr(notify.KINDS.get(row.kind), "secret", False):
+        blank = {"body": "", "html": ""}  # a link that opens an account does not stay here
+    Notification.objects.filter(
+        pk=row.pk, status=Notification.Status.SENDING, claimed_at=claim
+    ).update(
+        status=Notification.Status.SENT,
+        sent_at=timezone.now(),
+        claimed_at=None,
+        last_error="",
+        **blank,
+    )
 
 
 def _claim(notification_ids, kind, occasions, size) -> tuple[dt.datetime, list[Notification]]:
@@ -246,24 +291,16 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:1000]
 
 
-def _record(sent, retry, failed, claim: dt.datetime, *, unreachable=None) -> None:
-    """Write down what happened to a chunk, for the rows this claim still holds (a row taken
-    over after CLAIM_TIMEOUT is the other sweep's to record)."""
+def _record(retry, failed, claim: dt.datetime, *, unreachable=None) -> None:
+    """Write down what happened to a chunk's messages that did not go out, for the rows this
+    claim still holds (a row taken over after CLAIM_TIMEOUT is the other sweep's to record)."""
     now = timezone.now()
-    everything = [row.pk for row in sent]
-    everything += [row.pk for row, _exc in retry + failed]
+    everything = [row.pk for row, _exc in retry + failed]
     if unreachable:
         everything += [row.pk for row in unreachable[0]]
     ours = Notification.objects.filter(
         pk__in=everything, status=Notification.Status.SENDING, claimed_at=claim
     )
-    if sent:
-        ours.filter(pk__in=[row.pk for row in sent]).update(
-            status=Notification.Status.SENT, sent_at=now, claimed_at=None, last_error=""
-        )
-        secret = [row.pk for row in sent if getattr(notify.KINDS.get(row.kind), "secret", False)]
-        if secret:  # a link that opens an account does not stay in the outbox
-            Notification.objects.filter(pk__in=secret).update(body="", html="")
     changed = []
     for row, exc in retry:
         row.last_error = _describe(exc)

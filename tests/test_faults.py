@@ -1,0 +1,394 @@
+"""When a part fails (docs/architecture.md): Redis killed or paused, the broker unreachable, the
+database gone, a sending worker killed. Each test breaks the part for real where it can (its own
+redis-server on a free port, its own SMTP sink, a worker process killed with SIGKILL) and at the
+driver where it cannot safely (the shared PostgreSQL is never stopped)."""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from events.models import Registration
+from members.models import Notification
+from members.tasks import sweep
+from tests.conftest import login
+from tests.events.conftest import make_session
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class OwnRedis:
+    """A redis-server of the test's own, on a free port: killed, paused and resumed at will."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "OwnRedis":
+        self.process = subprocess.Popen(  # noqa: S603 - our own command line
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s,
+            ):
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return self
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def pause(self) -> None:
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.process.pid, signal.SIGCONT)
+
+
+@pytest.fixture
+def own_redis():
+    """Started per test (a second Redis, never the shared one), killed at the end."""
+    import shutil
+
+    if not shutil.which("redis-server"):
+        if os.environ.get("CI"):
+            pytest.fail("redis-server must be installed in CI (apt-get install redis-server)")
+        pytest.skip("needs redis-server on the PATH")
+    redis = OwnRedis().start()
+    try:
+        yield redis
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            redis.resume()
+        redis.kill()
+
+
+@pytest.fixture
+def broker_at(eager_celery):
+    """Points the Celery app at a broker (not eager: requests publish as in production)."""
+    from members import notify
+
+    app = eager_celery
+    saved = app.conf.broker_url
+
+    def forget_connections():
+        # The app keeps its connection pools: the next publish must open one to the new URL.
+        app._pool = None
+        app.amqp._producer_pool = None
+        notify._Broker.down_until = 0.0
+
+    def point(url: str):
+        app.conf.update(task_always_eager=False, broker_url=url)
+        forget_connections()
+        return app
+
+    yield point
+    app.conf.update(broker_url=saved)
+    forget_connections()
+
+
+class TestTheBrokerIsUnreachable:
+    def test_a_sign_up_succeeds_and_the_next_sweep_sends_its_confirmation_once(
+        self, client, member, own_redis, broker_at, django_capture_on_commit_callbacks, caplog
+    ):
+        session = make_session(capacity=10)
+        broker_at(own_redis.url)
+        own_redis.kill()
+        login(client, member)
+        started = time.monotonic()
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(reverse("events:signup", args=[session.pk]), {})
+        assert time.monotonic() - started < 2
+        assert response.status_code == 302
+        registration = Registration.objects.get(person=member, session=session)
+        assert registration.is_confirmed
+        row = Notification.objects.get(kind="registration", person=member)
+        assert row.occasion == f"events.registration:{registration.pk}"
+        assert row.status == "queued"
+        assert mail.outbox == []
+        assert "Broker unreachable" in caplog.text
+        assert sweep()["handled"] == 1
+        assert sweep()["handled"] == 0
+        [confirmation] = mail.outbox
+        assert confirmation.to == [member.email]
+        assert session.title in confirmation.subject
+        assert confirmation.attachments[0][0] == "bijeenkomst.ics"
+        row.refresh_from_db()
+        assert row.status == "sent"
+        assert row.written
+
+    def test_a_cancellation_that_promotes_succeeds_and_the_promotion_is_sent_once(
+        self, client, member, institution, own_redis, broker_at, django_capture_on_commit_callbacks
+    ):
+        from events import services
+        from tests.factories import make_person
+
+        session = make_session(capacity=1)
+        waiting = make_person("Wachtende", "Jansen", institution, account=True)
+        mine = services.register(member, session)
+        services.register(waiting, session)
+        sweep()
+        mail.outbox.clear()
+        broker_at(own_redis.url)
+        own_redis.kill()
+        login(client, member)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                reverse("events:cancel_registration", args=[mine.pk]), {"confirm": "1"}
+            )
+        assert response.status_code == 302
+        assert Registration.objects.get(person=waiting).is_confirmed
+        assert Notification.objects.get(kind="promotion", person=waiting).status == "queued"
+        assert mail.outbox == []
+        sweep()
+        sweep()
+        assert [m.to for m in mail.outbox] == [[waiting.email]]
+
+    def test_a_sign_up_cancelled_before_its_confirmation_went_out_gets_none(
+        self, client, member, own_redis, broker_at
+    ):
+        session = make_session(capacity=10)
+        broker_at(own_redis.url)
+        own_redis.kill()
+        login(client, member)
+        client.post(reverse("events:signup", args=[session.pk]), {})
+        registration = Registration.objects.get(person=member)
+        client.post(reverse("events:cancel_registration", args=[registration.pk]))
+        assert sweep()["handled"] == 1
+        assert mail.outbox == []
+        assert not Notification.objects.filter(kind="registration").exists()
+
+
+@pytest.fixture
+def redis_cache(own_redis, settings):
+    """The caches on our own Redis, as in production (REDIS_URL), with the same timeouts."""
+    from kwaliteitsnetwerk import redis_cache
+
+    options = {
+        "socket_connect_timeout": settings.REDIS_TIMEOUT,
+        "socket_timeout": settings.REDIS_TIMEOUT,
+    }
+    backend = "kwaliteitsnetwerk.redis_cache.FallbackRedisCache"
+    settings.CACHES = {
+        "default": {"BACKEND": backend, "LOCATION": own_redis.url, "OPTIONS": options},
+        "fragments": {
+            "BACKEND": backend,
+            "LOCATION": own_redis.url,
+            "OPTIONS": options,
+            "KEY_PREFIX": "fragment:test",
+        },
+    }
+    redis_cache._down_until.clear()
+    yield own_redis
+    redis_cache._down_until.clear()
+
+
+def log_in(client, person, password=None):
+    from tests.factories import PASSWORD
+
+    return client.post(
+        reverse("account_login"), {"login": person.email, "password": password or PASSWORD}
+    )
+
+
+class TestRedisIsGone:
+    def test_logging_in_works_while_redis_is_dead_and_says_so_in_the_log(
+        self, client, member, redis_cache, caplog
+    ):
+        redis_cache.kill()
+        response = log_in(client, member)
+        assert response.status_code == 302
+        assert response["Location"] != reverse("account_login")
+        assert client.get(reverse("home")).status_code == 200
+        assert "Redis cache unreachable" in caplog.text
+        assert "use this process's memory only" in caplog.text
+
+    def test_the_rate_limit_still_holds_in_the_process_while_redis_is_dead(
+        self, client, member, redis_cache
+    ):
+        redis_cache.kill()
+        answers = [log_in(client, member, "fout-wachtwoord") for _attempt in range(6)]
+        assert all(answer.status_code in (200, 429) for answer in answers)
+        # Five failures per address in five minutes (ACCOUNT_RATE_LIMITS): the sixth is refused
+        # even with the right password.
+        assert log_in(client, member).status_code in (200, 429)
+        assert "_auth_user_id" not in client.session
+
+    def test_pages_sign_ups_and_cancellations_work_while_redis_is_dead(
+        self, client, member, redis_cache, broker_at, django_capture_on_commit_callbacks
+    ):
+        session = make_session(capacity=10)
+        broker_at(redis_cache.url)
+        redis_cache.kill()
+        login(client, member)
+        assert client.get(reverse("home")).status_code == 200
+        assert client.get(reverse("events:detail", args=[session.pk])).status_code == 200
+        with django_capture_on_commit_callbacks(execute=True):
+            assert client.post(reverse("events:signup", args=[session.pk])).status_code == 302
+        registration = Registration.objects.get(person=member)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(reverse("events:cancel_registration", args=[registration.pk]))
+        assert response.status_code == 302
+        registration.refresh_from_db()
+        assert registration.is_cancelled
+
+    def test_a_paused_redis_makes_no_request_take_longer_than_two_seconds(
+        self, client, member, redis_cache, broker_at, django_capture_on_commit_callbacks
+    ):
+        from django.core.cache import cache
+
+        session = make_session(capacity=10)
+        broker_at(redis_cache.url)
+        assert client.get(reverse("account_login")).status_code == 200
+        redis_cache.pause()  # SIGSTOP: it accepts connections and answers nothing
+        took = {}
+
+        def timed(name, call):
+            started = time.monotonic()
+            response = call()
+            took[name] = time.monotonic() - started
+            return response
+
+        assert timed("login", lambda: log_in(client, member)).status_code == 302
+        assert timed("home", lambda: client.get(reverse("home"))).status_code == 200
+        detail = reverse("events:detail", args=[session.pk])
+        assert timed("session", lambda: client.get(detail)).status_code == 200
+        with django_capture_on_commit_callbacks(execute=True):
+            signup = timed(
+                "sign-up", lambda: client.post(reverse("events:signup", args=[session.pk]))
+            )
+        assert signup.status_code == 302
+        assert timed("session again", lambda: client.get(detail)).status_code == 200
+        assert max(took.values()) < 2, took
+        assert Notification.objects.filter(kind="registration", person=member).exists()
+        redis_cache.resume()
+        from kwaliteitsnetwerk import redis_cache as backend
+
+        backend._down_until.clear()  # QUIET seconds have passed
+        cache.set("back", "yes")
+        import redis
+
+        assert redis.Redis.from_url(redis_cache.url).exists(":1:back")
+
+
+class _SlowInbox:
+    """An SMTP sink (aiosmtpd) that takes a few milliseconds per message, as a relay does."""
+
+    def __init__(self):
+        self.recipients: list[str] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        import asyncio
+
+        await asyncio.sleep(0.003)
+        self.recipients.extend(envelope.rcpt_tos)
+        return "250 Message accepted"
+
+
+@pytest.mark.postgres_only
+def test_a_sender_killed_mid_sweep_doubles_at_most_the_message_in_flight(
+    transactional_db, institution, settings, monkeypatch
+):
+    """A real sender process (`manage.py send_reminders`) sends 300 messages over SMTP to a
+    sink and is killed with SIGKILL half-way; after CLAIM_TIMEOUT a sweep takes over its claim.
+    Every recipient gets theirs, at most one gets two."""
+    import datetime as dt
+    import sys
+
+    import time_machine
+    from aiosmtpd.controller import Controller
+    from django.db import connection
+    from django.utils import timezone
+
+    from members import notify
+    from tests.factories import make_person
+
+    monkeypatch.setattr(notify, "_send_after_commit", lambda *a, **k: None)
+    people = [make_person("Lid", f"Ontvanger{i}", institution) for i in range(300)]
+    notify.queue_many(
+        "session_invitation",
+        [
+            notify.Message(p, "events.session:1", {"session": {"title": "Dag"}, "when": "w"})
+            for p in people
+        ],
+    )
+    inbox, port = _SlowInbox(), free_port()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=port)
+    smtp.start()
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "REDIS_URL": "",
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(port),
+    }
+    sender = subprocess.Popen(  # noqa: S603 - our own command line
+        [sys.executable, "manage.py", "send_reminders"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(inbox.recipients) < 120 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        sender.kill()  # SIGKILL: no clean-up of any kind
+        sender.wait()
+        received_before = len(inbox.recipients)
+        assert 120 <= received_before < 300, received_before
+        claimed = Notification.objects.filter(status="sending")
+        assert claimed.exists()  # the dead sender's chunk
+        # Still claimed within the minute; taken over after it.
+        settings.MAILERS = {
+            "default": {
+                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 5},
+            }
+        }
+        later = timezone.now() + Notification.CLAIM_TIMEOUT + dt.timedelta(seconds=1)
+        with time_machine.travel(later):
+            sweep()
+    finally:
+        if sender.poll() is None:
+            sender.kill()
+        smtp.stop()
+    recipients = inbox.recipients
+    assert sorted(set(recipients)) == sorted(p.email for p in people)
+    assert len(recipients) - len(set(recipients)) <= 1
+    assert set(Notification.objects.values_list("status", flat=True)) == {"sent"}
