@@ -3,6 +3,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from coalitions.models import Coalition, Ring
+from members.addresses import normalised_or_none
 from members.formrules import SensibleInputMixin
 from members.models import Institution, Person
 
@@ -267,9 +268,9 @@ class PersonByEmailForm(forms.Form):
     email = forms.EmailField(label=_("E-mail address"))
 
     def clean_email(self):
-        email = self.cleaned_data["email"]
+        email = normalised_or_none(self.cleaned_data["email"])
         person = (
-            Person.objects.filter(email__iexact=email, erased_at__isnull=True)
+            Person.objects.filter(email=email, erased_at__isnull=True)
             .select_related("institution")
             .first()
         )

@@ -168,6 +168,7 @@ LOGIN_REDIRECT_URL = "home"
 # django-allauth: e-mail login, mandatory verification, sign-up only for member domains/invitations.
 ACCOUNT_ADAPTER = "members.adapter.AccountAdapter"
 ACCOUNT_SIGNUP_FORM_CLASS = "members.forms.SignupExtraForm"
+ACCOUNT_FORMS = {"reset_password": "members.account_forms.ResetPasswordForm"}
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None

@@ -2,15 +2,20 @@ from allauth.account.adapter import DefaultAccountAdapter
 from django import forms
 from django.utils.translation import gettext as _
 
+from .addresses import AddressError, domain_of, normalise_email
 from .models import EmailDomain
 
 
 def institution_for_email(email: str):
-    """The member institution whose e-mail domain this address has, or None."""
-    domain = email.rsplit("@", 1)[-1].strip().lower()
+    """The member institution whose e-mail domain this address has, or None. The domains are
+    compared exactly in their normalised form (members.addresses): a look-alike such as
+    horızon.example (dotless ı) is xn--horzon-r9a.example, never horizon.example."""
+    domain = domain_of(email)
+    if domain is None:
+        return None
     found = (
         EmailDomain.objects.select_related("institution")
-        .filter(domain__iexact=domain, institution__in=_member_institutions())
+        .filter(domain=domain, institution__in=_member_institutions())
         .first()
     )
     return found.institution if found else None
@@ -26,7 +31,15 @@ class AccountAdapter(DefaultAccountAdapter):
     """Sign-up is open only to addresses of a member institution (or with an invitation)."""
 
     def clean_email(self, email: str) -> str:
+        """Every address allauth takes (sign-up, an added address, a password reset) in the one
+        normalised form: the account, its EmailAddress and the mail all use that form."""
         email = super().clean_email(email)
+        try:
+            email = normalise_email(email)
+        except AddressError as error:
+            raise forms.ValidationError(
+                _("Enter a valid e-mail address."), code="invalid"
+            ) from error
         if institution_for_email(email) is None:
             raise forms.ValidationError(
                 _(

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .adapter import institution_for_email
+from .addresses import AddressError, normalise_domain, normalise_email
 from .formrules import SensibleInputMixin
 from .models import EmailDomain, Institution, Invitation, Person, User
 
@@ -41,7 +42,9 @@ def link_person_on_verification(user) -> Person | None:
     person stop working (they have an account now)."""
     if Person.objects.filter(user=user).exists():
         return None
-    person = Person.objects.select_for_update().filter(email__iexact=user.email).first()
+    # Exactly the normalised address (members.addresses): never a case-insensitive match, in
+    # which a dotless ı or a long s equals an i or an s.
+    person = Person.objects.select_for_update().filter(email=user.email).first()
     if person is not None:
         if person.user_id is not None:
             return None
@@ -71,8 +74,16 @@ DOMAIN_RE = re.compile(r"^(?=.{3,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a
 
 
 def parse_domains(text: str) -> list[str]:
-    parts = re.split(r"[\s,;]+", text.strip().lower())
-    return sorted({p.lstrip("@") for p in parts if p})
+    """The domains of a text, each in the normalised form (members.addresses); one IDNA cannot
+    encode is kept as typed, so the form names it as not valid."""
+    domains = set()
+    for part in re.split(r"[\s,;]+", text.strip()):
+        if part.strip("@."):
+            try:
+                domains.add(normalise_domain(part))
+            except AddressError:
+                domains.add(part)
+    return sorted(domains)
 
 
 class InstitutionForm(SensibleInputMixin, forms.ModelForm):
@@ -215,8 +226,11 @@ class PersonForm(forms.ModelForm):
         self.fields["institution"].queryset = Institution.objects.order_by("name")
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
-        if Person.objects.filter(email__iexact=email).exclude(pk=self.instance.pk).exists():
+        try:
+            email = normalise_email(self.cleaned_data["email"])
+        except AddressError as error:
+            raise forms.ValidationError(_("Enter a valid e-mail address.")) from error
+        if Person.objects.filter(email=email).exclude(pk=self.instance.pk).exists():
             raise forms.ValidationError(
                 _("Someone is already registered with this e-mail address.")
             )

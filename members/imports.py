@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from .addresses import normalised_or_none
 from .csvfiles import unguard_cell
 from .forms import InstitutionForm, PersonForm
 from .models import Institution, Person
@@ -182,9 +183,8 @@ def _find_institution(value: str) -> Institution | None:
 
 
 def _person_form(values: dict):
-    instance = (
-        Person.objects.filter(email__iexact=values["email"]).first() if values["email"] else None
-    )
+    email = normalised_or_none(values["email"]) if values["email"] else None
+    instance = Person.objects.filter(email=email).first() if email else None
     institution = _find_institution(values["instelling"])
     now = instance or Person()
 

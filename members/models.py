@@ -10,6 +10,9 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
+from .addresses import normalise_email
+from .fields import NormalisedDomainField, NormalisedEmailField
+
 
 def has_second_factor(user_id: int) -> bool:
     """An authenticator app (TOTP) is set up for this account."""
@@ -24,7 +27,7 @@ class UserManager(BaseUserManager):
     def _create_user(self, email: str, password: str | None, **extra):
         if not email:
             raise ValueError("An e-mail address is required.")
-        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user = self.model(email=normalise_email(email), **extra)
         user.set_password(password)
         user.save(using=self._db)
         return user
@@ -45,7 +48,8 @@ class User(AbstractUser):
     username = None
     first_name = None
     last_name = None
-    email = models.EmailField(_("e-mail address"), unique=True)
+    # Normalised once, compared exactly (members.addresses).
+    email = NormalisedEmailField(_("e-mail address"), unique=True)
     language = models.CharField(
         _("language"), max_length=8, choices=[("nl", "Nederlands"), ("en", "English")], default="nl"
     )
@@ -148,7 +152,7 @@ class EmailDomain(models.Model):
         related_name="email_domains",
         verbose_name=_("institution"),
     )
-    domain = models.CharField(_("e-mail domain"), max_length=253)
+    domain = NormalisedDomainField(_("e-mail domain"), max_length=253)
 
     class Meta:
         ordering = ["domain"]
@@ -207,7 +211,7 @@ class Person(models.Model):
         _("infix"), max_length=30, blank=True, help_text=_("For example: van, de, van der")
     )
     last_name = models.CharField(_("last name"), max_length=150)
-    email = models.EmailField(_("e-mail address"))
+    email = NormalisedEmailField(_("e-mail address"))
     institution = models.ForeignKey(
         Institution, on_delete=models.PROTECT, related_name="people", verbose_name=_("institution")
     )
@@ -305,7 +309,7 @@ class Invitation(models.Model):
     )
     message = models.TextField(_("personal message"), blank=True)
     # The address the link was sent to: the invitation holds only for that address.
-    email = models.EmailField(_("sent to"), blank=True)
+    email = NormalisedEmailField(_("sent to"), blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires"))
     used_at = models.DateTimeField(_("used"), null=True, blank=True)

@@ -15,7 +15,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from . import activity, notify
+from .addresses import AddressError, domain_of, normalise_email
 from .models import (
+    EmailDomain,
     Institution,
     Invitation,
     Notification,
@@ -149,11 +151,11 @@ def _raise_unless_usable(invitation: Invitation | None) -> None:
     if (
         invitation.used_at is not None
         or person.user_id is not None
-        or User.objects.filter(email__iexact=person.email).exists()
+        or User.objects.filter(email=person.email).exists()
     ):
         # Used, or the person has an account by now: a link never opens an existing account.
         raise InvitationError(InvitationError.USED, invitation)
-    if invitation.email.lower() != person.email.lower():
+    if invitation.email != person.email:  # both normalised (members.addresses)
         # The address was corrected since: the link was for the old one and stops working.
         if invitation.revoked_at is None:
             invitation.revoked_at = timezone.now()
@@ -538,9 +540,28 @@ def register_guest(
     """Someone at the door who is not in the system (a guest, an external facilitator): a
     Person without an account, at their institution or among the guests and external people."""
     known = _("Someone with this e-mail address is already registered: search for them by name.")
-    if Person.objects.filter(email__iexact=email.strip()).exists():
+    try:
+        email = normalise_email(email)
+    except AddressError as error:
+        raise GuestError(_("Enter a valid e-mail address.")) from error
+    if Person.objects.filter(email=email).exists():
         raise GuestError(known)
     if institution is None:
+        member = next(
+            (d.institution for d in EmailDomain.objects.filter(domain=domain_of(email))), None
+        )
+        if member is not None:
+            # A guest record at a member's address would later be claimed by that colleague's
+            # account, with a name someone else chose: people of member institutions are
+            # registered at their institution (the bureau's), never among the guests.
+            raise GuestError(
+                _(
+                    "This is an address of an institution of the network (%(institution)s): its "
+                    "people are not added as guests. Search for them by name, or ask the network "
+                    "office to register them at their institution."
+                )
+                % {"institution": member.name}
+            )
         institution = Institution.objects.filter(kind=Institution.Kind.EXTERNAL).order_by(
             "pk"
         ).first() or Institution.objects.create(name=GUESTS, kind=Institution.Kind.EXTERNAL)
@@ -549,7 +570,7 @@ def register_guest(
             person = Person.objects.create(
                 first_name=first_name.strip(),
                 last_name=last_name.strip(),
-                email=email.strip().lower(),
+                email=email,
                 institution=institution,
             )
             activity.log("person.created", by=by, target=person, person=person)
@@ -567,14 +588,18 @@ def find_or_register_contact(email: str, *, first_name: str = "", last_name: str
     (as a lead inviting someone new does). Raises UnknownContact when neither can be."""
     from .adapter import institution_for_email
 
-    person = Person.objects.filter(email__iexact=email, erased_at__isnull=True).first()
+    try:
+        email = normalise_email(email)
+    except AddressError as error:
+        raise UnknownContact(email) from error
+    person = Person.objects.filter(email=email, erased_at__isnull=True).first()
     if person is not None:
         return person
     institution = institution_for_email(email)
     if institution is None or not (first_name.strip() and last_name.strip()):
         raise UnknownContact(email)
     return Person.objects.create(
-        email=email.strip().lower(),
+        email=email,
         first_name=first_name.strip(),
         last_name=last_name.strip(),
         institution=institution,
