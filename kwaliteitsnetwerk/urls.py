@@ -21,6 +21,9 @@ def _admin_permission(request) -> bool:
 
 admin.site.has_permission = _admin_permission
 
+# An uncaught error; when the database is gone, the calm 503 page (views.server_error).
+handler500 = "kwaliteitsnetwerk.views.server_error"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("favicon.ico", views.favicon, name="favicon"),

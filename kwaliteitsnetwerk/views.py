@@ -1,17 +1,21 @@
+import sys
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Q
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_date
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.views import defaults as default_views
 from django.views import i18n as i18n_views
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -322,10 +326,46 @@ def favicon(request):
     return redirect(static("favicon.svg"), permanent=True)
 
 
+# How long a person (or a client) is asked to wait when the database is gone.
+RETRY_AFTER_SECONDS = 30
+
+
+def database_gone(exc: BaseException | None) -> bool:
+    """The database's connection is lost or refused (also when that caused another error)."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, (OperationalError, InterfaceError)):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def server_error(request):
+    """handler500. When the database is gone, every request — logged in or not, whichever
+    middleware or view met it first — gets the calm page instead: 503 with Retry-After,
+    rendered from a template that needs no database (no request context)."""
+    if database_gone(sys.exc_info()[1]):
+        return unavailable(request)
+    return default_views.server_error(request)
+
+
+def unavailable(request):
+    language = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+    if language not in dict(settings.LANGUAGES):
+        language = settings.LANGUAGE_CODE
+    with translation.override(language):
+        page = render_to_string("503.html", {"language": language})
+    response = HttpResponse(page, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 @require_GET
 @never_cache
 def healthz(request):
-    """For load balancers and docker-compose: is the database (and the broker) reachable?"""
+    """For load balancers and docker-compose: is the database (and the broker) reachable?
+    `down` names what is not."""
     checks: dict[str, str] = {}
     healthy = True
     try:
@@ -348,9 +388,14 @@ def healthz(request):
             healthy = False
     else:
         checks["broker"] = "not configured (tasks run in-process)"
-    return JsonResponse(
-        {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
+    down = [part for part, state in checks.items() if state.startswith("error")]
+    response = JsonResponse(
+        {"status": "ok" if healthy else "error", **checks, "down": down},
+        status=200 if healthy else 503,
     )
+    if not healthy:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 @login_required

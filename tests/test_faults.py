@@ -392,3 +392,99 @@ def test_a_sender_killed_mid_sweep_doubles_at_most_the_message_in_flight(
     assert sorted(set(recipients)) == sorted(p.email for p in people)
     assert len(recipients) - len(set(recipients)) <= 1
     assert set(Notification.objects.values_list("status", flat=True)) == {"sent"}
+
+
+@pytest.fixture
+def database_gone():
+    """The database's connection lost at the driver: every new cursor and every new connection
+    raises psycopg's OperationalError, as when PostgreSQL stopped. (The shared PostgreSQL is
+    never stopped; this test's own transaction stays intact beneath.)"""
+    import psycopg
+
+    def refused(*args, **kwargs):
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    @contextlib.contextmanager
+    def gone(client=None):
+        if client is not None:
+            client.raise_request_exception = False  # answered as in production
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(psycopg.Connection, "cursor", refused)
+            patch.setattr(psycopg.Connection, "connect", classmethod(refused))
+            yield
+
+    return gone
+
+
+class TestTheDatabaseIsGone:
+    def assert_calm(self, response):
+        assert response.status_code == 503
+        assert response["Retry-After"] == "30"
+        page = response.content.decode()
+        assert "Even niet bereikbaar" in page
+        assert "Probeer het over een minuut opnieuw" in page
+        assert "Er ging iets mis" not in page  # not the error page
+        assert "Traceback" not in page
+        assert "OperationalError" not in page
+
+    def test_a_visitor_gets_the_calm_page(self, client, member, database_gone):
+        with database_gone(client):
+            self.assert_calm(client.get(reverse("coalitions:library")))
+            self.assert_calm(log_in(client, member))
+
+    def test_a_logged_in_member_gets_the_calm_page_also_for_a_sign_up(
+        self, client, member, database_gone
+    ):
+        session = make_session(capacity=10)
+        login(client, member)
+        with database_gone(client):
+            self.assert_calm(client.get(reverse("home")))
+            self.assert_calm(client.get(reverse("events:detail", args=[session.pk])))
+            self.assert_calm(client.post(reverse("events:signup", args=[session.pk])))
+            self.assert_calm(
+                client.post(
+                    reverse("events:signup", args=[session.pk]), headers={"HX-Request": "true"}
+                )
+            )
+        assert not Registration.objects.exists()
+        assert client.get(reverse("home")).status_code == 200  # back again
+
+    def test_logging_in_gets_the_calm_page(self, client, member, database_gone):
+        with database_gone(client):
+            self.assert_calm(log_in(client, member))
+
+    def test_other_errors_still_get_the_error_page(self, client, member, monkeypatch):
+        from kwaliteitsnetwerk import views
+
+        def broken(person):
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(views.overview, "member_overview", broken)
+        client.raise_request_exception = False
+        login(client, member)
+        response = client.get(reverse("home"))
+        assert response.status_code == 500
+        assert "Er ging iets mis" in response.content.decode()
+        assert "Retry-After" not in response
+
+    def test_healthz_says_the_database_is_down(self, client, db, database_gone, settings):
+        settings.REDIS_URL = ""
+        with database_gone():
+            response = client.get(reverse("healthz"))
+        assert response.status_code == 503
+        assert response["Retry-After"] == "30"
+        answer = response.json()
+        assert answer["down"] == ["database"]
+        assert answer["database"] == "error: OperationalError"
+        assert client.get(reverse("healthz")).json()["down"] == []
+
+    def test_healthz_says_redis_is_down(self, client, db, own_redis, settings):
+        settings.REDIS_URL = own_redis.url
+        assert client.get(reverse("healthz")).json()["down"] == []
+        own_redis.pause()
+        started = time.monotonic()
+        response = client.get(reverse("healthz"))
+        assert time.monotonic() - started < 2
+        assert response.status_code == 503
+        assert response.json()["down"] == ["broker"]
+        assert response.json()["database"] == "ok"
