@@ -72,6 +72,9 @@ activity.register_verbs(
         "round.changed": gettext_lazy("changed the theme round %(year)s"),
         "round.closed": gettext_lazy("closed the theme round %(year)s"),
         "proposal.added": gettext_lazy("proposed the theme “%(title)s”"),
+        "proposal.supported": gettext_lazy("supported the theme “%(title)s”"),
+        "proposal.support_withdrawn": gettext_lazy("withdrew their support for “%(title)s”"),
+        "proposal.commented": gettext_lazy("commented on the theme “%(title)s”"),
         "proposal.chosen": gettext_lazy("chose the theme “%(title)s” for a coalition"),
         "proposal.declined": gettext_lazy("did not choose the theme “%(title)s”"),
         "coalition.candidates_chosen": gettext_lazy("chose %(count)s candidates for %(ring)s"),
@@ -294,6 +297,29 @@ def invite_to_ring(person: Person, ring: Ring, *, by: Person | None) -> RingMemb
         _log_membership("membership.invited", membership, by=by)
         _tell(membership, "ring_invitation", by=by)
         return membership
+
+
+def invite_by_address(
+    ring: Ring, *, email: str, first_name: str = "", last_name: str = "", by: Person | None
+) -> RingMembership:
+    """A lead invites someone to a ring by address, as on the ring board: the person with that
+    address, or a new contact at the member institution of its domain; someone without an
+    account is also invited to make one. One transaction: a refused invitation leaves no new
+    contact and no account invitation behind. Raises member_services.UnknownContact or
+    MembershipError."""
+    with transaction.atomic():
+        person = member_services.find_or_register_contact(
+            email, first_name=first_name, last_name=last_name, by=by
+        )
+        membership = invite_to_ring(person, ring, by=by)
+        if person.user_id is None:
+            member_services.invite(
+                person,
+                invited_by=by,
+                message=_("You are invited to %(ring)s of the coalition %(coalition)s.")
+                % {"ring": ring.name, "coalition": ring.coalition.name},
+            )
+    return membership
 
 
 def _locked_membership(membership: RingMembership) -> RingMembership:
@@ -1076,9 +1102,17 @@ def support(proposal: Proposal, *, person: Person) -> Support:
             )
         try:
             with transaction.atomic():
-                return Support.objects.create(proposal=proposal, person=person)
+                vote = Support.objects.create(proposal=proposal, person=person)
         except IntegrityError as exc:
             raise CycleError(_("You already support this proposal.")) from exc
+        activity.log(
+            "proposal.supported",
+            by=person,
+            target=proposal,
+            scope=theme_round,
+            title=proposal.title,
+        )
+        return vote
 
 
 def withdraw_support(proposal: Proposal, *, person: Person) -> None:
@@ -1091,13 +1125,24 @@ def withdraw_support(proposal: Proposal, *, person: Person) -> None:
         deleted, _rows = Support.objects.filter(proposal=proposal, person=person).delete()
         if not deleted:
             raise CycleError(_("You do not support this proposal."))
+        activity.log(
+            "proposal.support_withdrawn",
+            by=person,
+            target=proposal,
+            scope=proposal.round,
+            title=proposal.title,
+        )
 
 
 def comment_on(proposal: Proposal, *, by: Person, body: str) -> ProposalComment:
     with transaction.atomic():
         proposal = Proposal.objects.select_related("round").get(pk=proposal.pk)
         _check_round_open(proposal.round)
-        return ProposalComment.objects.create(proposal=proposal, author=by, body=body)
+        comment = ProposalComment.objects.create(proposal=proposal, author=by, body=body)
+        activity.log(
+            "proposal.commented", by=by, target=proposal, scope=proposal.round, title=proposal.title
+        )
+        return comment
 
 
 def _locked_open_proposal(proposal: Proposal) -> Proposal:

@@ -551,10 +551,13 @@ def ring_invite(request, pk: int):
     form = InviteToRingForm(request.POST, coalition=coalition)
     if form.is_valid():
         data = form.cleaned_data
-        lead = person_of(request)
         try:
-            person = member_services.find_or_register_contact(
-                data["email"], first_name=data["first_name"], last_name=data["last_name"]
+            membership = services.invite_by_address(
+                data["ring"],
+                email=data["email"],
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                by=person_of(request),
             )
         except member_services.UnknownContact:
             form.add_error(
@@ -564,25 +567,15 @@ def ring_invite(request, pk: int):
                 )
                 % {"email": data["email"]},
             )
+        except services.MembershipError as error:
+            form.add_error(None, str(error))
         else:
-            try:
-                services.invite_to_ring(person, data["ring"], by=lead)
-            except services.MembershipError as error:
-                form.add_error(None, str(error))
-            else:
-                if person.user_id is None:
-                    member_services.invite(
-                        person,
-                        invited_by=lead,
-                        message=_("You are invited to %(ring)s of the coalition %(coalition)s.")
-                        % {"ring": data["ring"].name, "coalition": coalition.name},
-                    )
-                messages.success(
-                    request,
-                    _("%(name)s is invited to %(ring)s.")
-                    % {"name": person.full_name, "ring": data["ring"].name},
-                )
-                return _board_response(request, coalition)
+            messages.success(
+                request,
+                _("%(name)s is invited to %(ring)s.")
+                % {"name": membership.person.full_name, "ring": data["ring"].name},
+            )
+            return _board_response(request, coalition)
     # The board again with the form as it was filled in, each error beside its field.
     context = _board_context(request, coalition) | {"invite_form": form}
     if request.htmx:

@@ -869,6 +869,16 @@ def walk_in(session: Session, person: Person, *, by: Person | None) -> Registrat
         return mark_attendance(registration, attended=True, by=by)
 
 
+def add_guest(session: Session, *, by: Person | None, **guest) -> Person:
+    """Someone at the door who is not in the system: registered as a guest (members.services.
+    register_guest) and marked present, in one transaction: never a guest without their place
+    at the door. Raises member_services.GuestError."""
+    with transaction.atomic():
+        person = member_services.register_guest(by=by, **guest)
+        walk_in(session, person, by=by)
+    return person
+
+
 def _erase(person: Person, *, by: Person | None) -> None:
     """Erasure, for sessions: places in sessions still to come are given back through `cancel`,
     so the first person waiting moves up (and is told)."""

@@ -5,7 +5,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Count, OuterRef, Prefetch, Q, prefetch_related_objects
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -959,10 +958,7 @@ def add_guest(request, pk: int):
         context |= {"guest_form": form, "guest_key": ""}  # what was typed: not cached
         return render(request, "events/checkin.html", context, status=400)
     try:
-        # One transaction: no guest without their place at the door.
-        with transaction.atomic():
-            guest = member_services.register_guest(by=person_of(request), **form.cleaned_data)
-            services.walk_in(session, guest, by=person_of(request))
+        guest = services.add_guest(session, by=person_of(request), **form.cleaned_data)
     except member_services.GuestError as error:
         form.add_error("email", str(error))
         context = _checkin_context(request, session, "")

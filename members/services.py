@@ -583,9 +583,12 @@ class UnknownContact(Exception):
     """Nobody with this address, and not enough to register them (name, member domain)."""
 
 
-def find_or_register_contact(email: str, *, first_name: str = "", last_name: str = "") -> Person:
+def find_or_register_contact(
+    email: str, *, first_name: str = "", last_name: str = "", by: Person | None = None
+) -> Person:
     """The Person with this address, or a new contact at the member institution of its domain
-    (as a lead inviting someone new does). Raises UnknownContact when neither can be."""
+    (as a lead inviting someone new does), registered in the log as added by `by`. Raises
+    UnknownContact when neither can be."""
     from .adapter import institution_for_email
 
     try:
@@ -598,9 +601,12 @@ def find_or_register_contact(email: str, *, first_name: str = "", last_name: str
     institution = institution_for_email(email)
     if institution is None or not (first_name.strip() and last_name.strip()):
         raise UnknownContact(email)
-    return Person.objects.create(
-        email=email,
-        first_name=first_name.strip(),
-        last_name=last_name.strip(),
-        institution=institution,
-    )
+    with transaction.atomic():
+        person = Person.objects.create(
+            email=email,
+            first_name=first_name.strip(),
+            last_name=last_name.strip(),
+            institution=institution,
+        )
+        activity.log("person.created", by=by, target=person, person=person)
+    return person

@@ -18,7 +18,7 @@ from coalitions.models import (
     Support,
     ThemeRound,
 )
-from members.models import Notification
+from members.models import Action, Notification
 from tests.conftest import login
 from tests.factories import make_coalition, make_membership, make_person, theme_named
 
@@ -119,6 +119,38 @@ class TestVoting:
             services.comment_on(proposal, by=lead, body="Nog iets")
         assert Support.objects.filter(proposal=proposal).count() == 1
         assert theme_round.proposals.count() == 1
+
+    def test_votes_withdrawals_and_comments_are_in_the_activity_log(
+        self, theme_round, member, lead
+    ):
+        proposal = propose(theme_round, lead)
+        services.support(proposal, person=member)
+        services.withdraw_support(proposal, person=member)
+        services.comment_on(proposal, by=lead, body="Sluit aan bij het kader.")
+        logged = list(
+            Action.objects.filter(target_id=proposal.pk)
+            .exclude(verb="proposal.added")
+            .order_by("pk")
+            .values_list("verb", "actor_id", "scope")
+        )
+        scope = f"coalitions.themeround:{theme_round.pk}"
+        assert logged == [
+            ("proposal.supported", member.pk, scope),
+            ("proposal.support_withdrawn", member.pk, scope),
+            ("proposal.commented", lead.pk, scope),
+        ]
+        # The comment's words are not copied into the log (erasure reaches them in one place).
+        assert not Action.objects.filter(data__icontains="kader").exists()
+
+    def test_a_refused_vote_leaves_no_trace_in_the_log(self, theme_round, member, lead):
+        proposal = propose(theme_round, lead)
+        services.support(proposal, person=member)
+        with pytest.raises(services.CycleError):
+            services.support(proposal, person=member)
+        with pytest.raises(services.CycleError):
+            services.withdraw_support(propose(theme_round, lead, "Ander"), person=member)
+        assert Action.objects.filter(verb="proposal.supported").count() == 1
+        assert not Action.objects.filter(verb="proposal.support_withdrawn").exists()
 
     def test_a_round_that_has_not_opened_refuses_too(self, bureau, member):
         later = services.open_round(

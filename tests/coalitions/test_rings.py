@@ -4,6 +4,7 @@ from django.urls import reverse
 
 from coalitions import services
 from coalitions.models import Coalition, Ring, RingMembership
+from members.models import Person
 from tests.concurrency import race
 from tests.conftest import login
 from tests.factories import make_coalition, make_membership, make_person, theme_named
@@ -175,6 +176,48 @@ class TestLeadActions:
         )
         membership = RingMembership.objects.get(person__email="ina@deltion.example")
         assert membership.person.institution.name == "Deltion College"
+
+    def test_the_new_contact_is_logged_as_added_by_the_lead(self, client, lead, kern):
+        from members.models import Action
+
+        login(client, lead).post(
+            reverse("coalitions:ring_invite", args=[kern.coalition_id]),
+            {
+                "email": "ina@deltion.example",
+                "first_name": "Ina",
+                "last_name": "Nieuw",
+                "ring": kern.pk,
+            },
+        )
+        ina = Person.objects.get(email="ina@deltion.example")
+        assert list(
+            Action.objects.filter(person=ina).order_by("pk").values_list("verb", "actor_id")
+        ) == [
+            ("person.created", lead.pk),
+            ("membership.invited", lead.pk),
+            ("person.invited", lead.pk),
+        ]
+
+    def test_a_refused_invitation_leaves_no_new_contact_behind(self, client, lead, kern):
+        from members.models import Action, Invitation, Notification
+
+        Coalition.objects.filter(pk=kern.coalition_id).update(status=Coalition.Status.CLOSED)
+        response = login(client, lead).post(
+            reverse("coalitions:ring_invite", args=[kern.coalition_id]),
+            {
+                "email": "ina@deltion.example",
+                "first_name": "Ina",
+                "last_name": "Nieuw",
+                "ring": kern.pk,
+            },
+        )
+        assert response.status_code == 400
+        assert "Deze coalitie is afgerond" in response.content.decode()
+        # Nothing of the refused invitation stays: no contact, no account invitation, no mail.
+        assert not Person.objects.filter(email="ina@deltion.example").exists()
+        assert not Invitation.objects.exists()
+        assert not Notification.objects.filter(kind="account_invitation").exists()
+        assert not Action.objects.filter(verb__in=["person.created", "person.invited"]).exists()
 
     def test_a_capacity_below_the_current_members_is_refused(self, client, lead, kern, institution):
         for i in range(3):

@@ -10,6 +10,7 @@ from icalendar import Calendar
 from coalitions.models import RingMembership
 from events import services
 from events.models import CalendarFeed, Registration, Session, SessionPart
+from members.models import Person
 from tests.conftest import login
 from tests.events.conftest import make_session, people
 from tests.factories import make_coalition, make_institution, make_membership, make_person
@@ -472,6 +473,20 @@ class TestAtTheDoor:
             {"first_name": "Gast", "last_name": "X", "email": "x@extern.example"},
         )
         assert response.status_code == 403
+        assert not Person.objects.filter(email="x@extern.example").exists()
+
+    def test_a_guest_is_never_left_without_their_place_at_the_door(self, bureau, monkeypatch):
+        session = make_session()
+
+        def door_fails(*args, **kwargs):
+            raise RuntimeError("the door list could not be written")
+
+        monkeypatch.setattr(services, "walk_in", door_fails)
+        with pytest.raises(RuntimeError):
+            services.add_guest(
+                session, by=bureau, first_name="Gast", last_name="Y", email="y@extern.example"
+            )
+        assert not Person.objects.filter(email="y@extern.example").exists()
 
 
 def test_signing_up_updates_the_places_in_the_same_swap(client, member):
