@@ -833,6 +833,7 @@ def update_coalition(coalition: Coalition, *, by: Person | None, leads=None, **f
         # instance it was given.
         stored = Coalition.objects.select_for_update().get(pk=coalition.pk)
         changed = [name for name, value in fields.items() if getattr(stored, name) != value]
+        before = activity.values(stored, changed)
         for name in changed:
             setattr(stored, name, fields[name])
             setattr(coalition, name, fields[name])
@@ -843,9 +844,12 @@ def update_coalition(coalition: Coalition, *, by: Person | None, leads=None, **f
             coalition.__dict__.pop("_lead_ids", None)
             changed.append("leads")
         if changed:
-            labels = ", ".join(str(Coalition._meta.get_field(n).verbose_name) for n in changed)
             activity.log(
-                "coalition.changed", by=by, target=coalition, scope=coalition, fields=labels
+                "coalition.changed",
+                by=by,
+                target=coalition,
+                scope=coalition,
+                changes=activity.changes_between(before, activity.values(stored, changed)),
             )
     return coalition
 

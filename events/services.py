@@ -588,6 +588,7 @@ def change_session(session: Session, *, by: Person | None, **fields) -> list[str
         if not changed:
             return []
         previous_organiser = locked.organiser_coalition_id
+        before = activity.values(locked, changed)
         for name in changed:
             setattr(locked, name, fields[name])
             setattr(session, name, fields[name])
@@ -611,7 +612,7 @@ def change_session(session: Session, *, by: Person | None, **fields) -> list[str
             by=by,
             target=locked,
             scope=locked,
-            fields=_field_labels(Session, changed),
+            changes=activity.changes_between(before, activity.values(locked, changed)),
         )
         told_of = [name for name in changed if name in CHANGES_PEOPLE_ARE_TOLD_OF]
         if told_of:
@@ -690,6 +691,9 @@ def save_part(
     created = part.pk is None
     with transaction.atomic():
         _lock_session(part.session)
+        fields = list(fields)
+        stored = None if created else SessionPart.objects.filter(pk=part.pk).first()
+        before = activity.values(stored, fields) if stored else {}
         part.save()
         if invited_rings is not None:
             part.invited_rings.set(invited_rings)
@@ -705,7 +709,7 @@ def save_part(
             target=part,
             scope=part.session,
             part=part.title,
-            fields=_field_labels(SessionPart, list(fields)),
+            changes=activity.changes_between(before, activity.values(part, fields)),
         )
     return part
 

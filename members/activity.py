@@ -6,11 +6,14 @@ its services module), so the log speaks Dutch or English at display time and mem
 imports the apps that use it. Details are stored as data, never as a sentence, and never hold a
 person's name: names come from Person, so erasure reaches the log too."""
 
+import datetime as dt
 import re
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.utils import timezone
 from django.utils.functional import Promise
+from django.utils.translation import gettext as _
 
 from .models import Action, Person
 
@@ -61,14 +64,21 @@ def log(
     target: models.Model,
     person: Person | None = None,
     scope: models.Model | None = None,
+    changes: dict[str, tuple[str, str]] | None = None,
     **data,
 ) -> Action:
     """Record that `by` did `verb` to `target` (about `person`, inside `scope`), and move the
-    versions of `target` and `scope` on: every change passes here, in its transaction."""
+    versions of `target` and `scope` on: every change passes here, in its transaction.
+    `changes`: {field name: (old, new)} of the target's fields that changed, as `values` wrote
+    them (the zulip OLD_VALUE/NEW_VALUE habit); shown with the fields' labels in the reader's
+    language wherever the sentence has %(fields)s."""
     if verb not in _VERBS:
         raise ValueError(f"Unknown activity verb {verb!r}: register it with register_verbs().")
     for changed in {target, scope} - {None}:
         _move_version(changed)
+    stored: dict = {key: str(value) for key, value in data.items()}
+    if changes:
+        stored["changes"] = {name: [old, new] for name, (old, new) in changes.items()}
     return Action.objects.create(
         actor=by,
         verb=verb,
@@ -76,13 +86,85 @@ def log(
         target_id=target.pk,
         person=person,
         scope=scope_of(scope) if scope is not None else "",
-        data={key: str(value) for key, value in data.items()},
+        data=stored,
     )
+
+
+SHOWN_LENGTH = 60  # a long text's old and new value are shown cut to this many characters
+
+
+def values(obj: models.Model, names) -> dict[str, str]:
+    """The fields `names` of `obj` as the log keeps them: a choice as its stored value (shown
+    by its label), a moment in local time, a related object by its name, a text cut short;
+    never a person's name (erasure would not reach it): a field pointing at a person is kept
+    as changed, without its values."""
+    kept = {}
+    for name in names:
+        field = obj._meta.get_field(name)
+        if field.is_relation:
+            if field.related_model is Person or field.many_to_many:
+                kept[name] = ""
+                continue
+            value = getattr(obj, name)
+            kept[name] = "" if value is None else str(value)[:SHOWN_LENGTH]
+            continue
+        value = getattr(obj, field.attname)
+        if value is None or value == "":
+            kept[name] = ""
+        elif isinstance(value, bool):
+            kept[name] = "1" if value else "0"
+        elif isinstance(value, dt.datetime):
+            kept[name] = timezone.localtime(value).strftime("%d-%m-%Y %H.%M")
+        elif isinstance(value, dt.date):
+            kept[name] = value.strftime("%d-%m-%Y")
+        else:
+            text = " ".join(str(value).split())
+            kept[name] = text if len(text) <= SHOWN_LENGTH else text[: SHOWN_LENGTH - 1] + "…"
+    return kept
+
+
+def changes_between(before: dict[str, str], after: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """{name: (old, new)} for every field of `after`, from two `values` of one object."""
+    return {name: (before.get(name, ""), new) for name, new in after.items()}
 
 
 class _Blank(dict):
     def __missing__(self, key):
         return ""
+
+
+def _shown_value(field, value: str) -> str:
+    if field.choices and value:
+        return str(dict(field.flatchoices).get(_typed(field, value), value))
+    if getattr(field, "get_internal_type", lambda: "")() == "BooleanField":
+        return str(_("yes") if value == "1" else _("no"))
+    return value or "–"
+
+
+def _typed(field, value: str):
+    try:
+        return field.to_python(value)
+    except Exception:  # noqa: BLE001 - a stored value the field no longer reads stays as text
+        return value
+
+
+def _changed_fields(action: Action) -> str:
+    """The fields of a change in the reader's language, each with its old and new value
+    where they were kept: "capaciteit: 30 → 40, begin: 10-12-2026 10.00 → 10-12-2026 11.00"."""
+    model = ContentType.objects.get_for_id(action.target_type_id).model_class()
+    shown = []
+    for name, (old, new) in action.data["changes"].items():
+        try:
+            field = model._meta.get_field(name)
+        except Exception:  # noqa: BLE001 - a field that no longer exists is shown by its name
+            shown.append(name)
+            continue
+        label = str(field.verbose_name)
+        if field.is_relation and (field.related_model is Person or field.many_to_many):
+            shown.append(label)
+        else:
+            shown.append(f"{label}: {_shown_value(field, old)} → {_shown_value(field, new)}")
+    return ", ".join(shown)
 
 
 def describe(action: Action) -> str:
@@ -91,10 +173,12 @@ def describe(action: Action) -> str:
     if spec is None:
         return action.verb
     sentence, enums = spec
-    values = _Blank(action.data)
+    values = _Blank({k: v for k, v in action.data.items() if k != "changes"})
     for key, enum in enums.items():
         if values.get(key) in enum.values:
             values[key] = str(enum(values[key]).label).lower()
+    if isinstance(action.data.get("changes"), dict):
+        values["fields"] = _changed_fields(action)
     try:
         return str(sentence) % values
     except (TypeError, ValueError):

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone, translation
 
 from coalitions import services as coalition_services
 from coalitions.models import Coalition, Input, Output
@@ -100,7 +101,18 @@ class TestCoalitionServices:
         assert coalition.rings.count() == 2
         coalition_services.update_coalition(coalition, by=lead, assignment="Beter")
         action = assert_logged("coalition.changed", by=lead, target=coalition, scope=coalition)
-        assert action.data["fields"] == "opdracht"
+        # What changed, from what to what, shown with the field's label in the reader's language.
+        assert action.data["changes"] == {"assignment": ["Opdracht", "Beter"]}
+        assert action.description == "wijzigde de coalitie (opdracht: Opdracht → Beter)"
+        with translation.override("en"):
+            assert action.description == "changed the coalition (assignment: Opdracht → Beter)"
+        coalition_services.update_coalition(coalition, by=lead, leads=[lead, bureau])
+        leads_changed = Action.objects.filter(verb="coalition.changed").latest("pk")
+        # A field that names people is kept as changed, without names (erasure reaches names
+        # through Person only).
+        assert leads_changed.data["changes"] == {"leads": ["", ""]}
+        assert bureau.last_name not in str(leads_changed.data)
+        Action.objects.filter(pk=leads_changed.pk).delete()
         coalition_services.update_coalition(coalition, by=lead, assignment="Beter")
         assert Action.objects.filter(verb="coalition.changed").count() == 1  # nothing changed
         coalition_services.transition(coalition, Coalition.Status.RECRUITING, by=bureau)
@@ -192,7 +204,17 @@ class TestEventServices:
         changed = event_services.change_session(session, by=bureau, room="Aula", title="Netwerkdag")
         assert changed == ["room"]
         assert session.sequence == 1
-        assert_logged("session.changed", by=bureau, target=session, scope=session)
+        action = assert_logged("session.changed", by=bureau, target=session, scope=session)
+        assert action.data["changes"] == {"room": ["", "Aula"]}
+        later = start + dt.timedelta(hours=1)
+        event_services.change_session(session, by=bureau, start=later, capacity=40)
+        action = Action.objects.filter(verb="session.changed").latest("pk")
+        local = timezone.localtime
+        assert action.data["changes"] == {
+            "start": [f"{local(start):%d-%m-%Y %H.%M}", f"{local(later):%d-%m-%Y %H.%M}"],
+            "capacity": ["", "40"],
+        }
+        assert "→ 40" in action.description
         event_services.publish(session, by=bureau)
         assert_logged("session.published", by=bureau, target=session, scope=session)
         event_services.cancel_session(session, by=bureau)
