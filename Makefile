@@ -17,7 +17,7 @@ PORT ?= 8000
 help:
 	@echo "make run    set up (.venv, migrations, demo data) and serve http://127.0.0.1:8000 (PORT=...)"
 	@echo "make test   set up and run the whole test suite"
-	@echo "make lint   ruff check and format check"
+	@echo "make lint   ruff check, format check and mypy (django-stubs)"
 	@echo "make bench  measure page speed on the ten-fold demo data"
 
 $(BIN)/python:
@@ -57,6 +57,7 @@ test: $(VENV)/.dev $(VNU_JAR)
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy members coalitions events kwaliteitsnetwerk
 
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .

@@ -74,8 +74,9 @@ def log(
     language wherever the sentence has %(fields)s."""
     if verb not in _VERBS:
         raise ValueError(f"Unknown activity verb {verb!r}: register it with register_verbs().")
-    for changed in {target, scope} - {None}:
-        _move_version(changed)
+    for changed in {target, scope}:
+        if changed is not None:
+            _move_version(changed)
     stored: dict = {key: str(value) for key, value in data.items()}
     if changes:
         stored["changes"] = {name: [old, new] for name, (old, new) in changes.items()}
@@ -108,7 +109,7 @@ def values(obj: models.Model, names) -> dict[str, str]:
             value = getattr(obj, name)
             kept[name] = "" if value is None else str(value)[:SHOWN_LENGTH]
             continue
-        value = getattr(obj, field.attname)
+        value = getattr(obj, getattr(field, "attname", name))
         if value is None or value == "":
             kept[name] = ""
         elif isinstance(value, bool):
@@ -152,6 +153,8 @@ def _changed_fields(action: Action) -> str:
     """The fields of a change in the reader's language, each with its old and new value
     where they were kept: "capaciteit: 30 → 40, begin: 10-12-2026 10.00 → 10-12-2026 11.00"."""
     model = ContentType.objects.get_for_id(action.target_type_id).model_class()
+    if model is None:  # a model that no longer exists: the fields by their names
+        return ", ".join(action.data["changes"])
     shown = []
     for name, (old, new) in action.data["changes"].items():
         try:
@@ -159,7 +162,7 @@ def _changed_fields(action: Action) -> str:
         except Exception:  # noqa: BLE001 - a field that no longer exists is shown by its name
             shown.append(name)
             continue
-        label = str(field.verbose_name)
+        label = str(getattr(field, "verbose_name", name))
         if field.is_relation and (field.related_model is Person or field.many_to_many):
             shown.append(label)
         else:
