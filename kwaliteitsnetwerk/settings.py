@@ -208,6 +208,11 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "media")))
+# An upload up to the largest file allowed (coalitions.uploads.MAX_BYTES, 20 MB) is held in
+# memory while the request is read, never in a temporary file: the one write to disk is the
+# storage's, inside its row's transaction, where a full or read-only disk becomes a message
+# beside the file field (coalitions.uploads.stored_with_row) instead of a 500.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 21 * 1024 * 1024
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
