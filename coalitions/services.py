@@ -20,6 +20,7 @@ from members import activity, notify, retention
 from members import services as member_services
 from members.models import Action, Person, dutch
 
+from . import uploads
 from .models import (
     Coalition,
     Evaluation,
@@ -969,8 +970,9 @@ def answer_input(item: Input, *, by: Person, status: str, reply: str) -> Input:
 
 
 def add_output(output: Output, *, by: Person) -> Output:
-    """Add an output (as the form left it on the instance: its file is checked there)."""
-    with transaction.atomic():
+    """Add an output (as the form left it on the instance: its file is checked there). The row
+    and its file are saved together or not at all (uploads.FileNotStored: the disk refused)."""
+    with uploads.stored_with_row(output.file):
         output.created_by = by
         output.save()
         activity.log(

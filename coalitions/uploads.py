@@ -1,10 +1,17 @@
-"""Checks on uploaded output files: size, and type by content (never by name or browser claim)."""
+"""Uploaded output files: the checks (size, and type by content, never by name or browser claim)
+and storing one together with its row."""
 
+import contextlib
+import logging
 import zipfile
 import zlib
 
 from django import forms
+from django.db import transaction
+from django.db.models.fields.files import FieldFile
 from django.utils.translation import gettext as _
+
+logger = logging.getLogger(__name__)
 
 MAX_BYTES = 20 * 1024 * 1024
 # An archive is judged by its table of contents and the first bytes of one member: never
@@ -97,3 +104,35 @@ def validate_output_file(upload) -> None:
         raise forms.ValidationError(
             _("The content of the file does not match its name (.%(ext)s).") % {"ext": extension}
         )
+
+
+class FileNotStored(Exception):
+    """The storage refused the file (a full or read-only disk): nothing was saved."""
+
+    def __str__(self) -> str:
+        return _(
+            "The file could not be stored (the storage is full or cannot be written). "
+            "Nothing was saved, and what you typed is still here: choose the file again, "
+            "or try again later."
+        )
+
+
+@contextlib.contextmanager
+def stored_with_row(file: FieldFile):
+    """The transaction that saves a row with a new upload (the file is written as the row is
+    saved, by the field's pre_save): the row and its file are one. A storage that refuses the
+    file (OSError: ENOSPC, EROFS, …) saves no row and raises FileNotStored; whatever fails after
+    the file was written rolls the row back and takes the file away again, so no row points at
+    a missing file and no file is left without its row."""
+    new = bool(file) and not file._committed
+    try:
+        with transaction.atomic():
+            yield
+    except BaseException as exc:
+        if new and file._committed:  # written before the failure: it goes with the row
+            with contextlib.suppress(OSError):
+                file.storage.delete(file.name)
+        if isinstance(exc, OSError):
+            logger.error("Upload not stored (%s: %s); nothing saved", type(exc).__name__, exc)
+            raise FileNotStored() from exc
+        raise

@@ -64,6 +64,7 @@ from .models import (
     Theme,
     ThemeRound,
 )
+from .uploads import FileNotStored
 
 PAGE_SIZE = 24
 
@@ -736,7 +737,13 @@ def output_create(request, pk: int):
         raise PermissionDenied
     form = OutputForm(request.POST or None, request.FILES or None, coalition=coalition)
     if request.method == "POST" and form.is_valid():
-        output = services.add_output(form.save(commit=False), by=person)
+        try:
+            output = services.add_output(form.save(commit=False), by=person)
+        except FileNotStored as error:
+            # The disk is full or read-only: said beside the file, the rest stays as typed.
+            form.add_error("file", str(error))
+            context = {"coalition": coalition, "form": form}
+            return render(request, "coalitions/output_form.html", context, status=503)
         messages.success(request, _("%(title)s is added.") % {"title": output.title})
         return redirect(reverse("coalitions:detail", args=[coalition.pk]) + "#opbrengsten")
     return render(request, "coalitions/output_form.html", {"coalition": coalition, "form": form})

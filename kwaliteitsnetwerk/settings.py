@@ -208,6 +208,11 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "media")))
+# An upload up to the largest file allowed (coalitions.uploads.MAX_BYTES, 20 MB) is held in
+# memory while the request is read, never in a temporary file: the one write to disk is the
+# storage's, inside its row's transaction, where a full or read-only disk becomes a message
+# beside the file field (coalitions.uploads.stored_with_row) instead of a 500.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 21 * 1024 * 1024
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -278,14 +283,27 @@ CELERY_TASK_PUBLISH_RETRY = False
 # Without a broker (a first local run) tasks run in-process, so nothing is lost.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
-CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A task is acknowledged when the worker takes it, not after it ran. The outbox is the queue:
+# every message is a row claimed in the database, so a worker killed mid-task loses nothing
+# (its claim is taken over after Notification.CLAIM_TIMEOUT, the beat's next sweep sends the
+# rest) and a task message is only a nudge. Late acks bought nothing and cost a crash: with
+# unacknowledged messages, kombu's Redis transport restores them over a connection it has
+# closed when Redis dies (`AttributeError: 'NoneType' object has no attribute 'hostname'`,
+# celery/kombu#970 and #582) and the worker exits. Without them there is nothing to restore; the
+# consumer reconnects (broker_connection_retry, 100 tries with growing pauses), and a worker
+# that gives up or dies exits and is restarted by compose (docs/architecture.md).
+CELERY_TASK_ACKS_LATE = False
+CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 # The reminders' sweep (members.tasks.sweep): queues what has become due and sends the outbox
 # (also what a lost task left behind). Every row is claimed before it is sent, so a second beat
 # or two sweeps at once send nothing twice; a sweep that did not run is caught up by the next.
 REMINDER_SWEEP_SECONDS = float(env("REMINDER_SWEEP_SECONDS", "300"))
+# Between the sweeps, the outbox alone (no rules: one query when nothing is due) is sent this
+# often: what a lost nudge or an unreachable broker left behind, and a dead worker's claim once
+# Notification.CLAIM_TIMEOUT has passed, go out within a minute and a half, not five.
+OUTBOX_SWEEP_SECONDS = float(env("OUTBOX_SWEEP_SECONDS", "30"))
 NOTIFICATION_BATCH_SIZE = int(env("NOTIFICATION_BATCH_SIZE", "1000"))
 # How many worker processes send at once when a sweep finds many messages (the worker's
 # concurrency: one per core).
@@ -296,6 +314,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": REMINDER_SWEEP_SECONDS,
         # A sweep that waited longer than its interval is superseded by the next one.
         "options": {"expires": REMINDER_SWEEP_SECONDS},
+    },
+    "send-outbox": {
+        "task": "members.tasks.send_notifications",
+        "schedule": OUTBOX_SWEEP_SECONDS,
+        "options": {"expires": OUTBOX_SWEEP_SECONDS},
     },
     # AVG: people past the retention period are anonymised (members.retention); a second run
     # finds them already erased.

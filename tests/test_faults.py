@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 from django.core import mail
+from django.test import Client
 from django.urls import reverse
 
 from events.models import Registration
 from members.models import Notification
-from members.tasks import sweep
+from members.tasks import CHUNK, sweep
 from tests.conftest import login
 from tests.events.conftest import make_session
 
@@ -266,7 +267,7 @@ class TestRedisIsGone:
         assert registration.is_cancelled
 
     def test_a_paused_redis_makes_no_request_take_longer_than_two_seconds(
-        self, client, member, redis_cache, broker_at, django_capture_on_commit_callbacks
+        self, client, member, redis_cache, broker_at, django_capture_on_commit_callbacks, settings
     ):
         from django.core.cache import cache
 
@@ -292,11 +293,30 @@ class TestRedisIsGone:
             )
         assert signup.status_code == 302
         assert timed("session again", lambda: client.get(detail)).status_code == 200
+        # The first call waited for the paused Redis (one timeout), the others did not ask.
+        assert took["login"] >= settings.REDIS_TIMEOUT, took
+        from kwaliteitsnetwerk import redis_cache as backend
+        from members import notify
+
+        # QUIET seconds later Redis is still paused (a 20 s pause spans two of them): asked
+        # again, it costs one timeout again, never the length of the pause.
+        backend._down_until.clear()
+        notify._Broker.down_until = 0.0
+        with django_capture_on_commit_callbacks(execute=True):
+            cancel = timed(
+                "cancel after quiet",
+                lambda: client.post(
+                    reverse(
+                        "events:cancel_registration",
+                        args=[Registration.objects.get(person=member).pk],
+                    )
+                ),
+            )
+        assert cancel.status_code == 302
+        assert timed("home after quiet", lambda: client.get(reverse("home"))).status_code == 200
         assert max(took.values()) < 2, took
         assert Notification.objects.filter(kind="registration", person=member).exists()
         redis_cache.resume()
-        from kwaliteitsnetwerk import redis_cache as backend
-
         backend._down_until.clear()  # QUIET seconds have passed
         cache.set("back", "yes")
         import redis
@@ -318,13 +338,19 @@ class _SlowInbox:
         return "250 Message accepted"
 
 
+# The issue's figure is 3,000 reminders; the suite sends 300 (FAULT_SWEEP_SIZE=3000 for the
+# full one: docs/architecture.md, "When a part fails", has the figures of a run).
+FAULT_SWEEP_SIZE = int(os.environ.get("FAULT_SWEEP_SIZE", "300"))
+
+
 @pytest.mark.postgres_only
 def test_a_sender_killed_mid_sweep_doubles_at_most_the_message_in_flight(
-    transactional_db, institution, settings, monkeypatch
+    transactional_db, institution, settings, monkeypatch, capsys
 ):
-    """A real sender process (`manage.py send_reminders`) sends 300 messages over SMTP to a
-    sink and is killed with SIGKILL half-way; after CLAIM_TIMEOUT a sweep takes over its claim.
-    Every recipient gets theirs, at most one gets two."""
+    """A real sender process (`manage.py send_reminders`) sends FAULT_SWEEP_SIZE messages over
+    SMTP to a sink and is killed with SIGKILL when over 40 % went out; the next sweep takes over
+    its claim once CLAIM_TIMEOUT (a minute) has passed and sends the rest well within the
+    second minute. Every recipient gets theirs, at most one gets two."""
     import datetime as dt
     import sys
 
@@ -334,10 +360,19 @@ def test_a_sender_killed_mid_sweep_doubles_at_most_the_message_in_flight(
     from django.utils import timezone
 
     from members import notify
-    from tests.factories import make_person
+    from members.models import Person
 
+    size = FAULT_SWEEP_SIZE
     monkeypatch.setattr(notify, "_send_after_commit", lambda *a, **k: None)
-    people = [make_person("Lid", f"Ontvanger{i}", institution) for i in range(300)]
+    people = Person.objects.bulk_create(
+        Person(
+            first_name="Lid",
+            last_name=f"Ontvanger{i}",
+            email=f"lid.ontvanger{i}@example.org",
+            institution=institution,
+        )
+        for i in range(size)
+    )
     notify.queue_many(
         "session_invitation",
         [
@@ -364,34 +399,162 @@ def test_a_sender_killed_mid_sweep_doubles_at_most_the_message_in_flight(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    # Past 40 %, in the middle of a chunk (at its end no claim is held: nothing to take over).
+    kill_at = size * 2 // 5 + CHUNK // 3
     try:
-        deadline = time.monotonic() + 60
-        while len(inbox.recipients) < 120 and time.monotonic() < deadline:
+        deadline = time.monotonic() + 60 + size / 20
+        while len(inbox.recipients) < kill_at and time.monotonic() < deadline:
             time.sleep(0.005)
         sender.kill()  # SIGKILL: no clean-up of any kind
         sender.wait()
         received_before = len(inbox.recipients)
-        assert 120 <= received_before < 300, received_before
-        claimed = Notification.objects.filter(status="sending")
-        assert claimed.exists()  # the dead sender's chunk
-        # Still claimed within the minute; taken over after it.
-        settings.MAILERS = {
-            "default": {
-                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-                "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 5},
+        assert kill_at <= received_before < size, received_before
+        claims = dict(Notification.objects.filter(status="sending").values_list("pk", "claimed_at"))
+        assert claims  # the dead sender's chunk
+        # The worker restarts (a new process, as compose starts one); the beat's next outbox
+        # sweep (OUTBOX_SWEEP_SECONDS) sends all that is not claimed (and the dead claim too,
+        # should its minute pass meanwhile)...
+        started = time.monotonic()
+        subprocess.run(  # noqa: S603 - our own command line
+            [sys.executable, "manage.py", "send_reminders"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=300,
+            check=True,
+        )
+        first = time.monotonic() - started
+        left = set(Notification.objects.exclude(status="sent").values_list("pk", flat=True))
+        assert left <= set(claims)
+        took = 0.0
+        if left:
+            # ...and the first one after the dead claim's minute takes it over.
+            settings.MAILERS = {
+                "default": {
+                    "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                    "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 5},
+                }
             }
-        }
-        later = timezone.now() + Notification.CLAIM_TIMEOUT + dt.timedelta(seconds=1)
-        with time_machine.travel(later):
-            sweep()
+            later = max(claims.values()) + Notification.CLAIM_TIMEOUT + dt.timedelta(seconds=1)
+            started = time.monotonic()
+            with time_machine.travel(max(later, timezone.now()), tick=True):
+                sweep()
+            took = time.monotonic() - started
     finally:
         if sender.poll() is None:
             sender.kill()
         smtp.stop()
     recipients = inbox.recipients
+    doubles = len(recipients) - len(set(recipients))
+    tick = settings.OUTBOX_SWEEP_SECONDS
+    outbox_sweep = settings.CELERY_BEAT_SCHEDULE["send-outbox"]
+    assert outbox_sweep["task"] == "members.tasks.send_notifications"
+    assert outbox_sweep["schedule"] == tick <= 30
+    # From the restart: the first outbox sweep within a tick sends the unclaimed; the dead
+    # claim (renewed until the kill) is free a minute after its last renewal, taken within a
+    # tick after that, and sent.
+    all_sent = max(tick + first, Notification.CLAIM_TIMEOUT.total_seconds() + tick + took)
+    with capsys.disabled():
+        print(
+            f"\nkilled mid-sweep of {size}: {received_before} sent before the kill, "
+            f"{len(recipients)} mails to {len(set(recipients))} recipients, {doubles} double; "
+            f"after the restart the unclaimed sent in {first:.1f} s, the dead claim "
+            f"({len(claims)}) taken over after its minute and sent in {took:.1f} s: all sent "
+            f"within {all_sent:.0f} s of the restart (outbox sweep every {tick:.0f} s)"
+        )
     assert sorted(set(recipients)) == sorted(p.email for p in people)
-    assert len(recipients) - len(set(recipients)) <= 1
+    assert doubles <= 1
     assert set(Notification.objects.values_list("status", flat=True)) == {"sent"}
+    # No claim was taken over before its minute had passed.
+    sent_at = dict(Notification.objects.filter(pk__in=claims).values_list("pk", "sent_at"))
+    assert all(sent_at[pk] >= claims[pk] + Notification.CLAIM_TIMEOUT for pk in claims)
+    assert all_sent < 120
+
+
+def database_env(**extra) -> dict:
+    """The environment of a process of ours that works on the test database."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    return {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        **extra,
+    }
+
+
+def wait_for(predicate, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {seconds} s: {what}")
+        time.sleep(0.1)
+
+
+@pytest.mark.postgres_only
+def test_a_worker_that_loses_redis_reconnects_and_sends_what_was_queued_meanwhile(
+    transactional_db, member, own_redis, broker_at, tmp_path
+):
+    """A real Celery worker (prefork, as in compose) on our own Redis: Redis is killed, a
+    sign-up answers and its confirmation waits in the outbox; Redis comes back on the same
+    port, the worker reconnects by itself (it does not exit), and the beat's sweep it runs
+    sends the confirmation exactly once."""
+    import sys
+
+    from aiosmtpd.controller import Controller
+
+    from members import notify
+
+    session = make_session(capacity=10)
+    inbox, port = _SlowInbox(), free_port()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=port)
+    smtp.start()
+    log = tmp_path / "worker.log"
+    worker = subprocess.Popen(  # noqa: S603 - our own command line
+        [sys.executable, "-m", "celery", "-A", "kwaliteitsnetwerk", "worker"]
+        + ["--concurrency=1", "--loglevel=info", "--without-mingle", "--without-gossip"],
+        cwd=ROOT,
+        env=database_env(REDIS_URL=own_redis.url, EMAIL_PORT=str(port)),
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(lambda: "ready." in log.read_text(), 60, "the worker starts")
+        app = broker_at(own_redis.url)
+        own_redis.kill()
+        wait_for(lambda: "Connection to broker lost" in log.read_text(), 30, "the worker sees it")
+        client = Client()
+        login(client, member)
+        response = client.post(reverse("events:signup", args=[session.pk]))
+        assert response.status_code == 302
+        row = Notification.objects.get(kind="registration", person=member)
+        assert row.status == "queued"
+        own_redis.start()  # the same port: Redis is back
+        wait_for(
+            lambda: log.read_text().count("Connected to redis") >= 2, 60, "the worker reconnects"
+        )
+        assert worker.poll() is None  # it reconnected; it did not exit
+        broker_at(own_redis.url)  # the beat's sweep, published as the beat does
+        app.send_task("members.tasks.sweep")
+        wait_for(lambda: inbox.recipients, 30, "the confirmation is sent")
+        app.send_task("members.tasks.sweep")
+        notify.nudge([row.pk])
+        wait_for(lambda: log.read_text().count("succeeded") >= 3, 30, "the worker ran them")
+        assert inbox.recipients == [member.email]
+        row.refresh_from_db()
+        assert row.status == "sent"
+        assert "AttributeError" not in log.read_text()
+        assert worker.poll() is None
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        smtp.stop()
 
 
 @pytest.fixture

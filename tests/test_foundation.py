@@ -317,7 +317,11 @@ class TestComposeFile:
         services = compose["services"]
         assert {"web", "worker", "beat", "db", "redis", "mail"} <= set(services)
         assert "gunicorn" in str(services["web"]["command"])
-        assert "migrate" in str(services["web"]["command"])
+        # Migrated once, before anything that needs the tables starts (replicas would race).
+        assert "migrate" in str(services["migrate"]["command"])
+        for name in ("web", "worker", "beat"):
+            depends = services[name]["depends_on"]
+            assert depends["migrate"]["condition"] == "service_completed_successfully", name
         assert "celery" in str(services["worker"]["command"])
         assert "worker" in str(services["worker"]["command"])
         assert "beat" in str(services["beat"]["command"])
@@ -325,6 +329,37 @@ class TestComposeFile:
             assert "healthcheck" in services[name], name
         assert services["web"]["environment"]["DEBUG"] == "0"
         assert (ROOT / "Dockerfile").exists()
+
+    def test_a_process_that_exits_is_started_again_and_the_worker_is_checked(self):
+        import yaml
+
+        services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+        for name in ("web", "worker", "beat", "proxy", "db", "redis"):
+            assert services[name]["restart"] in ("unless-stopped", "on-failure", "always"), name
+        check = " ".join(services["worker"]["healthcheck"]["test"])
+        # Pings this worker by its own node name over the broker: a dead worker fails it.
+        assert "inspect ping" in check
+        assert "celery@$$HOSTNAME" in check  # $$: the container's variable, not compose's
+
+    def test_only_the_proxy_is_published_in_front_of_two_web_replicas(self):
+        import yaml
+
+        services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+        published = {
+            name: service["ports"] for name, service in services.items() if "ports" in service
+        }
+        assert published == {"proxy": ["8000:80"], "mail": ["127.0.0.1:8025:8025"]}
+        assert services["proxy"]["image"].startswith("caddy:2")
+        assert services["web"]["deploy"]["replicas"] == 2
+        assert services["web"]["environment"]["TRUSTED_PROXY_COUNT"] == "1"
+        assert "TRUSTED_PROXY_COUNT" not in services["worker"]["environment"]
+        mount = next(v for v in services["proxy"]["volumes"] if "Caddyfile" in v)
+        caddyfile = ROOT / mount.split(":")[0]
+        assert caddyfile.exists()
+        text = caddyfile.read_text()
+        assert "reverse_proxy" in text
+        assert "name web" in text
+        assert "port 8000" in text
 
 
 class TestNetworkHealth:

@@ -1,11 +1,14 @@
+import errno
 import io
 import zipfile
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from coalitions.models import Output
+from members.models import Action
 from tests.conftest import login
 from tests.factories import make_coalition, make_membership, make_person
 
@@ -216,3 +219,92 @@ def test_the_library_runs_a_fixed_number_of_queries(
     grow(10)
     with django_assert_max_num_queries(len(small.captured_queries)):
         client.get(reverse("coalitions:library"))
+
+
+class TestAnUploadThatCannotBeStored:
+    """A full or read-only disk (the suite runs as root, so chmod would not stop a write: the
+    storage itself raises the OSError the kernel gives)."""
+
+    TYPED = {
+        "title": "Handreiking collegiale consultatie",
+        "kind": "handreiking",
+        "description": "Wat we in drie rondes leerden & wat we anders zouden doen.",
+        "visibility": "netwerk",
+    }
+
+    def post(self, client, coalition):
+        return client.post(
+            reverse("coalitions:output_create", args=[coalition.pk]),
+            {**self.TYPED, "file": SimpleUploadedFile("handreiking.pdf", PDF, "application/pdf")},
+        )
+
+    @pytest.mark.parametrize(
+        "error",
+        [
+            OSError(errno.ENOSPC, "No space left on device"),
+            OSError(errno.EROFS, "Read-only file system"),
+        ],
+    )
+    def test_it_says_so_beside_the_file_and_keeps_what_was_typed(
+        self, client, lead, coalition, settings, monkeypatch, caplog, error
+    ):
+        from django.core.files.storage import FileSystemStorage
+
+        def refuse(storage, name, content):
+            raise error
+
+        monkeypatch.setattr(FileSystemStorage, "_save", refuse)
+        client.raise_request_exception = True  # a 500 would fail the test here
+        response = self.post(login(client, lead), coalition)
+        assert response.status_code == 503
+        page = response.content.decode()
+        error_at = page.index('id="id_file_error"')
+        assert "Het bestand kon niet worden opgeslagen" in page[error_at:]
+        file_input = page[page.index('name="file"') :].split(">", 1)[0]
+        assert 'aria-describedby="id_file_error"' in file_input or "id_file_error" in file_input
+        assert 'value="Handreiking collegiale consultatie"' in page
+        assert "Wat we in drie rondes leerden &amp; wat we anders zouden doen." in page
+        assert '<option value="netwerk" selected>' in page
+        assert not Output.objects.exists()
+        assert not Action.objects.filter(verb="output.added").exists()
+        assert not [path for path in Path(settings.MEDIA_ROOT).rglob("*") if path.is_file()]
+        assert "not stored" in caplog.text
+
+    def test_an_allowed_file_is_read_into_memory_so_only_the_storage_writes_to_disk(self):
+        from django.conf import settings
+
+        from coalitions.uploads import MAX_BYTES
+
+        assert settings.FILE_UPLOAD_MAX_MEMORY_SIZE > MAX_BYTES
+
+    def test_a_row_that_fails_after_its_file_was_stored_takes_the_file_away(
+        self, client, lead, coalition, settings, monkeypatch
+    ):
+        from coalitions import services
+
+        def broken(*args, **kwargs):
+            raise RuntimeError("the log refused")
+
+        monkeypatch.setattr(services.activity, "log", broken)
+        with pytest.raises(RuntimeError):
+            self.post(login(client, lead), coalition)
+        assert not Output.objects.exists()
+        assert not [path for path in Path(settings.MEDIA_ROOT).rglob("*") if path.is_file()]
+
+    def test_the_same_upload_goes_through_once_the_disk_has_room(
+        self, client, lead, coalition, monkeypatch
+    ):
+        from django.core.files.storage import FileSystemStorage
+
+        save = FileSystemStorage._save
+
+        def full(storage, name, content):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(FileSystemStorage, "_save", full)
+        assert self.post(login(client, lead), coalition).status_code == 503
+        monkeypatch.setattr(FileSystemStorage, "_save", save)
+        assert self.post(client, coalition).status_code == 302
+        output = Output.objects.get()
+        assert output.title == self.TYPED["title"]
+        assert output.file.read() == PDF
