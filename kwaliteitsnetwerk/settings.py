@@ -184,10 +184,11 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": "20/m/ip,5/m/key",
     "confirm_email": "1/3m/key",
 }
-# Login rate limits count per client address. Behind the TLS proxy production assumes, the
-# address comes from X-Forwarded-For as set by the proxies we run (one by default): otherwise
-# the whole site would share the proxy's address and eleven failed logins lock everyone out.
-ALLAUTH_TRUSTED_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", "0" if DEBUG else "1"))
+# Login rate limits count per client address: the connecting address, unless you run proxies
+# in front that set X-Forwarded-For and say how many (docker-compose.yml runs one and sets 1).
+# Trusting a proxy that is not there lets a client choose its own address (issue 24), so the
+# default, also with DEBUG=0, is none.
+ALLAUTH_TRUSTED_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", "0"))
 
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Kwaliteitsnetwerk mbo"

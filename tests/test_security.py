@@ -16,7 +16,7 @@ from members import services as member_services
 from members.models import EmailDomain, Institution, Person
 from tests.conftest import login
 from tests.events.conftest import make_session
-from tests.factories import PASSWORD, make_membership, make_person
+from tests.factories import PASSWORD, make_institution, make_membership, make_person
 from tests.members.test_imports import confirm, upload
 
 
@@ -428,7 +428,7 @@ class TestBadInputNeverA500:
         )
         assert response.status_code == 400
 
-    def test_production_trusts_one_proxy_for_the_client_address(self):
+    def test_production_trusts_no_proxy_unless_told(self):
         from tests.test_foundation import PROD_ENV, run_manage
 
         result = run_manage(
@@ -437,7 +437,7 @@ class TestBadInputNeverA500:
             "from django.conf import settings; print(settings.ALLAUTH_TRUSTED_PROXY_COUNT)",
             env_overrides=PROD_ENV,
         )
-        assert result.stdout.strip().endswith("1"), result.stderr
+        assert result.stdout.strip().endswith("0"), result.stderr
 
 
 class TestWhatTheReviewFound:
@@ -621,3 +621,34 @@ def test_the_bench_references_exist_only_when_the_bench_runs(client, db):
     assert isinstance(application, WSGIHandler)  # no reference wrapper around Django
     assert client.get("/_bench/een-query/").status_code == 404
     assert client.get("/_bench/ok").status_code == 404
+
+
+class TestDoorsBehindAProxy:
+    """Issue 24: with DEBUG=0 the app trusted one proxy by default while gunicorn was
+    published directly: a new forged X-Forwarded-For per request bought new password guesses."""
+
+    def test_a_forged_forwarded_for_buys_no_extra_password_guesses(self, client, settings, db):
+        from tests.test_foundation import PROD_ENV, run_manage
+
+        default = run_manage(
+            "shell",
+            "-c",
+            "from django.conf import settings; print(settings.ALLAUTH_TRUSTED_PROXY_COUNT)",
+            env_overrides=PROD_ENV,
+        ).stdout.strip()
+        settings.ALLAUTH_TRUSTED_PROXY_COUNT = int(default.splitlines()[-1])
+        institution = make_institution("Proxycollege", domain="proxy.example")
+        owner = make_person("Echte", "Eigenaar", institution, account=True)
+        for n in range(10):  # ten accounts, so only the limit per address counts
+            client.post(
+                reverse("account_login"),
+                {"login": f"iemand{n}@proxy.example", "password": "fout"},
+                HTTP_X_FORWARDED_FOR=f"203.0.113.{n}",
+            )
+        response = client.post(
+            reverse("account_login"),
+            {"login": owner.email, "password": PASSWORD},
+            HTTP_X_FORWARDED_FOR="203.0.113.99",
+        )
+        assert "_auth_user_id" not in client.session
+        assert "Te veel" in response.content.decode()
