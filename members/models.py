@@ -15,10 +15,42 @@ from .fields import NormalisedDomainField, NormalisedEmailField
 
 
 def has_second_factor(user_id: int) -> bool:
-    """An authenticator app (TOTP) is set up for this account."""
+    """A second factor that counts for bureau powers and the Django admin: an authenticator app
+    (TOTP) confirmed from the account's mailbox (members.second_factor). One set up with the
+    password alone gives nothing until the mailbox says yes."""
     from allauth.mfa.models import Authenticator
 
-    return Authenticator.objects.filter(user_id=user_id, type=Authenticator.Type.TOTP).exists()
+    return Authenticator.objects.filter(
+        user_id=user_id, type=Authenticator.Type.TOTP, confirmation__isnull=False
+    ).exists()
+
+
+def has_unconfirmed_second_factor(user_id: int) -> bool:
+    """An authenticator app is set up but its confirmation from the mailbox is still due."""
+    from allauth.mfa.models import Authenticator
+
+    return Authenticator.objects.filter(
+        user_id=user_id, type=Authenticator.Type.TOTP, confirmation__isnull=True
+    ).exists()
+
+
+class ConfirmedFactor(models.Model):
+    """An authenticator app confirmed from its account's mailbox (members.second_factor). Only a
+    confirmed one makes has_second_factor true; a new authenticator is a new row to confirm."""
+
+    authenticator = models.OneToOneField(
+        "mfa.Authenticator", on_delete=models.CASCADE, related_name="confirmation"
+    )
+    # The address the link was sent to and opened from.
+    email = NormalisedEmailField(_("confirmed from"))
+    confirmed_at = models.DateTimeField(_("confirmed"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("confirmed second factor")
+        verbose_name_plural = _("confirmed second factors")
+
+    def __str__(self) -> str:
+        return f"{self.authenticator_id} ({self.confirmed_at:%Y-%m-%d})"
 
 
 class UserManager(BaseUserManager):

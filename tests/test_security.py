@@ -14,6 +14,7 @@ from events import services as event_services
 from events.models import Session
 from members import services as member_services
 from members.models import EmailDomain, Institution, Person
+from tests import factories
 from tests.conftest import login
 from tests.events.conftest import make_session
 from tests.factories import PASSWORD, make_institution, make_membership, make_person
@@ -21,9 +22,7 @@ from tests.members.test_imports import confirm, upload
 
 
 def give_second_factor(person):
-    Authenticator.objects.create(
-        user=person.user, type=Authenticator.Type.TOTP, data={"secret": "x"}
-    )
+    factories.give_second_factor(person.user)
 
 
 def coalition_meeting(coalition, *, by, title="Ons overleg"):
@@ -112,7 +111,11 @@ class TestTwoFactorThatHolds:
             assert response["Location"] == reverse("mfa_activate_totp"), url
         setup = client.get(reverse("mfa_activate_totp"))  # allauth's own steps are open
         assert setup.status_code == 200 or setup["Location"].startswith("/account/")
-        Authenticator.objects.create(user=root, type=Authenticator.Type.TOTP, data={"secret": "x"})
+        unconfirmed = factories.give_second_factor(root, confirmed=False)
+        response = client.get("/django-admin/")
+        assert response["Location"] == reverse("members:confirm_factor_pending")
+        unconfirmed.delete()
+        factories.give_second_factor(root)
         assert client.get("/django-admin/").status_code == 200
 
 
@@ -652,3 +655,127 @@ class TestDoorsBehindAProxy:
         )
         assert "_auth_user_id" not in client.session
         assert "Te veel" in response.content.decode()
+
+
+def log_in_with_password(client, person):
+    """A real login with the password (what someone who has only the password can do)."""
+    client.post(reverse("account_login"), {"login": person.email, "password": PASSWORD})
+    assert "_auth_user_id" in client.session
+
+
+def enrol_an_authenticator(client) -> str:
+    """Set up an authenticator app through allauth's own steps; returns its secret."""
+    from allauth.mfa.totp.internal.auth import (
+        SECRET_SESSION_KEY,
+        format_hotp_value,
+        hotp_value,
+        yield_hotp_counters_from_time,
+    )
+
+    # allauth asks for the password again before a factor is added (the same password).
+    client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
+    assert client.get(reverse("mfa_activate_totp")).status_code == 200
+    secret = client.session[SECRET_SESSION_KEY]
+    counters = list(yield_hotp_counters_from_time())
+    code = format_hotp_value(hotp_value(secret, counters[len(counters) // 2]))
+    response = client.post(reverse("mfa_activate_totp"), {"code": code})
+    assert response.status_code == 302, response.content.decode()
+    return secret
+
+
+def link_mailed_to(address: str, path_part: str) -> str:
+    import re
+
+    from django.core import mail
+
+    for message in mail.outbox:
+        if address in message.to and path_part in message.body:
+            return re.search(rf"https?://[^/\s]+({path_part}\S+)", message.body)[1]
+    raise AssertionError(f"no mail with {path_part} to {address}")
+
+
+# allauth mails after the commit, inside the request: these tests commit for real.
+@pytest.mark.django_db(transaction=True)
+class TestASecondFactorNoPasswordEnrolsAlone:
+    """Issue 24: whoever had a bureau account's password enrolled their own authenticator and
+    had the bureau's powers at once; nobody was told."""
+
+    CONFIRM = "/account/tweede-factor/bevestigen/"
+
+    def test_a_factor_enrolled_with_the_password_alone_gives_no_bureau_powers(
+        self, client, production_mfa, bureau, coalition
+    ):
+        from django.core import mail
+
+        log_in_with_password(client, bureau)
+        enrol_an_authenticator(client)
+        for url in [
+            reverse("bureau_dashboard"),
+            reverse("members:person_list"),
+            reverse("members:export", args=["people"]),
+            reverse("coalitions:board", args=[coalition.pk]),
+        ]:
+            response = client.get(url)
+            assert response.status_code in (302, 403), url
+            if response.status_code == 302:
+                assert response["Location"] == reverse("members:confirm_factor_pending"), url
+        bureau.refresh_from_db()
+        assert not bureau.has_bureau_rights
+        # The account's own mailbox is asked, in Dutch, with a link.
+        assert any(bureau.email in m.to and "tweede stap" in m.subject.lower() for m in mail.outbox)
+        pending = client.get(reverse("members:confirm_factor_pending")).content.decode()
+        assert bureau.email in pending
+
+    def test_the_link_from_the_mailbox_makes_the_factor_count(
+        self, client, production_mfa, bureau, coalition
+    ):
+        log_in_with_password(client, bureau)
+        enrol_an_authenticator(client)
+        url = link_mailed_to(bureau.email, self.CONFIRM)
+        assert client.get(url).status_code == 200  # a GET only asks (mail scanners open links)
+        assert client.get(reverse("bureau_dashboard")).status_code == 302
+        response = client.post(url)
+        assert response.status_code == 302
+        assert client.get(reverse("bureau_dashboard")).status_code == 200
+        assert client.get(reverse("coalitions:board", args=[coalition.pk])).status_code == 200
+
+    def test_a_forged_old_or_reused_link_confirms_nothing(
+        self, client, production_mfa, bureau, time_machine
+    ):
+
+        time_machine.move_to(timezone.now(), tick=False)
+        log_in_with_password(client, bureau)
+        enrol_an_authenticator(client)
+        url = link_mailed_to(bureau.email, self.CONFIRM)
+        assert client.post(url[:-3] + "xyz/").status_code == 404
+        time_machine.shift(dt.timedelta(days=2))
+        assert client.post(url).status_code == 410
+        assert not bureau.has_second_factor
+        # A new authenticator (the old one removed) needs its own confirmation.
+        time_machine.shift(-dt.timedelta(days=2))
+        Authenticator.objects.filter(user=bureau.user).delete()
+        assert client.post(url).status_code == 410
+
+    def test_a_superuser_without_a_confirmed_factor_gets_no_admin(self, client, production_mfa, db):
+        from allauth.account.models import EmailAddress
+
+        from members.models import User
+
+        root = User.objects.create_superuser(
+            email="root@kwaliteitsnetwerk.example", password=PASSWORD
+        )
+        EmailAddress.objects.create(user=root, email=root.email, verified=True, primary=True)
+        client.post(reverse("account_login"), {"login": root.email, "password": PASSWORD})
+        enrol_an_authenticator(client)
+        response = client.get("/django-admin/")
+        assert response.status_code == 302
+        assert response["Location"] == reverse("members:confirm_factor_pending")
+        client.post(link_mailed_to(root.email, self.CONFIRM))
+        assert client.get("/django-admin/").status_code == 200
+
+    def test_a_member_enrols_a_factor_without_being_asked(self, client, production_mfa, member):
+        from django.core import mail
+
+        log_in_with_password(client, member)
+        enrol_an_authenticator(client)
+        assert not any(self.CONFIRM in m.body for m in mail.outbox)
