@@ -178,6 +178,10 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Kwaliteitsnetwerk] "
 ACCOUNT_PRESERVE_USERNAME_CASING = False
+# Every change of the password, the addresses or the second factor is mailed to the owner
+# (allauth's notifications, MFA's too; our Dutch texts in templates/account/email and
+# templates/mfa/email): someone who got in with a stolen password does not go unnoticed.
+ACCOUNT_EMAIL_NOTIFICATIONS = True
 ACCOUNT_RATE_LIMITS = {
     "login_failed": "10/m/ip,5/5m/key",
     "signup": "20/m/ip",

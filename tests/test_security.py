@@ -779,3 +779,54 @@ class TestASecondFactorNoPasswordEnrolsAlone:
         log_in_with_password(client, member)
         enrol_an_authenticator(client)
         assert not any(self.CONFIRM in m.body for m in mail.outbox)
+
+
+@pytest.mark.django_db(transaction=True)  # allauth mails some changes after the commit
+class TestEveryChangeOfTheLoginIsMailed:
+    """Issue 24: a new factor, password or address went unnoticed by the owner."""
+
+    def mails_to(self, address):
+        from django.core import mail
+
+        return [m for m in mail.outbox if address in m.to]
+
+    def test_a_new_password_is_mailed_in_dutch(self, client, member):
+        log_in_with_password(client, member)
+        client.post(
+            reverse("account_change_password"),
+            {
+                "oldpassword": PASSWORD,
+                "password1": "nieuw-Wachtwoord-42",
+                "password2": "nieuw-Wachtwoord-42",
+            },
+        )
+        (message,) = self.mails_to(member.email)
+        assert message.subject.endswith("Je wachtwoord is gewijzigd")
+        assert "Heb je dit niet zelf gedaan?" in message.body
+        assert " u " not in message.body
+        assert "uw " not in message.body
+
+    def test_a_new_authenticator_and_its_removal_are_mailed(self, client, member):
+        from allauth.mfa.models import Authenticator
+
+        log_in_with_password(client, member)
+        enrol_an_authenticator(client)
+        bodies = [m.subject + m.body for m in self.mails_to(member.email)]
+        assert any("Authenticator-app ingesteld" in b for b in bodies), bodies
+        assert all("Heb je dit niet zelf gedaan?" in b for b in bodies)
+        totp = Authenticator.objects.get(user=member.user, type="totp")
+        client.post(reverse("mfa_deactivate_totp"), {"id": totp.pk})
+        assert not Authenticator.objects.filter(user=member.user, type="totp").exists()
+        assert any("Authenticator-app uitgezet" in m.subject for m in self.mails_to(member.email))
+
+    def test_a_changed_address_is_mailed_to_the_old_one(self, client, member):
+        from allauth.account.models import EmailAddress
+
+        old = member.email
+        new = "charlie.nieuw@deltion.example"
+        EmailAddress.objects.create(user=member.user, email=new, verified=True, primary=False)
+        log_in_with_password(client, member)
+        client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
+        client.post(reverse("account_email"), {"action_primary": "", "email": new})
+        assert EmailAddress.objects.get(email=new).primary
+        assert any("e-mailadres" in m.body for m in self.mails_to(old))
