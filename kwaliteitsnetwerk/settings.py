@@ -183,7 +183,9 @@ ACCOUNT_PRESERVE_USERNAME_CASING = False
 # templates/mfa/email): someone who got in with a stolen password does not go unnoticed.
 ACCOUNT_EMAIL_NOTIFICATIONS = True
 ACCOUNT_RATE_LIMITS = {
-    "login_failed": "10/m/ip,5/5m/key",
+    # Per client address only: per account the limit is a growing delay, never a lock-out
+    # someone else can trigger (members.login_delay, also for the code step).
+    "login_failed": "10/m/ip",
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
     "confirm_email": "1/3m/key",
@@ -195,6 +197,7 @@ ACCOUNT_RATE_LIMITS = {
 ALLAUTH_TRUSTED_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", "0"))
 
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_FORMS = {"authenticate": "members.account_forms.AuthenticateForm"}
 MFA_TOTP_ISSUER = "Kwaliteitsnetwerk mbo"
 # Bureau staff see everything: in production their pages ask for a second factor first.
 BUREAU_REQUIRE_MFA = env_bool("BUREAU_REQUIRE_MFA", not DEBUG)

@@ -830,3 +830,101 @@ class TestEveryChangeOfTheLoginIsMailed:
         client.post(reverse("account_email"), {"action_primary": "", "email": new})
         assert EmailAddress.objects.get(email=new).primary
         assert any("e-mailadres" in m.body for m in self.mails_to(old))
+
+
+WAIT = "seconden en probeer het opnieuw"  # the delay's message, whatever the seconds
+
+
+class TestTheLoginLimitSlowsGuessesButLocksNobodyOut:
+    """Issue 24: five wrong passwords (or codes) from rotating addresses locked the real owner
+    out for five minutes. Now: per account a growing delay, capped, and the owner's own browser
+    counts on its own."""
+
+    def attempt(self, client, person, password, n):  # from address n
+        response = client.post(
+            reverse("account_login"),
+            {"login": person.email, "password": password},
+            REMOTE_ADDR=f"198.51.100.{n}",
+        )
+        return response
+
+    def test_guesses_from_rotating_addresses_lock_the_owner_out_for_seconds_not_minutes(
+        self, client, member, time_machine
+    ):
+        from django.test import Client
+
+        time_machine.move_to(timezone.now(), tick=False)
+        attacker = Client()
+        for n in range(5):
+            self.attempt(attacker, member, "fout", n)
+        body = self.attempt(client, member, PASSWORD, 50).content.decode()
+        assert "_auth_user_id" not in client.session
+        assert "Wacht 2 seconden" in body
+        time_machine.shift(3)
+        self.attempt(client, member, PASSWORD, 50)
+        assert "_auth_user_id" in client.session
+
+    def test_each_further_failure_doubles_the_wait_up_to_half_a_minute(
+        self, client, member, time_machine
+    ):
+        from members import login_delay
+
+        time_machine.move_to(timezone.now(), tick=False)
+        waits = []
+        for n in range(12):  # every attempt here comes after the wait of the failures so far
+            waits.append(login_delay.wait(n))
+            time_machine.shift(waits[-1])
+            assert WAIT not in self.attempt(client, member, "fout", n).content.decode()
+        assert waits[:5] == [0, 0, 0, 0, 0]
+        assert waits[5:10] == [2, 4, 8, 16, 30]
+        assert max(waits) == 30
+        # An attempt during the wait is refused unchecked and does not make the wait longer.
+        assert WAIT in self.attempt(client, member, "fout", 99).content.decode()
+        time_machine.shift(-1)
+        assert WAIT in self.attempt(client, member, PASSWORD, 99).content.decode()
+        time_machine.shift(31)
+        self.attempt(client, member, PASSWORD, 99)
+        assert "_auth_user_id" in client.session
+
+    def test_the_owners_own_browser_is_not_slowed_by_someone_elses_guesses(
+        self, client, member, time_machine
+    ):
+        from django.test import Client
+
+        time_machine.move_to(timezone.now(), tick=False)
+        self.attempt(client, member, PASSWORD, 1)
+        client.post(reverse("account_logout"))
+        attacker = Client()
+        for n in range(20):
+            time_machine.shift(31)
+            self.attempt(attacker, member, "fout", n)
+        assert WAIT in self.attempt(attacker, member, "fout", 77).content.decode()
+        self.attempt(client, member, PASSWORD, 78)  # the known browser, at once
+        assert "_auth_user_id" in client.session
+
+    def test_wrong_codes_slow_the_code_step_but_do_not_lock_it(self, client, member, time_machine):
+        from allauth.mfa.totp.internal.auth import (
+            format_hotp_value,
+            hotp_value,
+            yield_hotp_counters_from_time,
+        )
+
+        from tests.factories import give_second_factor
+
+        time_machine.move_to(timezone.now(), tick=False)
+        secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+        totp = give_second_factor(member.user)
+        totp.data = {"secret": secret}
+        totp.save()
+        self.attempt(client, member, PASSWORD, 1)
+        url = reverse("mfa_authenticate")
+        for n in range(5):
+            client.post(url, {"code": "000000"}, REMOTE_ADDR=f"198.51.100.{n}")
+        counters = list(yield_hotp_counters_from_time())
+        code = format_hotp_value(hotp_value(secret, counters[len(counters) // 2]))
+        body = client.post(url, {"code": code}).content.decode()
+        assert "Wacht 2 seconden" in body
+        assert "_auth_user_id" not in client.session
+        time_machine.shift(3)
+        client.post(url, {"code": code})
+        assert "_auth_user_id" in client.session
