@@ -928,3 +928,33 @@ class TestTheLoginLimitSlowsGuessesButLocksNobodyOut:
         time_machine.shift(3)
         client.post(url, {"code": code})
         assert "_auth_user_id" in client.session
+
+
+class TestRegisterByEmailRevealsNobody:
+    """Issue 24: a lead's "register by e-mail" answered whether an address belongs to anyone
+    (an unknown address: a message; someone outside their coalitions: 403)."""
+
+    def answer(self, client, session, email):
+        import re
+
+        response = client.post(reverse("events:registrations", args=[session.pk]), {"email": email})
+        errors = re.findall(r'id="id_email_error"[^>]*>(.*?)</', response.content.decode(), re.S)
+        return response.status_code, errors
+
+    def test_an_unknown_address_and_a_stranger_get_the_same_answer(
+        self, client, lead, coalition, outsider, institution
+    ):
+        ours = make_person("Eigen", "Mens", institution)
+        make_membership(ours, coalition.rings.get(order=1))
+        session = make_session()
+        event_services.add_coalitions(session, [coalition], by=None)
+        login(client, lead)
+        unknown = self.answer(client, session, "niemand@deltion.example")
+        stranger = self.answer(client, session, outsider.email)
+        assert unknown == stranger
+        assert unknown[0] == 200
+        assert unknown[1]  # a message beside the field
+        assert not session.registrations.filter(person=outsider).exists()
+        status, errors = self.answer(client, session, ours.email)
+        assert status == 302
+        assert session.registrations.filter(person=ours).exists()
