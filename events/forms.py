@@ -193,7 +193,7 @@ class CoalitionsForm(forms.Form):
         )
 
 
-class SignupForm(forms.Form):
+class SignupForm(SensibleInputMixin, forms.Form):
     """One choice per time slot (where parts run at the same time), plus remarks."""
 
     remarks = forms.CharField(

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .addresses import normalise_email
 from .fields import NormalisedDomainField, NormalisedEmailField
+from .limits import SHORT, length_checks
 
 
 def has_second_factor(user_id: int) -> bool:
@@ -142,7 +143,7 @@ class Institution(models.Model):
     website = models.URLField(_("website"), blank=True)
     member_since = models.DateField(_("member since"), null=True, blank=True)
     member_until = models.DateField(_("member until"), null=True, blank=True)
-    notes = models.TextField(_("notes"), blank=True)
+    notes = models.TextField(_("notes"), blank=True, max_length=SHORT)
     # Moved on by every logged change of this institution (members.activity.log): the key of
     # cached fragments that list institutions (kwaliteitsnetwerk.caching).
     version = models.PositiveIntegerField(default=1, editable=False)
@@ -154,6 +155,7 @@ class Institution(models.Model):
         verbose_name = _("institution")
         verbose_name_plural = _("institutions")
         constraints = [
+            *length_checks("institution", notes=SHORT),
             models.UniqueConstraint(
                 fields=["brin"],
                 condition=~models.Q(brin=""),
@@ -258,7 +260,7 @@ class Person(models.Model):
         related_name="person",
         verbose_name=_("account"),
     )
-    notes = models.TextField(_("remarks"), blank=True)
+    notes = models.TextField(_("remarks"), blank=True, max_length=SHORT)
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     erased_at = models.DateTimeField(_("erased"), null=True, blank=True, editable=False)
     overview_seen_at = models.DateTimeField(
@@ -275,6 +277,7 @@ class Person(models.Model):
         verbose_name = _("person")
         verbose_name_plural = _("people")
         constraints = [
+            *length_checks("person", notes=SHORT),
             models.UniqueConstraint(Lower("email"), name="person_email_unique_ci"),
         ]
 
@@ -339,7 +342,7 @@ class Invitation(models.Model):
         related_name="+",
         verbose_name=_("invited by"),
     )
-    message = models.TextField(_("personal message"), blank=True)
+    message = models.TextField(_("personal message"), blank=True, max_length=SHORT)
     # The address the link was sent to: the invitation holds only for that address.
     email = NormalisedEmailField(_("sent to"), blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
@@ -354,6 +357,7 @@ class Invitation(models.Model):
         verbose_name = _("invitation")
         verbose_name_plural = _("invitations")
         constraints = [
+            *length_checks("invitation", message=SHORT),
             models.UniqueConstraint(
                 fields=["person"],
                 condition=models.Q(used_at__isnull=True, revoked_at__isnull=True),
