@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from members.formrules import SensibleInputMixin
+from members.limits import SHORT
 from members.models import Person
 
 from .models import (
@@ -37,6 +38,7 @@ class PeopleByEmailField(forms.CharField):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 2}))
+        kwargs.setdefault("max_length", SHORT)
         super().__init__(*args, **kwargs)
 
     def prepare_value(self, value):
@@ -137,7 +139,7 @@ class CoalitionForm(SensibleInputMixin, forms.ModelForm):
         return coalition
 
 
-class CoalitionContentForm(forms.ModelForm):
+class CoalitionContentForm(SensibleInputMixin, forms.ModelForm):
     """What a lead may change: the content, not the dates, status or leads."""
 
     class Meta:
@@ -209,7 +211,7 @@ class RingForm(SensibleInputMixin, forms.ModelForm):
         return super().save(commit)
 
 
-class JoinForm(forms.Form):
+class JoinForm(SensibleInputMixin, forms.Form):
     motivation = forms.CharField(
         label=_("Why do you want to join? (optional)"),
         required=False,
@@ -218,7 +220,7 @@ class JoinForm(forms.Form):
     )
 
 
-class DecisionForm(forms.Form):
+class DecisionForm(SensibleInputMixin, forms.Form):
     message = forms.CharField(
         label=_("Message (optional)"),
         required=False,
@@ -245,14 +247,15 @@ class MoveForm(forms.Form):
             ]
 
 
-class InviteToRingForm(forms.Form):
+class InviteToRingForm(SensibleInputMixin, forms.Form):
     email = forms.EmailField(label=_("E-mail address"))
     first_name = forms.CharField(
         label=_("First name"),
         required=False,
+        max_length=100,
         help_text=_("Only needed for someone not yet registered."),
     )
-    last_name = forms.CharField(label=_("Last name"), required=False)
+    last_name = forms.CharField(label=_("Last name"), required=False, max_length=150)
     ring = forms.ModelChoiceField(label=_("Ring"), queryset=Ring.objects.none(), empty_label=None)
 
     def __init__(self, *args, coalition: Coalition, **kwargs):
@@ -261,21 +264,21 @@ class InviteToRingForm(forms.Form):
         self.fields["ring"].label_from_instance = lambda ring: ring.name
 
 
-class InputForm(forms.ModelForm):
+class InputForm(SensibleInputMixin, forms.ModelForm):
     class Meta:
         model = Input
         fields = ["kind", "title", "body"]
         widgets = {"body": forms.Textarea(attrs={"rows": 4})}
 
 
-class InputReplyForm(forms.ModelForm):
+class InputReplyForm(SensibleInputMixin, forms.ModelForm):
     class Meta:
         model = Input
         fields = ["status", "reply"]
         widgets = {"reply": forms.Textarea(attrs={"rows": 2})}
 
 
-class OutputForm(forms.ModelForm):
+class OutputForm(SensibleInputMixin, forms.ModelForm):
     class Meta:
         model = Output
         fields = ["title", "kind", "description", "url", "file", "visibility", "ring"]
@@ -343,7 +346,7 @@ class ThemeRoundForm(SensibleInputMixin, forms.ModelForm):
         return cleaned
 
 
-class ProposalForm(forms.ModelForm):
+class ProposalForm(SensibleInputMixin, forms.ModelForm):
     class Meta:
         model = Proposal
         fields = ["title", "question", "why_now", "desired_output"]
@@ -358,7 +361,7 @@ class ProposalForm(forms.ModelForm):
         }
 
 
-class CommentForm(forms.ModelForm):
+class CommentForm(SensibleInputMixin, forms.ModelForm):
     class Meta:
         model = ProposalComment
         fields = ["body"]
@@ -366,7 +369,7 @@ class CommentForm(forms.ModelForm):
         labels = {"body": _("Your comment")}
 
 
-class DeclineForm(forms.Form):
+class DeclineForm(SensibleInputMixin, forms.Form):
     reason = forms.CharField(
         label=_("Why this theme is not chosen (the proposer reads it)"),
         max_length=2000,
@@ -374,7 +377,7 @@ class DeclineForm(forms.Form):
     )
 
 
-class CandidateJoinForm(forms.Form):
+class CandidateJoinForm(SensibleInputMixin, forms.Form):
     """Signing up for a ring during recruitment: the Kern asks a motivation."""
 
     motivation = forms.CharField(
@@ -385,7 +388,7 @@ class CandidateJoinForm(forms.Form):
     )
 
 
-class EvaluationForm(forms.ModelForm):
+class EvaluationForm(SensibleInputMixin, forms.ModelForm):
     class Meta:
         model = Evaluation
         fields = ["delivered", "dilemmas", "good_practices", "advice"]

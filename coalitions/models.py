@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kwaliteitsnetwerk.caching import versions_of, versions_through
 from members.activity import scope_of
+from members.limits import LONG, SHORT, length_checks
 from members.models import Action, Institution, Person
 
 
@@ -111,10 +112,10 @@ class Coalition(models.Model):
     theme = models.ForeignKey(
         Theme, on_delete=models.PROTECT, related_name="coalitions", verbose_name=_("theme")
     )
-    assignment = models.TextField(_("assignment"))
-    goal = models.TextField(_("goal"), blank=True)
-    intended_output = models.TextField(_("intended output"), blank=True)
-    needs = models.TextField(_("what it needs"), blank=True)
+    assignment = models.TextField(_("assignment"), max_length=LONG)
+    goal = models.TextField(_("goal"), blank=True, max_length=SHORT)
+    intended_output = models.TextField(_("intended output"), blank=True, max_length=SHORT)
+    needs = models.TextField(_("what it needs"), blank=True, max_length=SHORT)
     school_year = models.CharField(
         _("school year"), max_length=9, help_text=_("For example 2026-2027")
     )
@@ -124,6 +125,7 @@ class Coalition(models.Model):
         _("reason for a longer term"),
         blank=True,
         help_text=_("Only the bureau extends a coalition beyond one school year, with a reason."),
+        max_length=SHORT,
     )
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.PREPARING
@@ -161,6 +163,14 @@ class Coalition(models.Model):
         verbose_name = _("coalition")
         verbose_name_plural = _("coalitions")
         constraints = [
+            *length_checks(
+                "coalition",
+                assignment=LONG,
+                goal=SHORT,
+                intended_output=SHORT,
+                needs=SHORT,
+                extension_reason=SHORT,
+            ),
             models.UniqueConstraint(
                 fields=["name", "school_year"], name="coalition_name_unique_per_year"
             ),
@@ -377,8 +387,12 @@ class Ring(models.Model):
     can_see_workspace = models.BooleanField(_("sees the coalition workspace"), default=True)
     can_post_input = models.BooleanField(_("may bring in input"), default=True)
     can_post_outputs = models.BooleanField(_("may add outputs"), default=False)
-    agreements_process = models.TextField(_("agreements on the process"), blank=True)
-    agreements_behaviour = models.TextField(_("agreements on behaviour"), blank=True)
+    agreements_process = models.TextField(
+        _("agreements on the process"), blank=True, max_length=LONG
+    )
+    agreements_behaviour = models.TextField(
+        _("agreements on behaviour"), blank=True, max_length=LONG
+    )
 
     objects = RingQuerySet.as_manager()
 
@@ -387,6 +401,7 @@ class Ring(models.Model):
         verbose_name = _("ring")
         verbose_name_plural = _("rings")
         constraints = [
+            *length_checks("ring", agreements_process=LONG, agreements_behaviour=LONG),
             models.UniqueConstraint(
                 fields=["coalition", "order"], name="ring_order_unique_per_coalition"
             ),
@@ -477,8 +492,8 @@ class RingMembership(models.Model):
         Coalition, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("coalition")
     )
     status = models.CharField(_("status"), max_length=20, choices=Status.choices)
-    motivation = models.TextField(_("motivation"), blank=True)
-    response = models.TextField(_("message from the lead"), blank=True)
+    motivation = models.TextField(_("motivation"), blank=True, max_length=SHORT)
+    response = models.TextField(_("message from the lead"), blank=True, max_length=SHORT)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
@@ -518,6 +533,7 @@ class RingMembership(models.Model):
         verbose_name = _("ring membership")
         verbose_name_plural = _("ring memberships")
         constraints = [
+            *length_checks("ring_membership", motivation=SHORT, response=SHORT),
             models.UniqueConstraint(
                 fields=["person", "coalition"],
                 condition=Q(status__in=["aangevraagd", "uitgenodigd", "actief"]),
@@ -590,11 +606,11 @@ class Input(models.Model):
     )
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.QUESTION)
     title = models.CharField(_("title"), max_length=200)
-    body = models.TextField(_("description"))
+    body = models.TextField(_("description"), max_length=LONG)
     status = models.CharField(
         _("status"), max_length=12, choices=Status.choices, default=Status.NEW
     )
-    reply = models.TextField(_("reply"), blank=True)
+    reply = models.TextField(_("reply"), blank=True, max_length=SHORT)
     replied_by = models.ForeignKey(
         Person,
         on_delete=models.SET_NULL,
@@ -607,6 +623,7 @@ class Input(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
+        constraints = [*length_checks("input", body=LONG, reply=SHORT)]
         ordering = ["-created_at"]
         verbose_name = _("input")
         verbose_name_plural = _("input")
@@ -686,7 +703,7 @@ class Output(models.Model):
     )
     title = models.CharField(_("title"), max_length=200)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.GUIDE)
-    description = models.TextField(_("description"), blank=True)
+    description = models.TextField(_("description"), blank=True, max_length=SHORT)
     url = models.URLField(_("link"), blank=True)
     file = models.FileField(_("file"), upload_to=output_upload_to, blank=True)
     visibility = models.CharField(
@@ -708,6 +725,7 @@ class Output(models.Model):
         verbose_name = _("output")
         verbose_name_plural = _("outputs")
         constraints = [
+            *length_checks("output", description=SHORT),
             models.CheckConstraint(
                 condition=~Q(url="") | ~Q(file=""), name="output_has_link_or_file"
             ),
@@ -752,7 +770,7 @@ class ThemeRound(models.Model):
         default=3,
         help_text=_("How many proposals one person may support."),
     )
-    introduction = models.TextField(_("introduction"), blank=True)
+    introduction = models.TextField(_("introduction"), blank=True, max_length=LONG)
     created_by = models.ForeignKey(
         Person,
         on_delete=models.SET_NULL,
@@ -770,6 +788,7 @@ class ThemeRound(models.Model):
         verbose_name = _("theme round")
         verbose_name_plural = _("theme rounds")
         constraints = [
+            *length_checks("theme_round", introduction=LONG),
             models.CheckConstraint(
                 condition=Q(closes_at__gt=F("opens_at")), name="round_closes_after_it_opens"
             ),
@@ -832,9 +851,11 @@ class Proposal(models.Model):
         ThemeRound, on_delete=models.CASCADE, related_name="proposals", verbose_name=_("round")
     )
     title = models.CharField(_("theme"), max_length=200)
-    question = models.TextField(_("the question behind it"))
-    why_now = models.TextField(_("why now"))
-    desired_output = models.TextField(_("what output would help your institution"))
+    question = models.TextField(_("the question behind it"), max_length=SHORT)
+    why_now = models.TextField(_("why now"), max_length=SHORT)
+    desired_output = models.TextField(
+        _("what output would help your institution"), max_length=SHORT
+    )
     proposed_by = models.ForeignKey(
         Person,
         on_delete=models.SET_NULL,
@@ -852,7 +873,7 @@ class Proposal(models.Model):
     status = models.CharField(
         _("status"), max_length=12, choices=Status.choices, default=Status.OPEN
     )
-    decision_reason = models.TextField(_("reason"), blank=True)
+    decision_reason = models.TextField(_("reason"), blank=True, max_length=SHORT)
     decided_by = models.ForeignKey(
         Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -874,6 +895,13 @@ class Proposal(models.Model):
         verbose_name = _("theme proposal")
         verbose_name_plural = _("theme proposals")
         constraints = [
+            *length_checks(
+                "proposal",
+                question=SHORT,
+                why_now=SHORT,
+                desired_output=SHORT,
+                decision_reason=SHORT,
+            ),
             models.CheckConstraint(
                 condition=~Q(status="afgewezen") | ~Q(decision_reason=""),
                 name="proposal_declined_has_reason",
@@ -941,10 +969,11 @@ class ProposalComment(models.Model):
         related_name="proposal_comments",
         verbose_name=_("author"),
     )
-    body = models.TextField(_("comment"))
+    body = models.TextField(_("comment"), max_length=SHORT)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        constraints = [*length_checks("proposal_comment", body=SHORT)]
         ordering = ["created_at", "pk"]
         verbose_name = _("comment")
         verbose_name_plural = _("comments")
@@ -987,16 +1016,23 @@ class Evaluation(models.Model):
     coalition = models.OneToOneField(
         Coalition, on_delete=models.CASCADE, related_name="evaluation", verbose_name=_("coalition")
     )
-    delivered = models.TextField(_("what was delivered against the assignment"))
-    dilemmas = models.TextField(_("dilemmas met"), blank=True)
-    good_practices = models.TextField(_("good practices"), blank=True)
-    advice = models.TextField(_("what the next coalition on this theme should know"))
+    delivered = models.TextField(_("what was delivered against the assignment"), max_length=LONG)
+    dilemmas = models.TextField(_("dilemmas met"), blank=True, max_length=LONG)
+    good_practices = models.TextField(_("good practices"), blank=True, max_length=LONG)
+    advice = models.TextField(
+        _("what the next coalition on this theme should know"), max_length=LONG
+    )
     updated_by = models.ForeignKey(
         Person, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("by")
     )
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
 
     class Meta:
+        constraints = [
+            *length_checks(
+                "evaluation", delivered=LONG, dilemmas=LONG, good_practices=LONG, advice=LONG
+            )
+        ]
         verbose_name = _("evaluation")
         verbose_name_plural = _("evaluations")
 

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from coalitions.models import Coalition, Ring
 from members.addresses import normalised_or_none
 from members.formrules import SensibleInputMixin
-from members.models import Institution, Person
+from members.models import Institution
 
 from .models import Session, SessionPart
 from .services import time_slots
@@ -193,7 +193,7 @@ class CoalitionsForm(forms.Form):
         )
 
 
-class SignupForm(forms.Form):
+class SignupForm(SensibleInputMixin, forms.Form):
     """One choice per time slot (where parts run at the same time), plus remarks."""
 
     remarks = forms.CharField(
@@ -265,16 +265,22 @@ class GuestForm(forms.Form):
 
 
 class PersonByEmailForm(forms.Form):
+    """Someone to sign up, found by address among the people the caller may act for
+    (Session.people_to_act_for): an unknown address and someone else's get the same answer, so
+    the form tells nobody whether an address belongs to anyone."""
+
     email = forms.EmailField(label=_("E-mail address"))
+
+    def __init__(self, *args, people, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.people = people
 
     def clean_email(self):
         email = normalised_or_none(self.cleaned_data["email"])
-        person = (
-            Person.objects.filter(email=email, erased_at__isnull=True)
-            .select_related("institution")
-            .first()
-        )
+        person = self.people.filter(email=email).select_related("institution").first()
         if person is None:
-            raise forms.ValidationError(_("Nobody is registered with this e-mail address."))
+            raise forms.ValidationError(
+                _("Nobody you can sign up for this session has this e-mail address.")
+            )
         self.person = person
         return email

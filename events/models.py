@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from coalitions.models import Coalition, Ring, RingMembership
 from kwaliteitsnetwerk.caching import versions_of, versions_through
 from members.activity import scope_of
+from members.limits import LONG, SHORT, length_checks
 from members.models import Action, Institution, Person
 
 
@@ -153,7 +154,7 @@ class Session(models.Model):
 
     title = models.CharField(_("title"), max_length=200)
     kind = models.CharField(_("kind"), max_length=30, choices=Kind.choices, default=Kind.NETWORK)
-    description = models.TextField(_("description"), blank=True)
+    description = models.TextField(_("description"), blank=True, max_length=LONG)
     start = models.DateTimeField(_("start"))
     end = models.DateTimeField(_("end"))
     form = models.CharField(_("form"), max_length=10, choices=Form.choices, default=Form.IN_PERSON)
@@ -220,6 +221,7 @@ class Session(models.Model):
         verbose_name = _("session")
         verbose_name_plural = _("sessions")
         constraints = [
+            *length_checks("session", description=LONG),
             models.CheckConstraint(
                 condition=Q(end__gt=models.F("start")), name="session_ends_after_start"
             ),
@@ -426,7 +428,7 @@ class SessionPart(models.Model):
     )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.PLENARY)
     title = models.CharField(_("title"), max_length=200)
-    description = models.TextField(_("description"), blank=True)
+    description = models.TextField(_("description"), blank=True, max_length=SHORT)
     start = models.DateTimeField(_("start"))
     end = models.DateTimeField(_("end"))
     room = models.CharField(_("room"), max_length=100, blank=True)
@@ -456,6 +458,7 @@ class SessionPart(models.Model):
         verbose_name = _("programme part")
         verbose_name_plural = _("programme parts")
         constraints = [
+            *length_checks("session_part", description=SHORT),
             models.CheckConstraint(
                 condition=Q(end__gt=models.F("start")), name="part_ends_after_start"
             ),
@@ -580,6 +583,7 @@ class Registration(models.Model):
         verbose_name = _("registration")
         verbose_name_plural = _("registrations")
         constraints = [
+            *length_checks("registration", remarks=1000),
             models.UniqueConstraint(
                 fields=["person", "session"],
                 condition=~Q(status="afgemeld"),

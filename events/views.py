@@ -595,9 +595,9 @@ def registrations(request, pk: int):
             .order_by("queued_at", "pk")
         )
         return _registrations_csv(session, list(regs), show_remarks=show_remarks)
-    form = PersonByEmailForm(request.POST or None)
+    form = PersonByEmailForm(request.POST or None, people=session.people_to_act_for(person))
     if request.method == "POST" and form.is_valid():
-        signed_up = get_person_to_act_for(request, session, form.person)
+        signed_up = form.person
         try:
             registration = services.register(
                 signed_up,

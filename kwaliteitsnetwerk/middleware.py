@@ -33,8 +33,9 @@ class LanguageMiddleware:
 
 class AdminSecondFactorMiddleware:
     """Where BUREAU_REQUIRE_MFA is on (production), an account that can open the Django admin
-    (staff or superuser) goes nowhere without a second factor: every page but setting one up,
-    the account pages that need and logging out sends it to the authenticator set-up."""
+    (staff or superuser) goes nowhere without a second factor confirmed from its mailbox
+    (members.second_factor): every page but the account pages (setting one up, confirming it,
+    logging out) sends it to the next step."""
 
     ALLOWED_PREFIXES = ("/account/", "/static/", "/i18n/", "/healthz")
 
@@ -53,15 +54,11 @@ class AdminSecondFactorMiddleware:
             from members.models import has_second_factor
 
             if not has_second_factor(user.pk):
-                from django.contrib import messages
                 from django.shortcuts import redirect
-                from django.utils.translation import gettext as _
 
-                messages.warning(
-                    request,
-                    _("This account needs two-factor authentication. Set it up first."),
-                )
-                return redirect("mfa_activate_totp")
+                from members.access import second_factor_step
+
+                return redirect(second_factor_step(request, admin=True))
         return self.get_response(request)
 
 

@@ -178,18 +178,26 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Kwaliteitsnetwerk] "
 ACCOUNT_PRESERVE_USERNAME_CASING = False
+# Every change of the password, the addresses or the second factor is mailed to the owner
+# (allauth's notifications, MFA's too; our Dutch texts in templates/account/email and
+# templates/mfa/email): someone who got in with a stolen password does not go unnoticed.
+ACCOUNT_EMAIL_NOTIFICATIONS = True
 ACCOUNT_RATE_LIMITS = {
-    "login_failed": "10/m/ip,5/5m/key",
+    # Per client address only: per account the limit is a growing delay, never a lock-out
+    # someone else can trigger (members.login_delay, also for the code step).
+    "login_failed": "10/m/ip",
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
     "confirm_email": "1/3m/key",
 }
-# Login rate limits count per client address. Behind the TLS proxy production assumes, the
-# address comes from X-Forwarded-For as set by the proxies we run (one by default): otherwise
-# the whole site would share the proxy's address and eleven failed logins lock everyone out.
-ALLAUTH_TRUSTED_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", "0" if DEBUG else "1"))
+# Login rate limits count per client address: the connecting address, unless you run proxies
+# in front that set X-Forwarded-For and say how many (docker-compose.yml runs one and sets 1).
+# Trusting a proxy that is not there lets a client choose its own address (issue 24), so the
+# default, also with DEBUG=0, is none.
+ALLAUTH_TRUSTED_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", "0"))
 
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_FORMS = {"authenticate": "members.account_forms.AuthenticateForm"}
 MFA_TOTP_ISSUER = "Kwaliteitsnetwerk mbo"
 # Bureau staff see everything: in production their pages ask for a second factor first.
 BUREAU_REQUIRE_MFA = env_bool("BUREAU_REQUIRE_MFA", not DEBUG)

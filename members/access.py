@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from .models import Person
@@ -41,6 +42,22 @@ def is_bureau(request: HttpRequest) -> bool:
     return bool(person and person.has_bureau_rights)
 
 
+def second_factor_step(request: HttpRequest, *, admin: bool = False) -> str:
+    """Where an account that needs a second factor for its rights goes next: confirming the one
+    it set up from its mailbox, or setting one up (with a message saying why)."""
+    from .models import has_unconfirmed_second_factor
+
+    if has_unconfirmed_second_factor(request.user.pk):
+        return reverse("members:confirm_factor_pending")
+    messages.warning(
+        request,
+        _("This account needs two-factor authentication. Set it up first.")
+        if admin
+        else _("Bureau pages need two-factor authentication. Set it up first."),
+    )
+    return reverse("mfa_activate_totp")
+
+
 def bureau_required(view: Callable) -> Callable:
     """Logged-in bureau staff only; anyone else logged in gets 403. Where BUREAU_REQUIRE_MFA is
     on (production), bureau staff without a second factor are sent to set it up first (until
@@ -52,10 +69,7 @@ def bureau_required(view: Callable) -> Callable:
         if not is_bureau(request):
             person = person_of(request)
             if person is not None and person.is_bureau_staff and not person.has_second_factor:
-                messages.warning(
-                    request, _("Bureau pages need two-factor authentication. Set it up first.")
-                )
-                return redirect("mfa_activate_totp")
+                return redirect(second_factor_step(request))
             raise PermissionDenied
         return view(request, *args, **kwargs)
 

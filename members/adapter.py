@@ -2,6 +2,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from django import forms
 from django.utils.translation import gettext as _
 
+from . import login_delay
 from .addresses import AddressError, domain_of, normalise_email
 from .models import EmailDomain
 
@@ -19,6 +20,15 @@ def institution_for_email(email: str):
         .first()
     )
     return found.institution if found else None
+
+
+def _account_of(credentials: dict) -> str:
+    """The account a login attempt is for: its address as the account stores it."""
+    typed = credentials.get("email") or credentials.get("username") or ""
+    try:
+        return normalise_email(typed)
+    except AddressError:
+        return typed.strip().lower()
 
 
 def _member_institutions():
@@ -50,6 +60,29 @@ class AccountAdapter(DefaultAccountAdapter):
                 code="domain_not_allowed",
             )
         return email
+
+    # The limit per account is a growing delay (members.login_delay), never allauth's lock-out;
+    # allauth's limit per client address (ACCOUNT_RATE_LIMITS) still holds beside it.
+    def pre_authenticate(self, request, **credentials):
+        try:
+            login_delay.check(request, "password", _account_of(credentials))
+        except login_delay.TooSoon as error:
+            raise forms.ValidationError(error.message, code="too_soon") from error
+        super().pre_authenticate(request, **credentials)
+
+    def authentication_failed(self, request, **credentials):
+        login_delay.failed(request, "password", _account_of(credentials))
+
+    def authenticate(self, request, **credentials):
+        user = super().authenticate(request, **credentials)
+        if user is not None:
+            login_delay.succeeded(request, "password", _account_of(credentials))
+        return user
+
+    def post_login(self, request, user, **kwargs):
+        response = super().post_login(request, user, **kwargs)
+        login_delay.remember_device(response, user.email)
+        return response
 
     def get_login_redirect_url(self, request):
         """Bureau staff land on the bureau's overview (its signals), everyone else on theirs."""

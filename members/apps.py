@@ -9,6 +9,7 @@ class MembersConfig(AppConfig):
     def ready(self):
         # The services name their activity-log verbs on import (members.activity).
         from allauth.account.signals import email_confirmed
+        from allauth.mfa.signals import authenticator_added
         from django.db.backends.signals import connection_created
 
         from . import services  # noqa: F401
@@ -28,6 +29,15 @@ class MembersConfig(AppConfig):
 
         connection_created.connect(
             _sqlite_collation, weak=False, dispatch_uid="members.sqlite_dutch_collation"
+        )
+
+        def _ask_to_confirm(sender, request, user, **kwargs):
+            from .second_factor import on_authenticator_added
+
+            on_authenticator_added(request, user)
+
+        authenticator_added.connect(
+            _ask_to_confirm, weak=False, dispatch_uid="members.confirm_second_factor"
         )
         # weak=False: a local function is otherwise collected and the signal silently drops it.
         email_confirmed.connect(

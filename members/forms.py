@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from .adapter import institution_for_email
 from .addresses import AddressError, normalise_domain, normalise_email
 from .formrules import SensibleInputMixin
+from .limits import SHORT
 from .models import EmailDomain, Institution, Invitation, Person, User
 
 
@@ -90,6 +91,7 @@ class InstitutionForm(SensibleInputMixin, forms.ModelForm):
     domains = forms.CharField(
         label=_("E-mail domains"),
         required=False,
+        max_length=SHORT,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_(
             "Separate with commas, for example: deltion.nl, deltion.example. "
@@ -205,7 +207,7 @@ class EndMembershipForm(SensibleInputMixin, forms.Form):
     )
 
 
-class PersonForm(forms.ModelForm):
+class PersonForm(SensibleInputMixin, forms.ModelForm):
     class Meta:
         model = Person
         fields = [
@@ -248,7 +250,7 @@ class PersonForm(forms.ModelForm):
         return cleaned
 
 
-class InvitationForm(forms.Form):
+class InvitationForm(SensibleInputMixin, forms.Form):
     message = forms.CharField(
         label=_("Personal message (optional)"),
         required=False,

@@ -12,13 +12,46 @@ from django.utils.translation import gettext_lazy as _
 
 from .addresses import normalise_email
 from .fields import NormalisedDomainField, NormalisedEmailField
+from .limits import SHORT, length_checks
 
 
 def has_second_factor(user_id: int) -> bool:
-    """An authenticator app (TOTP) is set up for this account."""
+    """A second factor that counts for bureau powers and the Django admin: an authenticator app
+    (TOTP) confirmed from the account's mailbox (members.second_factor). One set up with the
+    password alone gives nothing until the mailbox says yes."""
     from allauth.mfa.models import Authenticator
 
-    return Authenticator.objects.filter(user_id=user_id, type=Authenticator.Type.TOTP).exists()
+    return Authenticator.objects.filter(
+        user_id=user_id, type=Authenticator.Type.TOTP, confirmation__isnull=False
+    ).exists()
+
+
+def has_unconfirmed_second_factor(user_id: int) -> bool:
+    """An authenticator app is set up but its confirmation from the mailbox is still due."""
+    from allauth.mfa.models import Authenticator
+
+    return Authenticator.objects.filter(
+        user_id=user_id, type=Authenticator.Type.TOTP, confirmation__isnull=True
+    ).exists()
+
+
+class ConfirmedFactor(models.Model):
+    """An authenticator app confirmed from its account's mailbox (members.second_factor). Only a
+    confirmed one makes has_second_factor true; a new authenticator is a new row to confirm."""
+
+    authenticator = models.OneToOneField(
+        "mfa.Authenticator", on_delete=models.CASCADE, related_name="confirmation"
+    )
+    # The address the link was sent to and opened from.
+    email = NormalisedEmailField(_("confirmed from"))
+    confirmed_at = models.DateTimeField(_("confirmed"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("confirmed second factor")
+        verbose_name_plural = _("confirmed second factors")
+
+    def __str__(self) -> str:
+        return f"{self.authenticator_id} ({self.confirmed_at:%Y-%m-%d})"
 
 
 class UserManager(BaseUserManager):
@@ -110,7 +143,7 @@ class Institution(models.Model):
     website = models.URLField(_("website"), blank=True)
     member_since = models.DateField(_("member since"), null=True, blank=True)
     member_until = models.DateField(_("member until"), null=True, blank=True)
-    notes = models.TextField(_("notes"), blank=True)
+    notes = models.TextField(_("notes"), blank=True, max_length=SHORT)
     # Moved on by every logged change of this institution (members.activity.log): the key of
     # cached fragments that list institutions (kwaliteitsnetwerk.caching).
     version = models.PositiveIntegerField(default=1, editable=False)
@@ -122,6 +155,7 @@ class Institution(models.Model):
         verbose_name = _("institution")
         verbose_name_plural = _("institutions")
         constraints = [
+            *length_checks("institution", notes=SHORT),
             models.UniqueConstraint(
                 fields=["brin"],
                 condition=~models.Q(brin=""),
@@ -226,7 +260,7 @@ class Person(models.Model):
         related_name="person",
         verbose_name=_("account"),
     )
-    notes = models.TextField(_("remarks"), blank=True)
+    notes = models.TextField(_("remarks"), blank=True, max_length=SHORT)
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     erased_at = models.DateTimeField(_("erased"), null=True, blank=True, editable=False)
     overview_seen_at = models.DateTimeField(
@@ -243,6 +277,7 @@ class Person(models.Model):
         verbose_name = _("person")
         verbose_name_plural = _("people")
         constraints = [
+            *length_checks("person", notes=SHORT),
             models.UniqueConstraint(Lower("email"), name="person_email_unique_ci"),
         ]
 
@@ -307,7 +342,7 @@ class Invitation(models.Model):
         related_name="+",
         verbose_name=_("invited by"),
     )
-    message = models.TextField(_("personal message"), blank=True)
+    message = models.TextField(_("personal message"), blank=True, max_length=SHORT)
     # The address the link was sent to: the invitation holds only for that address.
     email = NormalisedEmailField(_("sent to"), blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
@@ -322,6 +357,7 @@ class Invitation(models.Model):
         verbose_name = _("invitation")
         verbose_name_plural = _("invitations")
         constraints = [
+            *length_checks("invitation", message=SHORT),
             models.UniqueConstraint(
                 fields=["person"],
                 condition=models.Q(used_at__isnull=True, revoked_at__isnull=True),

@@ -43,6 +43,9 @@ activity.register_verbs(
         "person.changed": gettext_lazy("changed the person (%(fields)s)"),
         "person.bureau_rights_granted": gettext_lazy("made bureau staff"),
         "person.bureau_rights_revoked": gettext_lazy("no longer bureau staff"),
+        "person.second_factor_confirmed": gettext_lazy(
+            "confirmed a new second factor from their mailbox"
+        ),
         "institution.created": gettext_lazy("registered the institution"),
         "institution.changed": gettext_lazy("changed the institution (%(fields)s)"),
         "institution.membership_ended": gettext_lazy("membership of the network ends on %(until)s"),

@@ -33,6 +33,17 @@ urlpatterns = [
         name="retention_postpone",
     ),
     path("mijn-account/", views.my_account, name="my_account"),
+    # Under /account/: open to an account the second-factor rule still holds back.
+    path(
+        "account/tweede-factor/bevestigen/",
+        views.confirm_factor_pending,
+        name="confirm_factor_pending",
+    ),
+    path(
+        "account/tweede-factor/bevestigen/<str:token>/",
+        views.confirm_factor,
+        name="confirm_factor",
+    ),
     path("e-mail/uitschrijven/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("beheer/berichten/", views.outbox, name="outbox"),
     path("beheer/berichten/<int:pk>/opnieuw/", views.outbox_resend, name="outbox_resend"),

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import imports, notify, retention, services
+from . import imports, notify, retention, second_factor, services
 from .access import bureau_required, person_of
 from .csvfiles import csv_response
 from .forms import (
@@ -404,6 +404,44 @@ def unsubscribe(request, token: str):
         request,
         "members/unsubscribe.html",
         {"kind": notify.KINDS[kind], "done": done, "token": token},
+    )
+
+
+@login_required
+def confirm_factor_pending(request):
+    """An authenticator app of an account with bureau rights waits for its confirmation from
+    the mailbox (members.second_factor): say so, and send the link again on request."""
+    from .models import has_second_factor, has_unconfirmed_second_factor
+
+    if has_second_factor(request.user.pk) or not has_unconfirmed_second_factor(request.user.pk):
+        return redirect("home")
+    if request.method == "POST":
+        if second_factor.ask_to_confirm(request, request.user):
+            messages.success(request, _("We have sent the link again."))
+        return redirect("members:confirm_factor_pending")
+    return render(request, "members/confirm_factor_pending.html", {"email": request.user.email})
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def confirm_factor(request, token: str):
+    """The link from the mailbox. A GET asks (mail scanners open links), a POST confirms."""
+    try:
+        authenticator = second_factor.authenticator_of(token)
+        if request.method == "POST":
+            second_factor.confirm(token)
+    except second_factor.ConfirmationError as error:
+        if error.reason == "unknown":
+            raise Http404 from None
+        return render(request, "members/confirm_factor_invalid.html", status=410)
+    if request.method == "POST":
+        messages.success(
+            request, _("Your second factor is confirmed: your bureau rights work from now on.")
+        )
+        return redirect("home")
+    return render(
+        request,
+        "members/confirm_factor.html",
+        {"token": token, "email": authenticator.user.email},
     )
 
 

@@ -100,3 +100,18 @@ def make_membership(person, ring, status: str = "actief"):
         started_at=timezone.now() if status == "actief" else None,
         ended_at=timezone.now() if status == "beeindigd" else None,
     )
+
+
+def give_second_factor(user, *, confirmed: bool = True):
+    """An authenticator app for this account, confirmed from its mailbox unless told otherwise
+    (members.second_factor): only a confirmed one counts for bureau powers."""
+    from allauth.mfa.models import Authenticator
+
+    from members.models import ConfirmedFactor
+
+    authenticator = Authenticator.objects.create(
+        user=user, type=Authenticator.Type.TOTP, data={"secret": "x"}
+    )
+    if confirmed:
+        ConfirmedFactor.objects.create(authenticator=authenticator, email=user.email)
+    return authenticator

@@ -419,12 +419,10 @@ class TestBureauSecondFactor:
         assert response["Location"] == reverse("mfa_activate_totp")
 
     def test_with_an_authenticator_app_the_bureau_gets_in(self, client, bureau, settings):
-        from allauth.mfa.models import Authenticator
+        from tests.factories import give_second_factor
 
         settings.BUREAU_REQUIRE_MFA = True
-        Authenticator.objects.create(
-            user=bureau.user, type=Authenticator.Type.TOTP, data={"secret": "x"}
-        )
+        give_second_factor(bureau.user)
         assert login(client, bureau).get(reverse("bureau_dashboard")).status_code == 200
 
     def test_production_requires_it_by_default(self):

@@ -14,16 +14,15 @@ from events import services as event_services
 from events.models import Session
 from members import services as member_services
 from members.models import EmailDomain, Institution, Person
+from tests import factories
 from tests.conftest import login
 from tests.events.conftest import make_session
-from tests.factories import PASSWORD, make_membership, make_person
+from tests.factories import PASSWORD, make_institution, make_membership, make_person
 from tests.members.test_imports import confirm, upload
 
 
 def give_second_factor(person):
-    Authenticator.objects.create(
-        user=person.user, type=Authenticator.Type.TOTP, data={"secret": "x"}
-    )
+    factories.give_second_factor(person.user)
 
 
 def coalition_meeting(coalition, *, by, title="Ons overleg"):
@@ -112,7 +111,11 @@ class TestTwoFactorThatHolds:
             assert response["Location"] == reverse("mfa_activate_totp"), url
         setup = client.get(reverse("mfa_activate_totp"))  # allauth's own steps are open
         assert setup.status_code == 200 or setup["Location"].startswith("/account/")
-        Authenticator.objects.create(user=root, type=Authenticator.Type.TOTP, data={"secret": "x"})
+        unconfirmed = factories.give_second_factor(root, confirmed=False)
+        response = client.get("/django-admin/")
+        assert response["Location"] == reverse("members:confirm_factor_pending")
+        unconfirmed.delete()
+        factories.give_second_factor(root)
         assert client.get("/django-admin/").status_code == 200
 
 
@@ -428,7 +431,7 @@ class TestBadInputNeverA500:
         )
         assert response.status_code == 400
 
-    def test_production_trusts_one_proxy_for_the_client_address(self):
+    def test_production_trusts_no_proxy_unless_told(self):
         from tests.test_foundation import PROD_ENV, run_manage
 
         result = run_manage(
@@ -437,7 +440,7 @@ class TestBadInputNeverA500:
             "from django.conf import settings; print(settings.ALLAUTH_TRUSTED_PROXY_COUNT)",
             env_overrides=PROD_ENV,
         )
-        assert result.stdout.strip().endswith("1"), result.stderr
+        assert result.stdout.strip().endswith("0"), result.stderr
 
 
 class TestWhatTheReviewFound:
@@ -621,3 +624,337 @@ def test_the_bench_references_exist_only_when_the_bench_runs(client, db):
     assert isinstance(application, WSGIHandler)  # no reference wrapper around Django
     assert client.get("/_bench/een-query/").status_code == 404
     assert client.get("/_bench/ok").status_code == 404
+
+
+class TestDoorsBehindAProxy:
+    """Issue 24: with DEBUG=0 the app trusted one proxy by default while gunicorn was
+    published directly: a new forged X-Forwarded-For per request bought new password guesses."""
+
+    def test_a_forged_forwarded_for_buys_no_extra_password_guesses(self, client, settings, db):
+        from tests.test_foundation import PROD_ENV, run_manage
+
+        default = run_manage(
+            "shell",
+            "-c",
+            "from django.conf import settings; print(settings.ALLAUTH_TRUSTED_PROXY_COUNT)",
+            env_overrides=PROD_ENV,
+        ).stdout.strip()
+        settings.ALLAUTH_TRUSTED_PROXY_COUNT = int(default.splitlines()[-1])
+        institution = make_institution("Proxycollege", domain="proxy.example")
+        owner = make_person("Echte", "Eigenaar", institution, account=True)
+        for n in range(10):  # ten accounts, so only the limit per address counts
+            client.post(
+                reverse("account_login"),
+                {"login": f"iemand{n}@proxy.example", "password": "fout"},
+                HTTP_X_FORWARDED_FOR=f"203.0.113.{n}",
+            )
+        response = client.post(
+            reverse("account_login"),
+            {"login": owner.email, "password": PASSWORD},
+            HTTP_X_FORWARDED_FOR="203.0.113.99",
+        )
+        assert "_auth_user_id" not in client.session
+        assert "Te veel" in response.content.decode()
+
+
+def log_in_with_password(client, person):
+    """A real login with the password (what someone who has only the password can do)."""
+    client.post(reverse("account_login"), {"login": person.email, "password": PASSWORD})
+    assert "_auth_user_id" in client.session
+
+
+def enrol_an_authenticator(client) -> str:
+    """Set up an authenticator app through allauth's own steps; returns its secret."""
+    from allauth.mfa.totp.internal.auth import (
+        SECRET_SESSION_KEY,
+        format_hotp_value,
+        hotp_value,
+        yield_hotp_counters_from_time,
+    )
+
+    # allauth asks for the password again before a factor is added (the same password).
+    client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
+    assert client.get(reverse("mfa_activate_totp")).status_code == 200
+    secret = client.session[SECRET_SESSION_KEY]
+    counters = list(yield_hotp_counters_from_time())
+    code = format_hotp_value(hotp_value(secret, counters[len(counters) // 2]))
+    response = client.post(reverse("mfa_activate_totp"), {"code": code})
+    assert response.status_code == 302, response.content.decode()
+    return secret
+
+
+def link_mailed_to(address: str, path_part: str) -> str:
+    import re
+
+    from django.core import mail
+
+    for message in mail.outbox:
+        if address in message.to and path_part in message.body:
+            return re.search(rf"https?://[^/\s]+({path_part}\S+)", message.body)[1]
+    raise AssertionError(f"no mail with {path_part} to {address}")
+
+
+# allauth mails after the commit, inside the request: these tests commit for real.
+@pytest.mark.django_db(transaction=True)
+class TestASecondFactorNoPasswordEnrolsAlone:
+    """Issue 24: whoever had a bureau account's password enrolled their own authenticator and
+    had the bureau's powers at once; nobody was told."""
+
+    CONFIRM = "/account/tweede-factor/bevestigen/"
+
+    def test_a_factor_enrolled_with_the_password_alone_gives_no_bureau_powers(
+        self, client, production_mfa, bureau, coalition
+    ):
+        from django.core import mail
+
+        log_in_with_password(client, bureau)
+        enrol_an_authenticator(client)
+        for url in [
+            reverse("bureau_dashboard"),
+            reverse("members:person_list"),
+            reverse("members:export", args=["people"]),
+            reverse("coalitions:board", args=[coalition.pk]),
+        ]:
+            response = client.get(url)
+            assert response.status_code in (302, 403), url
+            if response.status_code == 302:
+                assert response["Location"] == reverse("members:confirm_factor_pending"), url
+        bureau.refresh_from_db()
+        assert not bureau.has_bureau_rights
+        # The account's own mailbox is asked, in Dutch, with a link.
+        assert any(bureau.email in m.to and "tweede stap" in m.subject.lower() for m in mail.outbox)
+        pending = client.get(reverse("members:confirm_factor_pending")).content.decode()
+        assert bureau.email in pending
+
+    def test_the_link_from_the_mailbox_makes_the_factor_count(
+        self, client, production_mfa, bureau, coalition
+    ):
+        log_in_with_password(client, bureau)
+        enrol_an_authenticator(client)
+        url = link_mailed_to(bureau.email, self.CONFIRM)
+        assert client.get(url).status_code == 200  # a GET only asks (mail scanners open links)
+        assert client.get(reverse("bureau_dashboard")).status_code == 302
+        response = client.post(url)
+        assert response.status_code == 302
+        assert client.get(reverse("bureau_dashboard")).status_code == 200
+        assert client.get(reverse("coalitions:board", args=[coalition.pk])).status_code == 200
+
+    def test_a_forged_old_or_reused_link_confirms_nothing(
+        self, client, production_mfa, bureau, time_machine
+    ):
+
+        time_machine.move_to(timezone.now(), tick=False)
+        log_in_with_password(client, bureau)
+        enrol_an_authenticator(client)
+        url = link_mailed_to(bureau.email, self.CONFIRM)
+        assert client.post(url[:-3] + "xyz/").status_code == 404
+        time_machine.shift(dt.timedelta(days=2))
+        assert client.post(url).status_code == 410
+        assert not bureau.has_second_factor
+        # A new authenticator (the old one removed) needs its own confirmation.
+        time_machine.shift(-dt.timedelta(days=2))
+        Authenticator.objects.filter(user=bureau.user).delete()
+        assert client.post(url).status_code == 410
+
+    def test_a_superuser_without_a_confirmed_factor_gets_no_admin(self, client, production_mfa, db):
+        from allauth.account.models import EmailAddress
+
+        from members.models import User
+
+        root = User.objects.create_superuser(
+            email="root@kwaliteitsnetwerk.example", password=PASSWORD
+        )
+        EmailAddress.objects.create(user=root, email=root.email, verified=True, primary=True)
+        client.post(reverse("account_login"), {"login": root.email, "password": PASSWORD})
+        enrol_an_authenticator(client)
+        response = client.get("/django-admin/")
+        assert response.status_code == 302
+        assert response["Location"] == reverse("members:confirm_factor_pending")
+        client.post(link_mailed_to(root.email, self.CONFIRM))
+        assert client.get("/django-admin/").status_code == 200
+
+    def test_a_member_enrols_a_factor_without_being_asked(self, client, production_mfa, member):
+        from django.core import mail
+
+        log_in_with_password(client, member)
+        enrol_an_authenticator(client)
+        assert not any(self.CONFIRM in m.body for m in mail.outbox)
+
+
+@pytest.mark.django_db(transaction=True)  # allauth mails some changes after the commit
+class TestEveryChangeOfTheLoginIsMailed:
+    """Issue 24: a new factor, password or address went unnoticed by the owner."""
+
+    def mails_to(self, address):
+        from django.core import mail
+
+        return [m for m in mail.outbox if address in m.to]
+
+    def test_a_new_password_is_mailed_in_dutch(self, client, member):
+        log_in_with_password(client, member)
+        client.post(
+            reverse("account_change_password"),
+            {
+                "oldpassword": PASSWORD,
+                "password1": "nieuw-Wachtwoord-42",
+                "password2": "nieuw-Wachtwoord-42",
+            },
+        )
+        (message,) = self.mails_to(member.email)
+        assert message.subject.endswith("Je wachtwoord is gewijzigd")
+        assert "Heb je dit niet zelf gedaan?" in message.body
+        assert " u " not in message.body
+        assert "uw " not in message.body
+
+    def test_a_new_authenticator_and_its_removal_are_mailed(self, client, member):
+        from allauth.mfa.models import Authenticator
+
+        log_in_with_password(client, member)
+        enrol_an_authenticator(client)
+        bodies = [m.subject + m.body for m in self.mails_to(member.email)]
+        assert any("Authenticator-app ingesteld" in b for b in bodies), bodies
+        assert all("Heb je dit niet zelf gedaan?" in b for b in bodies)
+        totp = Authenticator.objects.get(user=member.user, type="totp")
+        client.post(reverse("mfa_deactivate_totp"), {"id": totp.pk})
+        assert not Authenticator.objects.filter(user=member.user, type="totp").exists()
+        assert any("Authenticator-app uitgezet" in m.subject for m in self.mails_to(member.email))
+
+    def test_a_changed_address_is_mailed_to_the_old_one(self, client, member):
+        from allauth.account.models import EmailAddress
+
+        old = member.email
+        new = "charlie.nieuw@deltion.example"
+        EmailAddress.objects.create(user=member.user, email=new, verified=True, primary=False)
+        log_in_with_password(client, member)
+        client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
+        client.post(reverse("account_email"), {"action_primary": "", "email": new})
+        assert EmailAddress.objects.get(email=new).primary
+        assert any("e-mailadres" in m.body for m in self.mails_to(old))
+
+
+WAIT = "seconden en probeer het opnieuw"  # the delay's message, whatever the seconds
+
+
+class TestTheLoginLimitSlowsGuessesButLocksNobodyOut:
+    """Issue 24: five wrong passwords (or codes) from rotating addresses locked the real owner
+    out for five minutes. Now: per account a growing delay, capped, and the owner's own browser
+    counts on its own."""
+
+    def attempt(self, client, person, password, n):  # from address n
+        response = client.post(
+            reverse("account_login"),
+            {"login": person.email, "password": password},
+            REMOTE_ADDR=f"198.51.100.{n}",
+        )
+        return response
+
+    def test_guesses_from_rotating_addresses_lock_the_owner_out_for_seconds_not_minutes(
+        self, client, member, time_machine
+    ):
+        from django.test import Client
+
+        time_machine.move_to(timezone.now(), tick=False)
+        attacker = Client()
+        for n in range(5):
+            self.attempt(attacker, member, "fout", n)
+        body = self.attempt(client, member, PASSWORD, 50).content.decode()
+        assert "_auth_user_id" not in client.session
+        assert "Wacht 2 seconden" in body
+        time_machine.shift(3)
+        self.attempt(client, member, PASSWORD, 50)
+        assert "_auth_user_id" in client.session
+
+    def test_each_further_failure_doubles_the_wait_up_to_half_a_minute(
+        self, client, member, time_machine
+    ):
+        from members import login_delay
+
+        time_machine.move_to(timezone.now(), tick=False)
+        waits = []
+        for n in range(12):  # every attempt here comes after the wait of the failures so far
+            waits.append(login_delay.wait(n))
+            time_machine.shift(waits[-1])
+            assert WAIT not in self.attempt(client, member, "fout", n).content.decode()
+        assert waits[:5] == [0, 0, 0, 0, 0]
+        assert waits[5:10] == [2, 4, 8, 16, 30]
+        assert max(waits) == 30
+        # An attempt during the wait is refused unchecked and does not make the wait longer.
+        assert WAIT in self.attempt(client, member, "fout", 99).content.decode()
+        time_machine.shift(-1)
+        assert WAIT in self.attempt(client, member, PASSWORD, 99).content.decode()
+        time_machine.shift(31)
+        self.attempt(client, member, PASSWORD, 99)
+        assert "_auth_user_id" in client.session
+
+    def test_the_owners_own_browser_is_not_slowed_by_someone_elses_guesses(
+        self, client, member, time_machine
+    ):
+        from django.test import Client
+
+        time_machine.move_to(timezone.now(), tick=False)
+        self.attempt(client, member, PASSWORD, 1)
+        client.post(reverse("account_logout"))
+        attacker = Client()
+        for n in range(20):
+            time_machine.shift(31)
+            self.attempt(attacker, member, "fout", n)
+        assert WAIT in self.attempt(attacker, member, "fout", 77).content.decode()
+        self.attempt(client, member, PASSWORD, 78)  # the known browser, at once
+        assert "_auth_user_id" in client.session
+
+    def test_wrong_codes_slow_the_code_step_but_do_not_lock_it(self, client, member, time_machine):
+        from allauth.mfa.totp.internal.auth import (
+            format_hotp_value,
+            hotp_value,
+            yield_hotp_counters_from_time,
+        )
+
+        from tests.factories import give_second_factor
+
+        time_machine.move_to(timezone.now(), tick=False)
+        secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+        totp = give_second_factor(member.user)
+        totp.data = {"secret": secret}
+        totp.save()
+        self.attempt(client, member, PASSWORD, 1)
+        url = reverse("mfa_authenticate")
+        for n in range(5):
+            client.post(url, {"code": "000000"}, REMOTE_ADDR=f"198.51.100.{n}")
+        counters = list(yield_hotp_counters_from_time())
+        code = format_hotp_value(hotp_value(secret, counters[len(counters) // 2]))
+        body = client.post(url, {"code": code}).content.decode()
+        assert "Wacht 2 seconden" in body
+        assert "_auth_user_id" not in client.session
+        time_machine.shift(3)
+        client.post(url, {"code": code})
+        assert "_auth_user_id" in client.session
+
+
+class TestRegisterByEmailRevealsNobody:
+    """Issue 24: a lead's "register by e-mail" answered whether an address belongs to anyone
+    (an unknown address: a message; someone outside their coalitions: 403)."""
+
+    def answer(self, client, session, email):
+        import re
+
+        response = client.post(reverse("events:registrations", args=[session.pk]), {"email": email})
+        errors = re.findall(r'id="id_email_error"[^>]*>(.*?)</', response.content.decode(), re.S)
+        return response.status_code, errors
+
+    def test_an_unknown_address_and_a_stranger_get_the_same_answer(
+        self, client, lead, coalition, outsider, institution
+    ):
+        ours = make_person("Eigen", "Mens", institution)
+        make_membership(ours, coalition.rings.get(order=1))
+        session = make_session()
+        event_services.add_coalitions(session, [coalition], by=None)
+        login(client, lead)
+        unknown = self.answer(client, session, "niemand@deltion.example")
+        stranger = self.answer(client, session, outsider.email)
+        assert unknown == stranger
+        assert unknown[0] == 200
+        assert unknown[1]  # a message beside the field
+        assert not session.registrations.filter(person=outsider).exists()
+        status, errors = self.answer(client, session, ours.email)
+        assert status == 302
+        assert session.registrations.filter(person=ours).exists()

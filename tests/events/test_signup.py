@@ -399,7 +399,10 @@ def test_a_lead_signs_up_only_people_of_their_own_coalition(
 ):
     login(client, lead)
     url = reverse("events:registrations", args=[joint_session.pk])
-    assert client.post(url, {"email": outsider.email}).status_code == 403
+    # Refused with the answer an unknown address gets: nobody learns whose address it is.
+    response = client.post(url, {"email": outsider.email})
+    assert response.status_code == 200
+    assert "Niemand die jij voor deze bijeenkomst kunt aanmelden" in response.content.decode()
     assert not Registration.objects.filter(person=outsider).exists()
     client.post(url, {"email": flex_member_of_lead.email})
     assert Registration.objects.get(person=flex_member_of_lead).registered_by == lead
