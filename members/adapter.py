@@ -110,6 +110,33 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         }
         return user
 
+    def get_requests_session(self):
+        """Our calls to the provider (its configuration and keys, the token, userinfo): one that
+        cannot be reached, fails (5xx) or refuses a GET (a wrong OIDC_SERVER_URL) gives the
+        person a calm page (503), never a server error. A refused token (4xx) stays allauth's
+        to answer."""
+        from allauth.core.exceptions import ImmediateHttpResponse
+        from django.shortcuts import render
+        from requests import RequestException
+
+        session = super().get_requests_session()
+        send = session.request
+
+        def request(*args, **kwargs):
+            try:
+                response = send(*args, **kwargs)
+                method = (args[0] if args else kwargs.get("method", "")).upper()
+                if response.status_code >= 500 or (method == "GET" and response.status_code >= 400):
+                    response.raise_for_status()
+            except RequestException as error:
+                raise ImmediateHttpResponse(
+                    render(self.request, "socialaccount/authentication_error.html", status=503)
+                ) from error
+            return response
+
+        session.request = request
+        return session
+
     def authenticate_by_email(self, sociallogin):
         """An existing account with exactly the address the provider vouches for is the
         person's own (allauth then connects it, and wipes a password nobody verified). Never

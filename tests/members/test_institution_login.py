@@ -4,6 +4,9 @@ and who is refused: members.institution_login."""
 
 import datetime as dt
 import time
+import urllib.parse
+from urllib.error import HTTPError
+from urllib.request import Request
 
 import pytest
 from allauth.account.models import EmailAddress
@@ -266,3 +269,35 @@ class TestTheSecondFactor:
         assert dashboard.status_code == 302
         assert dashboard["Location"] == reverse("mfa_activate_totp")
         assert client.get(reverse("members:person_list")).status_code in (302, 403)
+
+
+class TestWhenThingsGoWrong:
+    def test_a_provider_that_cannot_be_reached_gives_a_calm_page(self, client, oidc, settings):
+        import socket
+
+        from kwaliteitsnetwerk.settings import institution_login_provider
+
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))
+            port = closed.getsockname()[1]
+        settings.SOCIALACCOUNT_PROVIDERS = institution_login_provider(
+            f"http://127.0.0.1:{port}", "kn", "geheim"
+        )
+        answer = client.post("/account/oidc/instelling/login/")
+        assert answer.status_code == 503
+        text = answer.content.decode()
+        assert "Inloggen met je instellingsaccount lukt niet" in text
+        assert "Probeer het zo opnieuw" in text
+        assert logged_in_user(client) is None
+
+    def test_a_person_who_says_no_at_the_provider_is_not_logged_in(self, client, oidc):
+        from tests.oidc import _opener
+
+        start = client.post("/account/oidc/instelling/login/")
+        try:
+            _opener.open(Request(start["Location"], data=b"action=deny", method="POST"), timeout=10)
+        except HTTPError as answer:
+            back = urllib.parse.urlsplit(answer.headers["Location"])
+        page = client.get(f"{back.path}?{back.query}", follow=True)
+        assert "Je bent gestopt met inloggen" in page.content.decode()
+        assert logged_in_user(client) is None
