@@ -189,5 +189,8 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         admission = admit_login(sociallogin)
         request.institution_login_email = admission.email  # see AccountAdapter.clean_email
         user = super().save_user(request, sociallogin, form=form)
-        link_person_on_verification(user, institution=admission.institution)
+        # Only the address the provider vouched for claims a Person now; one typed into
+        # allauth's sign-up form (when the address was taken) waits for its verification mail.
+        if user.email == admission.email:
+            link_person_on_verification(user, institution=admission.institution)
         return user

@@ -61,8 +61,16 @@ def verified_email(sociallogin) -> str | None:
 
 
 def account_for(email: str) -> User | None:
-    """The account of exactly this normalised address: its own, or that of the Person with it."""
+    """The account of exactly this normalised address: its own, one with it as a further
+    verified address, or that of the Person with it."""
+    from allauth.account.models import EmailAddress
+
     user = User.objects.filter(email=email).first()
+    if user is None:
+        address = (
+            EmailAddress.objects.filter(email=email, verified=True).select_related("user").first()
+        )
+        user = address.user if address else None
     if user is None:
         person = Person.objects.filter(email=email, user__isnull=False).select_related("user")
         user = next((p.user for p in person[:1]), None)

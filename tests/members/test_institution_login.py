@@ -140,6 +140,28 @@ class TestWhoComesIn:
         assert User.objects.count() == users
         assert SocialAccount.objects.filter(user=member.user).count() == 1
 
+    def test_an_account_someone_made_with_the_address_but_never_confirmed_loses_its_password(
+        self, client, oidc, institution
+    ):
+        # Someone signed up with Ilse's address (and a password of theirs), never confirmed it.
+        victim = make_person("Ilse", "Koster", institution, email="ilse@deltion.example")
+        squatter = User.objects.create_user("ilse@deltion.example", password="van-een-ander-42")
+        EmailAddress.objects.create(
+            user=squatter, email="ilse@deltion.example", verified=False, primary=True
+        )
+        oidc.log_in(
+            client,
+            "sub-real-ilse",
+            email="ilse@deltion.example",
+            email_verified=True,
+            schac_home_organization="deltion.example",
+        )
+        squatter.refresh_from_db()
+        assert not squatter.has_usable_password()  # allauth's own defence, kept
+        assert User.objects.filter(email="ilse@deltion.example").count() == 1
+        victim.refresh_from_db()
+        assert victim.user is None  # claimed only once the address is confirmed
+
 
 class TestWhoIsRefused:
     def test_an_unknown_organisation_is_refused_and_nothing_is_made(
