@@ -391,6 +391,83 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
+# --- Log in with your institution's account (OpenID Connect, issue 24) -------------------------
+# allauth's own openid_connect provider, configured from the environment (SURFconext speaks
+# OIDC). Without OIDC_SERVER_URL there is no provider: no button, nothing else changes. Who may
+# come in, and as whom, is members.institution_login (through members.adapter).
+INSTALLED_APPS += [
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+]
+SOCIALACCOUNT_ADAPTER = "members.adapter.SocialAccountAdapter"
+INSTITUTION_LOGIN_ID = "instelling"  # in the login URLs: /account/oidc/instelling/login/
+# The claim that names the person's organisation by a domain (deltion.nl); without it in the
+# answer, the domain of the verified e-mail address decides.
+OIDC_ORGANISATION_CLAIM = env("OIDC_ORGANISATION_CLAIM", "schac_home_organization")
+
+
+def institution_login_provider(
+    server_url: str, client_id: str, secret: str, *, name: str = "", email_verified: bool = False
+) -> dict:
+    """SOCIALACCOUNT_PROVIDERS for one OpenID provider (the tests build theirs with it too)."""
+    return {
+        "openid_connect": {
+            "APPS": [
+                {
+                    "provider_id": INSTITUTION_LOGIN_ID,
+                    "name": name or "OpenID Connect",
+                    "client_id": client_id,
+                    "secret": secret,
+                    "settings": {
+                        "server_url": server_url,
+                        "oauth_pkce_enabled": True,
+                        # A provider that vouches for the addresses it sends without an
+                        # email_verified claim (the institution's own directory behind it).
+                        "verified_email": email_verified,
+                    },
+                }
+            ]
+        }
+    }
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+OIDC_SERVER_URL = env("OIDC_SERVER_URL").rstrip("/")
+if OIDC_SERVER_URL:
+    if not env("OIDC_CLIENT_ID") or not env("OIDC_CLIENT_SECRET"):
+        raise ImproperlyConfigured(
+            "OIDC_SERVER_URL is set: OIDC_CLIENT_ID and OIDC_CLIENT_SECRET are needed too."
+        )
+    if not DEBUG and not OIDC_SERVER_URL.startswith("https://"):
+        raise ImproperlyConfigured("OIDC_SERVER_URL must be an https:// address with DEBUG=0.")
+    SOCIALACCOUNT_PROVIDERS = institution_login_provider(
+        OIDC_SERVER_URL,
+        env("OIDC_CLIENT_ID"),
+        env("OIDC_CLIENT_SECRET"),
+        name=env("OIDC_DISPLAY_NAME"),
+        email_verified=env_bool("OIDC_EMAIL_VERIFIED", False),
+    )
+else:
+    SOCIALACCOUNT_PROVIDERS = {}
+# The login starts with a POST from our own form (CSRF), never with a GET a page could trigger.
+SOCIALACCOUNT_LOGIN_ON_GET = False
+# An account is made at once (no second form); members.adapter decides whether it may be.
+SOCIALACCOUNT_AUTO_SIGNUP = True
+# An existing account with the same (normalised, verified) address is the person's own: it is
+# connected, never duplicated (members.adapter.SocialAccountAdapter.authenticate_by_email).
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_STORE_TOKENS = False  # we never call the provider on the person's behalf
+SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
+if OIDC_SERVER_URL:
+    # The login form's answer is a redirect to the provider: the CSP lets forms go there too.
+    SECURE_CSP["form-action"] = [*SECURE_CSP["form-action"], origin_of(OIDC_SERVER_URL)]
+# --- end of the institution's account ----------------------------------------------------------
+
 # make bench serves two reference endpoints (kwaliteitsnetwerk/wsgi.py and urls.py); never set
 # this in production.
 BENCH_REFERENCE = env_bool("KN_BENCH_REFERENCE", False)

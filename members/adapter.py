@@ -1,9 +1,11 @@
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django import forms
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from . import login_delay
-from .addresses import AddressError, domain_of, normalise_email
+from .addresses import AddressError, domain_of, normalise_email, normalised_or_none
 from .models import EmailDomain
 
 
@@ -11,14 +13,19 @@ def institution_for_email(email: str):
     """The member institution whose e-mail domain this address has, or None. The domains are
     compared exactly in their normalised form (members.addresses): a look-alike such as
     horızon.example (dotless ı) is xn--horzon-r9a.example, never horizon.example."""
-    domain = domain_of(email)
+    return institution_for_domain(domain_of(email))
+
+
+def institution_for_domain(domain: str | None, *, members_only: bool = True):
+    """The institution with this normalised e-mail domain (a member today, unless members_only
+    is off), or None. The one comparison of domains: sign-up, linking and the institution's
+    login (members.institution_login) all come here."""
     if domain is None:
         return None
-    found = (
-        EmailDomain.objects.select_related("institution")
-        .filter(domain=domain, institution__in=_member_institutions())
-        .first()
-    )
+    found = EmailDomain.objects.select_related("institution").filter(domain=domain)
+    if members_only:
+        found = found.filter(institution__in=_member_institutions())
+    found = found.first()
     return found.institution if found else None
 
 
@@ -50,6 +57,10 @@ class AccountAdapter(DefaultAccountAdapter):
             raise forms.ValidationError(
                 _("Enter a valid e-mail address."), code="invalid"
             ) from error
+        if email == getattr(self.request, "institution_login_email", None):
+            # The address an institution's login was admitted with (members.institution_login):
+            # there the organisation decides, not the address's domain.
+            return email
         if institution_for_email(email) is None:
             raise forms.ValidationError(
                 _(
@@ -92,3 +103,127 @@ class AccountAdapter(DefaultAccountAdapter):
 
             return reverse("bureau_dashboard")
         return super().get_login_redirect_url(request)
+
+
+class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    """Log in with your institution's account: allauth's openid_connect provider, with the rule
+    of members.institution_login at allauth's hooks. Addresses in the one normalised form."""
+
+    def populate_user(self, request, sociallogin, data):
+        """The account as the provider describes it. The address is taken from the claims
+        themselves (allauth's cleaning would pass it through AccountAdapter.clean_email, which
+        drops an address outside the member domains: here the organisation decides), in the
+        one normalised form, verified only by a plain `email_verified: true` or a provider
+        configured to vouch for its addresses."""
+        from allauth.account.models import EmailAddress
+
+        from .institution_login import claims_of
+
+        claims = claims_of(sociallogin.account.extra_data or {})
+        email = normalised_or_none(str(claims.get("email") or ""))
+        sociallogin.email_addresses[:] = (
+            [
+                EmailAddress(
+                    email=email,
+                    verified=claims.get("email_verified") is True
+                    or self.is_email_verified(sociallogin.provider, email),
+                    primary=True,
+                )
+            ]
+            if email
+            else []
+        )
+        user = sociallogin.user
+        user.email = email or ""
+        # Kept until the account is saved with its Person (as the sign-up form's name is).
+        user.signup_name = {
+            "first_name": str(data.get("first_name") or "")[:100],
+            "infix": "",
+            "last_name": str(data.get("last_name") or "")[:150],
+        }
+        return user
+
+    def get_requests_session(self):
+        """Our calls to the provider (its configuration and keys, the token, userinfo): one that
+        cannot be reached, fails (5xx) or refuses a GET (a wrong OIDC_SERVER_URL) gives the
+        person a calm page (503), never a server error. A refused token (4xx) stays allauth's
+        to answer."""
+        from allauth.core.exceptions import ImmediateHttpResponse
+        from django.shortcuts import render
+        from requests import RequestException
+
+        session = super().get_requests_session()
+        send = session.request
+
+        def request(*args, **kwargs):
+            try:
+                response = send(*args, **kwargs)
+                method = (args[0] if args else kwargs.get("method", "")).upper()
+                if response.status_code >= 500 or (method == "GET" and response.status_code >= 400):
+                    response.raise_for_status()
+            except RequestException as error:
+                raise ImmediateHttpResponse(
+                    render(self.request, "socialaccount/authentication_error.html", status=503)
+                ) from error
+            return response
+
+        session.request = request
+        return session
+
+    def authenticate_by_email(self, sociallogin):
+        """An existing account with exactly the address the provider vouches for is the
+        person's own (allauth then connects it, and wipes a password nobody verified). Never
+        allauth's case-insensitive match: see members.addresses."""
+        from .institution_login import account_for, verified_email
+
+        email = verified_email(sociallogin)
+        user = account_for(email) if email else None
+        return (user, email) if user is not None else None
+
+    def pre_social_login(self, request, sociallogin):
+        """Refuse, on a page that says why, whoever the rule does not admit."""
+        from allauth.core.exceptions import ImmediateHttpResponse
+        from django.shortcuts import render
+
+        from .institution_login import LoginRefused, admit_login
+
+        user = None
+        if sociallogin.state.get("process") == "connect" and request.user.is_authenticated:
+            user = request.user
+        try:
+            admit_login(sociallogin, user=user)
+        except LoginRefused as refusal:
+            raise ImmediateHttpResponse(
+                render(
+                    request,
+                    "account/institution_login_refused.html",
+                    {"refusal": refusal},
+                    status=403,
+                )
+            ) from refusal
+
+    def is_open_for_signup(self, request, sociallogin) -> bool:
+        """A new account only for someone the rule admits (pre_social_login refused the rest)."""
+        from .institution_login import LoginRefused, admit_login
+
+        try:
+            admit_login(sociallogin)
+        except LoginRefused:
+            return False
+        return True
+
+    @transaction.atomic
+    def save_user(self, request, sociallogin, form=None):
+        """The new account with its Person: the existing one with its address, or a new one at
+        the institution the login names (the same door as a verified sign-up)."""
+        from .forms import link_person_on_verification
+        from .institution_login import admit_login
+
+        admission = admit_login(sociallogin)
+        request.institution_login_email = admission.email  # see AccountAdapter.clean_email
+        user = super().save_user(request, sociallogin, form=form)
+        # Only the address the provider vouched for claims a Person now; one typed into
+        # allauth's sign-up form (when the address was taken) waits for its verification mail.
+        if user.email == admission.email:
+            link_person_on_verification(user, institution=admission.institution)
+        return user

@@ -36,9 +36,10 @@ class SignupExtraForm(forms.Form):
 
 
 @transaction.atomic
-def link_person_on_verification(user) -> Person | None:
+def link_person_on_verification(user, *, institution: Institution | None = None) -> Person | None:
     """Once the account's address is verified: link it to the account-less Person with that
-    address, or register a Person at the institution of the address's domain. Never before:
+    address, or register a Person at the institution of the address's domain (or the one given:
+    the institution an institution's login named, members.institution_login). Never before:
     an unverified sign-up must not claim someone else's entry. Open invitation links of that
     person stop working (they have an account now)."""
     if Person.objects.filter(user=user).exists():
@@ -52,7 +53,7 @@ def link_person_on_verification(user) -> Person | None:
         person.user = user
         person.save(update_fields=["user"])
     else:
-        institution = institution_for_email(user.email)
+        institution = institution or institution_for_email(user.email)
         if institution is None:
             return None
         names = user.signup_name or {}

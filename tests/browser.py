@@ -95,7 +95,7 @@ def log_in(page, live_server, email, password=DEMO_PASSWORD):
     page.goto(live_server.url + "/account/login/")
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Wachtwoord").fill(password)
-    page.get_by_role("button", name="Inloggen").click()
+    page.get_by_role("button", name="Inloggen", exact=True).click()
 
 
 SMALL_TARGETS = """() => {

@@ -49,6 +49,8 @@ def settings_for_tests() -> dict:
         },
         "LANGUAGE_CODE": "nl",
         "BUREAU_REQUIRE_MFA": False,  # tested on its own in test_foundation
+        # No institution's login unless a test starts its own provider (tests/oidc.py).
+        "SOCIALACCOUNT_PROVIDERS": {},
         # Each test gets its own cache: allauth's rate limits must not leak between tests.
         "CACHES": {
             "default": {

@@ -112,6 +112,15 @@ def fill_everything_about(person, bureau):
     UserSession.objects.create(
         user=person.user, ip="127.0.0.1", session_key="abc", user_agent="test"
     )
+    from allauth.socialaccount.models import SocialAccount
+
+    # Logged in once with the institution's account (members.institution_login).
+    SocialAccount.objects.create(
+        user=person.user,
+        provider="instelling",
+        uid="sub-123",
+        extra_data={"userinfo": {"email": person.email, "schac_home_organization": "x.nl"}},
+    )
 
 
 class TestMyAccount:
@@ -213,6 +222,7 @@ class TestMyData:
             "account.EmailAddress",
             "mfa.Authenticator",
             "usersessions.UserSession",
+            "socialaccount.SocialAccount",
             "admin.LogEntry",
             "members.User_groups",
             "members.User_user_permissions",

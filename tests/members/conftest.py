@@ -1,0 +1,2 @@
+# The OpenID provider on loopback for the institution's login (tests/oidc.py).
+from tests.oidc import _oidc_server, oidc  # noqa: F401
