@@ -107,6 +107,12 @@ notify.register_kinds(
         mandatory=True,
     ),
     notify.Kind(
+        "membership_moved",
+        gettext_lazy("A lead moved you to another ring"),
+        template="coalitions/email/membership_moved",
+        mandatory=True,
+    ),
+    notify.Kind(
         "membership_request",
         gettext_lazy("Requests to join your coalition (for leads)"),
         template="coalitions/email/membership_request",
@@ -587,6 +593,15 @@ def move_member(
             scope=moved.coalition,
             **{"from": membership.ring.name, "to": target.name},
         )
+        if by.pk != moved.person_id and not as_requested:
+            # Someone else moved them: they hear it (an accepted request is told by its answer).
+            _tell(
+                moved,
+                "membership_moved",
+                by=by,
+                ring=target.name,
+                extra={"from": membership.ring.name},
+            )
         return moved
 
 
@@ -651,6 +666,7 @@ def _tell(
     occasion_suffix: str = "",
     accepted: bool = False,
     move: bool = False,
+    extra: dict | None = None,
 ) -> None:
     """Tell the person about a change to their membership, once (through the outbox)."""
     notify.queue(
@@ -665,7 +681,8 @@ def _tell(
             "accepted": accepted,
             "move": move,
             "url": _coalition_url(membership.coalition),
-        },
+        }
+        | (extra or {}),
     )
 
 
