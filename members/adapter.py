@@ -51,6 +51,14 @@ class AccountAdapter(DefaultAccountAdapter):
             )
         return email
 
+    def is_safe_url(self, url: str | None) -> bool:
+        """allauth's `next` (login, sign-up, logout, two-factor) follows our one rule."""
+        from allauth.core import context
+
+        from kwaliteitsnetwerk.redirects import is_safe_next
+
+        return is_safe_next(context.request, url)
+
     def get_login_redirect_url(self, request):
         """Bureau staff land on the bureau's overview (its signals), everyone else on theirs."""
         person = getattr(request.user, "person", None)
