@@ -18,3 +18,48 @@ def test_a_new_account_reads_nothing_new_since_the_day_it_began(client, institut
         body = login(client, newcomer).get(reverse("home")).content.decode()
     assert "Niets nieuws sinds 18 november" in body
     assert "4 november" not in body
+
+
+def test_one_time_format_in_dutch_wherever_django_writes_a_time(settings):
+    from django.template import Context, Template
+    from django.utils import translation
+
+    moment = dt.datetime(2026, 11, 18, 8, 30, tzinfo=dt.UTC)  # 09.30 in Amsterdam
+    with translation.override("nl"):
+        text = Template("{{ m|time }} {{ m }} {{ m|date:'SHORT_DATETIME_FORMAT' }}").render(
+            Context({"m": moment})
+        )
+    assert text.count("09.30") == 3
+    assert "09:30" not in text
+
+
+def test_the_theme_round_writes_its_closing_time_the_dutch_way(client, member, bureau):
+    from django.utils import timezone
+
+    from coalitions import services
+
+    now = timezone.now()
+    theme_round = services.open_round(
+        by=bureau,
+        school_year="2031-2032",
+        opens_at=now - dt.timedelta(days=1),
+        closes_at=timezone.make_aware(dt.datetime(2031, 1, 31, 17, 0)),
+        votes_per_person=3,
+        introduction="",
+    )
+    body = login(client, member).get(reverse("coalitions:round", args=[theme_round.pk]))
+    body = body.content.decode()
+    assert "31 januari 2031, 17.00" in body
+    assert "17:00" not in body
+
+
+def test_my_own_cancellation_reads_afgemeld(client, member, db):
+    from events import services
+    from tests.events.conftest import make_session
+
+    session = make_session()
+    registration = services.register(member, session)
+    services.cancel(registration, by=member)
+    body = login(client, member).get(reverse("my_registrations")).content.decode()
+    assert "Afgemeld" in body
+    assert "Geannuleerd" not in body
