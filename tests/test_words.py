@@ -63,3 +63,47 @@ def test_my_own_cancellation_reads_afgemeld(client, member, db):
     body = login(client, member).get(reverse("my_registrations")).content.decode()
     assert "Afgemeld" in body
     assert "Geannuleerd" not in body
+
+
+def test_institution_types_are_written_as_proper_names(client, bureau, db):
+    from tests.factories import make_institution
+
+    make_institution("ROC Nijmegen", kind="roc")
+    make_institution("Yuverta", kind="aoc")
+    make_institution("Cibap", kind="vakinstelling")
+    body = login(client, bureau).get(reverse("members:institution_list")).content.decode()
+    assert "<td>ROC</td>" in body
+    assert "<td>AOC</td>" in body
+    assert "<td>Vakinstelling</td>" in body
+    assert "<td>roc</td>" not in body
+
+
+def test_signing_up_speaks_our_dutch(client, institution):
+    response = client.post(
+        reverse("account_signup"),
+        {
+            "email": "noor@deltion.example",
+            "password1": "een-goed-wachtwoord-42",
+            "password2": "een-goed-wachtwoord-42",
+            "first_name": "Noor",
+            "last_name": "de Groot",
+        },
+        follow=True,
+    )
+    body = response.content.decode()
+    assert "Bevestigingsmail verstuurd naar noor@deltion.example" in body
+    assert "Bevestigings e-mail" not in body
+    assert "bevestigingsmail gestuurd" in body
+    assert "a.u.b." not in body
+
+
+def test_setting_up_two_factor_speaks_our_dutch(client, bureau):
+    from tests.factories import PASSWORD
+
+    login(client, bureau)
+    client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
+    body = client.get(reverse("mfa_activate_totp")).content.decode()
+    assert "QR-code" in body
+    assert "verificatiecode" in body
+    for stock in ("QR code", "verificatie code", "alstublieft", "Activeer authenticator-app"):
+        assert stock not in body
