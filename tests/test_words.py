@@ -107,3 +107,28 @@ def test_setting_up_two_factor_speaks_our_dutch(client, bureau):
     assert "verificatiecode" in body
     for stock in ("QR code", "verificatie code", "alstublieft", "Activeer authenticator-app"):
         assert stock not in body
+
+
+def test_the_ring_board_says_the_minimum_in_members_and_institutions_only_when_there_are_some(
+    client, lead, institution
+):
+    coalition = lead.led_coalitions.get()
+    kern, flex = coalition.rings.get(order=1), coalition.rings.get(order=2)
+    make_membership(make_person("Fleur", "Flex", institution), flex)
+    body = login(client, lead).get(reverse("coalitions:board", args=[coalition.pk]))
+    body = body.content.decode()
+    kern_card = body[body.index(f'id="board-ring-{kern.pk}"') :]
+    kern_card = kern_card[: kern_card.index("</p>", kern_card.index("</p>") + 1)]
+    assert "minder dan het minimum van 5 leden" in kern_card
+    assert "0 instellingen" not in kern_card
+    assert "uit 1 instelling" in body  # the flexible ring: one member from one institution
+
+
+def test_a_ring_output_is_for_this_ring_and_those_closer_to_the_core(db):
+    from django.utils import translation
+
+    from coalitions.models import Output
+
+    with translation.override("nl"):
+        label = str(Output.Visibility.RING.label)
+    assert label == "Deze ring en de ringen dichter bij de kern"
