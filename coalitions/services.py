@@ -93,6 +93,31 @@ def _log_membership(verb: str, membership: RingMembership, *, by: Person | None,
     )
 
 
+# Who a kind can reach (notify.Kind.audience), as filters on Person: the same relations the
+# senders pick their people by — a coalition's leads (`coalition.leads`), its bureau contact,
+# the ambassadors, the Kern (`Ring.CORE_ORDER`) — over all coalitions. A member who leads
+# nothing is not offered the leads' messages on My account.
+
+
+def leading() -> Q:
+    return Q(Exists(Coalition.leads.through.objects.filter(person=OuterRef("pk"))))
+
+
+def leading_or_contact() -> Q:
+    return leading() | Q(Exists(Coalition.objects.filter(bureau_contact=OuterRef("pk"))))
+
+
+def leading_or_in_a_core() -> Q:
+    in_core = RingMembership.objects.active().filter(
+        person=OuterRef("pk"), ring__order=Ring.CORE_ORDER
+    )
+    return leading() | Q(Exists(in_core))
+
+
+def ambassadors() -> Q:
+    return Q(is_ambassador=True)
+
+
 notify.register_kinds(
     notify.Kind(
         "ring_invitation",
@@ -117,12 +142,14 @@ notify.register_kinds(
         gettext_lazy("Requests to join your coalition (for leads)"),
         template="coalitions/email/membership_request",
         names_others=True,
+        audience=leading,
     ),
     notify.Kind(
         "input_new",
         gettext_lazy("New input in your coalition (for leads)"),
         template="coalitions/email/input_new",
         names_others=True,
+        audience=leading,
     ),
     notify.Kind(
         "input_answered",
@@ -133,11 +160,13 @@ notify.register_kinds(
         "coalition_ending",
         gettext_lazy("Your coalition ends in a month (for leads and the bureau)"),
         template="coalitions/email/coalition_ending",
+        audience=leading_or_contact,
     ),
     notify.Kind(
         "ring_below_minimum",
         gettext_lazy("A ring below its minimum (for leads and the bureau)"),
         template="coalitions/email/ring_below_minimum",
+        audience=leading_or_contact,
     ),
     notify.Kind(
         "ring_agreement",
@@ -150,6 +179,7 @@ notify.register_kinds(
         gettext_lazy("Who keeps missing what their ring agreed (for leads)"),
         template="coalitions/email/ring_agreement_summary",
         names_others=True,
+        audience=leading,
     ),
 )
 
@@ -165,6 +195,7 @@ notify.register_kinds(
         "round_closing",
         gettext_lazy("A theme round closes in a few days (for ambassadors)"),
         template="coalitions/email/round_closing",
+        audience=ambassadors,
     ),
     notify.Kind(
         "proposal_decided",
@@ -186,6 +217,7 @@ notify.register_kinds(
         "evaluation_due",
         gettext_lazy("Your coalition's evaluation is due (for leads and the Kern)"),
         template="coalitions/email/evaluation_due",
+        audience=leading_or_in_a_core,
     ),
 )
 

@@ -346,7 +346,9 @@ def my_account(request):
     if person is not None:
         posted_mail = request.method == "POST" and request.POST.get("form") == "mail"
         mail_form = MailPreferencesForm(
-            request.POST if posted_mail else None, current=notify.preferences(person)
+            request.POST if posted_mail else None,
+            current=notify.preferences(person),
+            person=person,
         )
         if posted_mail and mail_form.is_valid():
             notify.set_preferences(person, mail_form.cleaned_data, by=person)

@@ -132,3 +132,39 @@ def test_a_ring_output_is_for_this_ring_and_those_closer_to_the_core(db):
     with translation.override("nl"):
         label = str(Output.Visibility.RING.label)
     assert label == "Deze ring en de ringen dichter bij de kern"
+
+
+def test_a_member_is_offered_only_the_mails_that_can_reach_them(client, member, lead):
+    body = login(client, member).get(reverse("members:my_account")).content.decode()
+    for leads_only in (
+        'name="membership_request"',
+        'name="input_new"',
+        'name="coalition_ending"',
+        'name="ring_below_minimum"',
+        'name="ring_agreement_summary"',
+        'name="round_closing"',
+        'name="evaluation_due"',
+    ):
+        assert leads_only not in body, leads_only
+    assert 'name="session_reminder"' in body
+    assert 'name="ring_invitation"' in body
+    body = login(client, lead).get(reverse("members:my_account")).content.decode()
+    for leads_only in (
+        'name="membership_request"',
+        'name="input_new"',
+        'name="coalition_ending"',
+        'name="evaluation_due"',
+    ):
+        assert leads_only in body, leads_only
+    assert 'name="round_closing"' not in body  # not an ambassador
+
+
+def test_a_member_saving_their_choices_leaves_the_hidden_ones_alone(client, member):
+    from members import notify
+
+    login(client, member).post(
+        reverse("members:my_account"), {"form": "mail", "session_reminder": "on"}
+    )
+    prefs = notify.preferences(member)
+    assert prefs["membership_request"] is True  # not offered, not turned off
+    assert prefs["weekly_digest"] is False
