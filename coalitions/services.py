@@ -434,8 +434,16 @@ def _clear_move(membership: RingMembership, *, by: Person, verb: str, message: s
         return membership
 
 
+def _check_not_a_candidate(membership: RingMembership) -> None:
+    if membership.is_kern_candidate:
+        raise MembershipError(
+            _("Choose the Kern on the candidates page: they are placed at the launch.")
+        )
+
+
 def accept_request(membership: RingMembership, *, by: Person, message: str = "") -> RingMembership:
     """A lead accepts a request: to join a ring, or (from an active member) to move to one."""
+    _check_not_a_candidate(membership)
     if membership.asks_to_move:
         moved = move_member(membership, membership.requested_ring, by=by, as_requested=True)
         _tell(moved, "membership_decision", by=by, message=message, accepted=True, move=True)
@@ -503,6 +511,7 @@ def _end(
 def decline_request(membership: RingMembership, *, by: Person, message: str = "") -> RingMembership:
     """A lead declines a request: to join (the request ends), or to move (they stay where they
     are)."""
+    _check_not_a_candidate(membership)
     if membership.asks_to_move:
         membership = _clear_move(
             membership, by=by, verb="membership.move_declined", message=message

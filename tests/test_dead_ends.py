@@ -44,3 +44,34 @@ def test_saving_a_session_lands_on_the_session_page(client, bureau, db):
     )
     assert response.status_code == 302
     assert response["Location"] == reverse("events:detail", args=[session.pk])
+
+
+def test_kern_candidates_are_chosen_on_the_candidates_page_only(client, lead, member):
+    import pytest
+
+    from coalitions import services as coalition_services
+    from coalitions.models import Coalition
+
+    coalition = lead.led_coalitions.get()
+    Coalition.objects.filter(pk=coalition.pk).update(status=Coalition.Status.RECRUITING)
+    kern = coalition.rings.get(order=1)
+    request = coalition_services.join_ring(member, kern, motivation="Graag")
+    login(client, lead)
+    board = client.get(reverse("coalitions:board", args=[coalition.pk])).content.decode()
+    assert reverse("coalitions:candidates", args=[coalition.pk]) in board
+    assert reverse("coalitions:request_accept", args=[request.pk]) not in board
+    candidates = client.get(reverse("coalitions:candidates", args=[coalition.pk]))
+    assert member.full_name in candidates.content.decode()
+    with pytest.raises(coalition_services.MembershipError):
+        coalition_services.accept_request(request, by=lead)
+    request.refresh_from_db()
+    assert request.status == "aangevraagd"
+
+
+def test_after_the_launch_requests_are_answered_on_the_ring_board(client, lead, member):
+    from coalitions import services as coalition_services
+
+    coalition = lead.led_coalitions.get()
+    request = coalition_services.join_ring(member, coalition.rings.get(order=1), motivation="Ja")
+    board = login(client, lead).get(reverse("coalitions:board", args=[coalition.pk]))
+    assert reverse("coalitions:request_accept", args=[request.pk]) in board.content.decode()
