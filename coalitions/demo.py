@@ -6,7 +6,8 @@ import random
 from django.db.models import Count
 from django.utils import timezone
 
-from members.models import Person
+from members import activity
+from members.models import Action, Person
 
 from . import services
 from .models import (
@@ -166,7 +167,44 @@ REGIONS = [
 ]
 
 
-OUTPUT_KINDS = ["handreiking", "toolbox", "praatplaat", "checklist", "instrument", "verslag"]
+# An output's kind follows from its title (a checklist is a checklist); the rest is a guide.
+OUTPUT_KINDS = [
+    ("checklist", "checklist"),
+    ("praatplaat", "praatplaat"),
+    ("visual", "praatplaat"),
+    ("toolbox", "toolbox"),
+    ("wegwijsinkwaliteit", "toolbox"),
+    ("instrument", "instrument"),
+    ("kader", "instrument"),
+    ("dashboard", "instrument"),
+    ("verkenning", "verslag"),
+    ("spelregels", "handreiking"),
+    ("werkvormen", "handreiking"),
+    ("handleiding", "handreiking"),
+    ("handreiking", "handreiking"),
+    ("leidraad", "handreiking"),
+    ("draaiboek", "handreiking"),
+]
+
+
+def output_kind(title: str) -> str:
+    title = title.lower()
+    return next((kind for word, kind in OUTPUT_KINDS if word in title), "handreiking")
+
+
+def _goal(output: str) -> str:
+    """What the coalition aims for by the end (Doel), beside the question it got (Opdracht)."""
+    return (
+        f"Aan het eind van het schooljaar ligt er {output[0].lower() + output[1:]}, "
+        "uitgeprobeerd door teams van ten minste drie instellingen en bruikbaar voor elke "
+        "mbo-instelling."
+    )
+
+
+def _at_noon(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime(day.year, day.month, day.day, 12))
+
+
 INPUTS = [
     (
         "vraag",
@@ -212,6 +250,27 @@ def _seed_people(
         services.join_ring(member, rings[2])
 
 
+def _date_history(coalition: Coalition) -> None:
+    """A closed coalition's history happened in its own year, not on the day of the seeding:
+    its output in May, evaluatie from June, afgerond at the planned end."""
+    end = coalition.planned_end
+    coalition.outputs.update(created_at=_at_noon(end - dt.timedelta(days=45)))
+    changes = Action.objects.filter(
+        verb="coalition.status_changed", scope=activity.scope_of(coalition)
+    ).order_by("pk")
+    for change, day in zip(changes, [end - dt.timedelta(days=29), end], strict=False):
+        Action.objects.filter(pk=change.pk).update(at=_at_noon(day))
+
+
+def _joined_at_the_start(coalition: Coalition) -> None:
+    """The places of the made-up network began when the coalition did (not today), so the
+    sessions held since count for the ring's agreements on the first day of the demo."""
+    start = _at_noon(coalition.start)
+    coalition.memberships.filter(status=RingMembership.Status.ACTIVE, started_at__gt=start).update(
+        started_at=start, changed_at=start
+    )
+
+
 def seed_coalitions(*, scale: int = 1, rng: random.Random, demo: dict) -> list[Coalition]:
     today = timezone.localdate()
     current_first = int(school_year_of(today)[:4])
@@ -249,7 +308,7 @@ def seed_coalitions(*, scale: int = 1, rng: random.Random, demo: dict) -> list[C
                 "theme": themes[theme],
                 "assignment": assignment,
                 "intended_output": output,
-                "goal": assignment,
+                "goal": _goal(output),
                 "start": dt.date(first, 9, 1),
                 "planned_end": dt.date(first + 1, 6, 30),
                 "status": Coalition.Status.ACTIVE,
@@ -262,11 +321,12 @@ def seed_coalitions(*, scale: int = 1, rng: random.Random, demo: dict) -> list[C
                 leads = [demo["trekker"]]
             coalition.leads.add(*leads)
             _seed_people(coalition, people, rng, demo)
+            _joined_at_the_start(coalition)
             if closed:
                 Output.objects.create(
                     coalition=coalition,
                     title=output,
-                    kind=rng.choice(OUTPUT_KINDS),
+                    kind=output_kind(output),
                     description=f"Opbrengst van de coalitie {name} ({first}-{first + 1}).",
                     url="https://wegwijsinkwaliteit.nl/",
                     visibility=Output.Visibility.PUBLIC,
@@ -275,6 +335,7 @@ def seed_coalitions(*, scale: int = 1, rng: random.Random, demo: dict) -> list[C
                 for status in (Coalition.Status.EVALUATING, Coalition.Status.CLOSED):
                     services.transition(coalition, status, by=coalition.bureau_contact)
                 coalition.refresh_from_db()
+                _date_history(coalition)
             else:
                 kind, title, body = INPUTS[len(coalitions) % len(INPUTS)]
                 author = coalition.memberships.active().order_by("pk").last()
@@ -322,6 +383,24 @@ OPEN_THEMES = [
     ),
 ]
 LESSONS = {
+    "Data 3.0": (
+        "Een handreiking datagebruik met voorbeelden van zes teams.",
+        "Heldere opdracht versus ruimte: MBO Digitaal vroeg om één standaard, teams om maatwerk.",
+        "Teams brachten hun eigen dashboard mee en bespraken het met een kritische vriend.",
+        "Houd de verbinding met MBO Digitaal, maar laat teams de vragen kiezen.",
+    ),
+    "Flexibilisering": (
+        "Een handreiking kwaliteitsborging voor flexibel en modulair onderwijs.",
+        "Laagdrempelig versus vrijblijvend: veel volgers, weinig meedoeners.",
+        "Casussen uit de flexibele ring maakten de handreiking concreet.",
+        "Vraag bij aanmelding voor de kern om een vaste inzet per periode.",
+    ),
+    "Kwaliteit van examinering": (
+        "Een toolbox examenkwaliteit voor teams en examencommissies.",
+        "Delen binnen en buiten: examencommissies deelden liever binnen de kern.",
+        "Elke bijeenkomst een echte casus uit een examencommissie.",
+        "Maak vooraf afspraken over wat buiten de coalitie gedeeld mag worden.",
+    ),
     "Data 2.0": (
         "Een visual voor databespreking in teams, getest bij vier instellingen.",
         "Heldere opdracht versus ruimte: teams wilden eigen vragen inbrengen.",
@@ -359,6 +438,7 @@ def seed_cycle(*, rng: random.Random, demo: dict) -> list[ThemeRound]:
                     "good_practices": practices,
                     "advice": advice,
                     "updated_by": coalition.leads.first(),
+                    "updated_at": _at_noon(coalition.planned_end - dt.timedelta(days=20)),
                 },
             )
     voters = list(

@@ -16,6 +16,7 @@ from .models import (
     ProposalComment,
     Ring,
     RingMembership,
+    Theme,
     ThemeRound,
 )
 from .uploads import validate_output_file
@@ -66,12 +67,19 @@ class CoalitionForm(SensibleInputMixin, forms.ModelForm):
     """Everything about a coalition, for bureau staff."""
 
     leads = PeopleByEmailField(label=_("Leads (e-mail addresses)"), required=False)
+    new_theme = forms.CharField(
+        label=_("Or a new theme"),
+        help_text=_("Not in the list yet: name it here and it is added to the themes."),
+        required=False,
+        max_length=100,
+    )
 
     class Meta:
         model = Coalition
         fields = [
             "name",
             "theme",
+            "new_theme",
             "school_year",
             "assignment",
             "goal",
@@ -87,6 +95,7 @@ class CoalitionForm(SensibleInputMixin, forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["theme"].required = False  # or a new one (clean_new_theme)
         self.fields["bureau_contact"].queryset = Person.objects.filter(
             is_bureau_staff=True, erased_at__isnull=True
         ).dutch_order()
@@ -109,6 +118,20 @@ class CoalitionForm(SensibleInputMixin, forms.ModelForm):
 
     def clean_school_year(self) -> str:
         return clean_school_year(self.cleaned_data["school_year"])
+
+    def clean_new_theme(self) -> str:
+        """A new theme without leaving the form; a name already in the list is that theme."""
+        name = " ".join(self.cleaned_data.get("new_theme", "").split())
+        theme = self.cleaned_data.get("theme")
+        if name and theme is not None and theme.name.lower() != name.lower():
+            raise forms.ValidationError(_("Choose a theme from the list or name a new one."))
+        existing = Theme.objects.filter(name__iexact=name).first() if name else None
+        if existing is not None:
+            self.cleaned_data["theme"] = existing
+            return ""
+        if not name and theme is None:
+            self.add_error("theme", _("Choose a theme, or name a new one below."))
+        return name
 
     def clean(self):
         cleaned = super().clean()

@@ -570,6 +570,17 @@ class RingMembership(models.Model):
     def asks_to_move(self) -> bool:
         return self.is_active and self.requested_ring_id is not None
 
+    @property
+    def is_kern_candidate(self) -> bool:
+        """A request for the Kern while the coalition recruits: the leads choose among these on
+        the candidates page (by institution) and the launch places them — not one by one on the
+        ring board."""
+        return (
+            self.status == self.Status.REQUESTED
+            and self.ring.is_core
+            and self.ring.coalition.is_recruiting
+        )
+
     def grants(self, right: str) -> bool:
         """A ring right ("can_see_workspace", "can_post_input", "can_post_outputs") through this
         membership: only while active, and only as the ring's rules say."""

@@ -97,6 +97,31 @@ def _log_membership(verb: str, membership: RingMembership, *, by: Person | None,
     )
 
 
+# Who a kind can reach (notify.Kind.audience), as filters on Person: the same relations the
+# senders pick their people by — a coalition's leads (`coalition.leads`), its bureau contact,
+# the ambassadors, the Kern (`Ring.CORE_ORDER`) — over all coalitions. A member who leads
+# nothing is not offered the leads' messages on My account.
+
+
+def leading() -> Q:
+    return Q(Exists(Coalition.leads.through.objects.filter(person=OuterRef("pk"))))
+
+
+def leading_or_contact() -> Q:
+    return leading() | Q(Exists(Coalition.objects.filter(bureau_contact=OuterRef("pk"))))
+
+
+def leading_or_in_a_core() -> Q:
+    in_core = RingMembership.objects.active().filter(
+        person=OuterRef("pk"), ring__order=Ring.CORE_ORDER
+    )
+    return leading() | Q(Exists(in_core))
+
+
+def ambassadors() -> Q:
+    return Q(is_ambassador=True)
+
+
 notify.register_kinds(
     notify.Kind(
         "ring_invitation",
@@ -111,16 +136,24 @@ notify.register_kinds(
         mandatory=True,
     ),
     notify.Kind(
+        "membership_moved",
+        gettext_lazy("A lead moved you to another ring"),
+        template="coalitions/email/membership_moved",
+        mandatory=True,
+    ),
+    notify.Kind(
         "membership_request",
         gettext_lazy("Requests to join your coalition (for leads)"),
         template="coalitions/email/membership_request",
         names_others=True,
+        audience=leading,
     ),
     notify.Kind(
         "input_new",
         gettext_lazy("New input in your coalition (for leads)"),
         template="coalitions/email/input_new",
         names_others=True,
+        audience=leading,
     ),
     notify.Kind(
         "input_answered",
@@ -131,11 +164,13 @@ notify.register_kinds(
         "coalition_ending",
         gettext_lazy("Your coalition ends in a month (for leads and the bureau)"),
         template="coalitions/email/coalition_ending",
+        audience=leading_or_contact,
     ),
     notify.Kind(
         "ring_below_minimum",
         gettext_lazy("A ring below its minimum (for leads and the bureau)"),
         template="coalitions/email/ring_below_minimum",
+        audience=leading_or_contact,
     ),
     notify.Kind(
         "ring_agreement",
@@ -148,6 +183,7 @@ notify.register_kinds(
         gettext_lazy("Who keeps missing what their ring agreed (for leads)"),
         template="coalitions/email/ring_agreement_summary",
         names_others=True,
+        audience=leading,
     ),
 )
 
@@ -163,6 +199,7 @@ notify.register_kinds(
         "round_closing",
         gettext_lazy("A theme round closes in a few days (for ambassadors)"),
         template="coalitions/email/round_closing",
+        audience=ambassadors,
     ),
     notify.Kind(
         "proposal_decided",
@@ -184,6 +221,7 @@ notify.register_kinds(
         "evaluation_due",
         gettext_lazy("Your coalition's evaluation is due (for leads and the Kern)"),
         template="coalitions/email/evaluation_due",
+        audience=leading_or_in_a_core,
     ),
 )
 
@@ -423,8 +461,16 @@ def _clear_move(membership: RingMembership, *, by: Person, verb: str, message: s
         return membership
 
 
+def _check_not_a_candidate(membership: RingMembership) -> None:
+    if membership.is_kern_candidate:
+        raise MembershipError(
+            _("Choose the Kern on the candidates page: they are placed at the launch.")
+        )
+
+
 def accept_request(membership: RingMembership, *, by: Person, message: str = "") -> RingMembership:
     """A lead accepts a request: to join a ring, or (from an active member) to move to one."""
+    _check_not_a_candidate(membership)
     if membership.asks_to_move:
         moved = move_member(membership, membership.requested_ring, by=by, as_requested=True)
         _tell(moved, "membership_decision", by=by, message=message, accepted=True, move=True)
@@ -492,6 +538,7 @@ def _end(
 def decline_request(membership: RingMembership, *, by: Person, message: str = "") -> RingMembership:
     """A lead declines a request: to join (the request ends), or to move (they stay where they
     are)."""
+    _check_not_a_candidate(membership)
     if membership.asks_to_move:
         membership = _clear_move(
             membership, by=by, verb="membership.move_declined", message=message
@@ -614,6 +661,15 @@ def move_member(
             scope=moved.coalition,
             **{"from": membership.ring.name, "to": target.name},
         )
+        if by.pk != moved.person_id and not as_requested:
+            # Someone else moved them: they hear it (an accepted request is told by its answer).
+            _tell(
+                moved,
+                "membership_moved",
+                by=by,
+                ring=target.name,
+                extra={"from": membership.ring.name},
+            )
         return moved
 
 
@@ -678,6 +734,7 @@ def _tell(
     occasion_suffix: str = "",
     accepted: bool = False,
     move: bool = False,
+    extra: dict | None = None,
 ) -> None:
     """Tell the person about a change to their membership, once (through the outbox)."""
     notify.queue(
@@ -692,7 +749,8 @@ def _tell(
             "accepted": accepted,
             "move": move,
             "url": _coalition_url(membership.coalition),
-        },
+        }
+        | (extra or {}),
     )
 
 

@@ -124,12 +124,13 @@ def stored_with_row(file: FieldFile):
     file (OSError: ENOSPC, EROFS, …) saves no row and raises FileNotStored; whatever fails after
     the file was written rolls the row back and takes the file away again, so no row points at
     a missing file and no file is left without its row."""
-    new = bool(file) and not file._committed
+    new = bool(file) and not getattr(file, "_committed", True)
     try:
         with transaction.atomic():
             yield
     except BaseException as exc:
-        if new and file._committed:  # written before the failure: it goes with the row
+        if new and getattr(file, "_committed", False) and file.name:
+            # Written before the failure: it goes with the row.
             with contextlib.suppress(OSError):
                 file.storage.delete(file.name)
         if isinstance(exc, OSError):

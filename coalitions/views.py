@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Count, OuterRef, Prefetch, Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -297,17 +298,26 @@ def _line_of(coalition: Coalition) -> dict:
     }
 
 
+def _new_theme(fields: dict, *, by) -> None:
+    """A theme named in the form (CoalitionForm.new_theme) is added through the one door."""
+    name = fields.pop("new_theme", "")
+    if name:
+        fields["theme"] = services.create_theme(name, by=by)
+
+
 @bureau_required
 def coalition_create(request):
     form = CoalitionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         fields = dict(form.cleaned_data)
-        coalition = services.create_coalition(
-            by=person_of(request),
-            leads=fields.pop("leads"),
-            followers_ring=request.POST.get("followers_ring") == "on",
-            **fields,
-        )
+        with transaction.atomic():  # a new theme only with the coalition that needs it
+            _new_theme(fields, by=person_of(request))
+            coalition = services.create_coalition(
+                by=person_of(request),
+                leads=fields.pop("leads"),
+                followers_ring=request.POST.get("followers_ring") == "on",
+                **fields,
+            )
         messages.success(
             request,
             _("%(name)s is created with the rings Kern and Flexibele ring.")
@@ -324,9 +334,11 @@ def coalition_edit(request, pk: int):
     form = form_class(request.POST or None, instance=coalition)
     if request.method == "POST" and form.is_valid():
         fields = dict(form.cleaned_data)
-        services.update_coalition(
-            coalition, by=person_of(request), leads=fields.pop("leads", None), **fields
-        )
+        with transaction.atomic():
+            _new_theme(fields, by=person_of(request))
+            services.update_coalition(
+                coalition, by=person_of(request), leads=fields.pop("leads", None), **fields
+            )
         messages.success(request, _("%(name)s is saved.") % {"name": coalition.name})
         return redirect("coalitions:detail", coalition.pk)
     return render(request, "coalitions/coalition_form.html", {"form": form, "coalition": coalition})
@@ -1048,9 +1060,13 @@ def proposal_decide(request, pk: int):
     """Choose a proposal (it becomes a coalition in preparation) or decline it with a reason."""
     proposal = _get_proposal(pk)
     first = int(proposal.round.school_year[:4])
+    # The theme of the same name if the list has it; otherwise offered as a new one.
+    theme = Theme.objects.filter(name__iexact=proposal.title).first()
     adopt = CoalitionForm(
         request.POST if request.POST.get("decision") == "adopt" else None,
         initial={
+            "theme": theme,
+            "new_theme": "" if theme else proposal.title,
             "name": proposal.title,
             "school_year": proposal.round.school_year,
             "assignment": proposal.question,
@@ -1068,9 +1084,11 @@ def proposal_decide(request, pk: int):
         try:
             if request.POST.get("decision") == "adopt" and adopt.is_valid():
                 fields = dict(adopt.cleaned_data)
-                coalition = services.adopt_proposal(
-                    proposal, by=person_of(request), leads=fields.pop("leads"), **fields
-                )
+                with transaction.atomic():
+                    _new_theme(fields, by=person_of(request))
+                    coalition = services.adopt_proposal(
+                        proposal, by=person_of(request), leads=fields.pop("leads"), **fields
+                    )
                 messages.success(
                     request,
                     _(

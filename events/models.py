@@ -7,6 +7,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from coalitions.models import Coalition, Ring, RingMembership
 from kwaliteitsnetwerk.caching import versions_of, versions_through
@@ -549,7 +550,8 @@ class Registration(models.Model):
     class Status(models.TextChoices):
         CONFIRMED = "bevestigd", _("Confirmed")
         WAITLISTED = "wachtlijst", _("On the waiting list")
-        CANCELLED = "afgemeld", _("Cancelled")
+        # "Afgemeld": a sign-up one withdrew, not a session that was called off (Geannuleerd).
+        CANCELLED = "afgemeld", pgettext_lazy("registration", "Cancelled")
 
     person = models.ForeignKey(
         Person, on_delete=models.CASCADE, related_name="registrations", verbose_name=_("person")

@@ -693,10 +693,12 @@ def save_part(
         _lock_session(part.session)
         fields = list(fields)
         stored = None if created else SessionPart.objects.filter(pk=part.pk).first()
-        before = activity.values(stored, fields) if stored else {}
+        values_before = activity.values(stored, fields) if stored else {}
+        before = _invited_before(part.session)
         part.save()
         if invited_rings is not None:
             part.invited_rings.set(invited_rings)
+        _invite_newcomers(part.session, before)
         touch(part.session)
         if "capacity" in fields and not created:
             _promote(part.session, _lock_parts([part.pk]))
@@ -709,7 +711,7 @@ def save_part(
             target=part,
             scope=part.session,
             part=part.title,
-            changes=activity.changes_between(before, activity.values(part, fields)),
+            changes=activity.changes_between(values_before, activity.values(part, fields)),
         )
     return part
 
@@ -728,8 +730,10 @@ def invitation_preview(session: Session, person: Person | None) -> tuple[str, st
     return subject, text
 
 
-def _invitations(session: Session) -> list[notify.Message]:
-    people = list(people_invited(session).select_related("user"))
+def _invitations(session: Session, people=None) -> list[notify.Message]:
+    if people is None:
+        people = people_invited(session)
+    people = list(people.select_related("user"))
     messages = []
     for person in people:
         with override(person.language):
@@ -737,6 +741,26 @@ def _invitations(session: Session) -> list[notify.Message]:
                 notify.Message(person, f"events.session:{session.pk}", mail_context(session))
             )
     return messages
+
+
+def _invited_before(session: Session) -> frozenset[int] | None:
+    """Who a published, coming session invites now (under its lock), to compare after a change
+    of its programme; None when there is nobody to tell (a draft, over, or cancelled)."""
+    session = Session.objects.get(pk=session.pk)
+    if session.status != Session.Status.PUBLISHED or session.is_past:
+        return None
+    return frozenset(people_invited(session).values_list("pk", flat=True))
+
+
+def _invite_newcomers(session: Session, before: frozenset[int] | None) -> int:
+    """A published session that now invites more people (a ring added to a part, a coalition
+    taking part) sends them the invitation publishing sent the others: the same message, the same
+    occasion, so nobody gets it twice."""
+    if before is None:
+        return 0
+    session = Session.objects.get(pk=session.pk)
+    newcomers = people_invited(session).exclude(pk__in=before)
+    return notify.queue_many("session_invitation", _invitations(session, newcomers))
 
 
 def publish(session: Session, *, by: Person | None) -> Session:
@@ -771,6 +795,8 @@ def add_coalitions(session: Session, coalitions, *, by: Person | None) -> list[S
     created = []
     coalitions = list(coalitions)
     with transaction.atomic():
+        _lock_session(session)
+        before = _invited_before(session)
         for coalition in coalitions:
             session.coalitions.add(coalition)
             part, made = SessionPart.objects.get_or_create(
@@ -795,6 +821,7 @@ def add_coalitions(session: Session, coalitions, *, by: Person | None) -> list[S
                 scope=session,
                 coalitions=", ".join(c.name for c in coalitions),
             )
+        _invite_newcomers(session, before)
     return created
 
 

@@ -176,6 +176,8 @@ def _programme(session: Session, steered: list[int]):
     parts = list(
         session.parts.select_related("coalition")
         .prefetch_related("invited_rings")
+        # In time order: Meta.ordering does not hold in a query with GROUP BY.
+        .order_by("start", "end", "pk")
         .annotate(
             confirmed_count=Count(
                 "choices", filter=Q(choices__status=Registration.Status.CONFIRMED)
@@ -422,7 +424,7 @@ def session_edit(request, pk: int | None = None):
         else:
             services.change_session(session, by=person, **form.cleaned_data)
         messages.success(request, _("%(title)s is saved.") % {"title": session.title})
-        return redirect("events:programme", session.pk)
+        return redirect("events:detail", session.pk)  # what was saved, with the programme link
     return render(request, "events/session_form.html", {"form": form, "session": session})
 
 
@@ -672,6 +674,7 @@ def _registration_lists(request, session: Session, mine) -> dict:
     )
     parts = list(
         session.parts.select_related("coalition")
+        .order_by("start", "end", "pk")  # Meta.ordering does not hold with GROUP BY
         .annotate(
             confirmed=Count(
                 "choices",

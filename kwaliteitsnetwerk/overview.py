@@ -80,6 +80,9 @@ def news_for(
 ) -> dict:
     """What happened in their coalitions since they last looked (by others)."""
     since = person.overview_seen_at or (timezone.now() - dt.timedelta(days=14))
+    # Never "since" a day before they were here: a new account counts from its own start.
+    joined = person.user.date_joined if person.user_id else person.created_at
+    since = max(since, joined)
     scopes = {activity.scope_of(m.coalition) for m in active} | {activity.scope_of(c) for c in led}
     # Only what this person may see: an output they may open (Output.visible_to), and the
     # goings-on of a coalition whose workspace their ring shows (Ring.can_see_workspace).

@@ -208,6 +208,10 @@ LANGUAGE_CODE = "nl"
 LANGUAGES = [("nl", _("Dutch")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Europe/Amsterdam"
+# One way to write a time: "09.30" (templates, mails, and where Django formats a moment itself:
+# kwaliteitsnetwerk/formats/nl). Calendar files, CSV and JSON keep ISO 8601.
+TIME_FORMAT = "H.i"
+FORMAT_MODULE_PATH = ["kwaliteitsnetwerk.formats"]
 USE_I18N = True
 USE_TZ = True
 

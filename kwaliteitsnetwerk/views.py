@@ -29,6 +29,7 @@ from members.csvfiles import csv_response, safe_cell
 from members.models import Action, Institution, Person
 
 from . import glance, overview
+from .redirects import is_safe_next
 
 
 @login_required
@@ -312,6 +313,8 @@ def set_language(request):
     """The footer's language switch: Django's, and for a logged-in person also the language of
     their account (mails follow it), so the two are one setting."""
     response = i18n_views.set_language(request)
+    if response.status_code in (301, 302) and not is_safe_next(request, response["Location"]):
+        response = redirect("home")  # Django's own check already holds; ours is the one rule
     language = request.POST.get("language", "")
     user = request.user
     if user.is_authenticated and language in dict(settings.LANGUAGES) and user.language != language:

@@ -22,10 +22,10 @@ def institution_for_domain(domain: str | None, *, members_only: bool = True):
     login (members.institution_login) all come here."""
     if domain is None:
         return None
-    found = EmailDomain.objects.select_related("institution").filter(domain=domain)
+    domains = EmailDomain.objects.select_related("institution").filter(domain=domain)
     if members_only:
-        found = found.filter(institution__in=_member_institutions())
-    found = found.first()
+        domains = domains.filter(institution__in=_member_institutions())
+    found = domains.first()
     return found.institution if found else None
 
 
@@ -94,6 +94,14 @@ class AccountAdapter(DefaultAccountAdapter):
         response = super().post_login(request, user, **kwargs)
         login_delay.remember_device(response, user.email)
         return response
+
+    def is_safe_url(self, url: str | None) -> bool:
+        """allauth's `next` (login, sign-up, logout, two-factor) follows our one rule."""
+        from allauth.core import context
+
+        from kwaliteitsnetwerk.redirects import is_safe_next
+
+        return is_safe_next(context.request, url)
 
     def get_login_redirect_url(self, request):
         """Bureau staff land on the bureau's overview (its signals), everyone else on theirs."""

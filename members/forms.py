@@ -322,11 +322,11 @@ class MailPreferencesForm(forms.Form):
     """Which optional messages a person gets (members.notify.KINDS); the ones they cannot do
     without are listed on the page, not in the form."""
 
-    def __init__(self, *args, current: dict[str, bool], **kwargs):
+    def __init__(self, *args, current: dict[str, bool], person=None, **kwargs):
         from . import notify
 
         super().__init__(*args, **kwargs)
-        for kind in notify.optional_kinds():
+        for kind in notify.optional_kinds(person):
             self.fields[kind.name] = forms.BooleanField(
                 label=kind.label,
                 help_text=kind.help,

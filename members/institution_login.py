@@ -22,6 +22,7 @@ only with one (Person.has_bureau_rights).
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from .adapter import institution_for_domain
@@ -32,7 +33,7 @@ from .models import Institution, Person, User
 class LoginRefused(Exception):
     """This institution's account may not log in here; `message` says why, to the person."""
 
-    def __init__(self, reason: str, message: str):
+    def __init__(self, reason: str, message: str | Promise):
         super().__init__(reason)
         self.reason = reason
         self.message = message

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
 from django.template import Context
 from django.template.loader import get_template, select_template
 from django.urls import reverse
@@ -63,6 +63,9 @@ class Kind:
     # For rows queued unwritten: (row) → the Message to write it from, or None when there is
     # nothing to say any more (the sign-up was cancelled before its confirmation went out).
     compose: Callable[[Notification], "Message | None"] | None = None
+    # Who it can reach at all, as a filter on Person (None: anyone): the rule the code that
+    # sends it chooses its people by (leads, ambassadors). A choice is offered only to them.
+    audience: Callable[[], Q] | None = None
 
     @property
     def templates(self) -> str:
@@ -114,8 +117,28 @@ def forget(person: Person, about_them: Q) -> None:
     rows.update(subject="", body="", html="", attachment="")
 
 
-def optional_kinds() -> list[Kind]:
-    return [kind for kind in KINDS.values() if not kind.mandatory]
+def optional_kinds(person: Person | None = None) -> list[Kind]:
+    """The kinds one may turn off; for a person, only those that can ever reach them (a member
+    is not asked about the leads' messages). One query for all the audiences."""
+    kinds = [kind for kind in KINDS.values() if not kind.mandatory]
+    if person is None:
+        return kinds
+    narrowed = {kind.name: kind.audience() for kind in kinds if kind.audience is not None}
+    if not narrowed:
+        return kinds
+    reaches = (
+        Person.objects.filter(pk=person.pk)
+        .values(
+            **{
+                f"k_{n}": ExpressionWrapper(q, output_field=BooleanField())
+                for n, q in enumerate(narrowed.values())
+            }
+        )
+        .first()
+        or {}
+    )
+    reached = {name for n, name in enumerate(narrowed) if reaches.get(f"k_{n}")}
+    return [kind for kind in kinds if kind.name not in narrowed or kind.name in reached]
 
 
 # Who wants what ---------------------------------------------------------------------------------

@@ -11,10 +11,11 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
+
+from kwaliteitsnetwerk.redirects import safe_next
 
 from . import imports, notify, retention, second_factor, services
 from .access import bureau_required, person_of
@@ -345,7 +346,9 @@ def my_account(request):
     if person is not None:
         posted_mail = request.method == "POST" and request.POST.get("form") == "mail"
         mail_form = MailPreferencesForm(
-            request.POST if posted_mail else None, current=notify.preferences(person)
+            request.POST if posted_mail else None,
+            current=notify.preferences(person),
+            person=person,
         )
         if posted_mail and mail_form.is_valid():
             notify.set_preferences(person, mail_form.cleaned_data, by=person)
@@ -682,9 +685,4 @@ def outbox_resend(request, pk: int):
             _("The message to %(email)s is queued to go out again.")
             % {"email": notification.person.email},
         )
-    back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(
-        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        back = reverse("members:outbox")
-    return redirect(back)
+    return redirect(safe_next(request, request.POST.get("next"), "members:outbox"))

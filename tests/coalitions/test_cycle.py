@@ -321,6 +321,53 @@ class TestFromProposalToCoalition:
         assert list(coalition.leads.all()) == [member]
         assert coalition.interested.filter(person=member).exists()
 
+    def test_a_theme_not_in_the_list_is_added_without_leaving_the_form(
+        self, client, theme_round, bureau, member
+    ):
+        from coalitions.models import Theme
+
+        proposal = propose(theme_round, member)
+        close(theme_round)
+        url = reverse("coalitions:proposal_decide", args=[proposal.pk])
+        form = login(client, bureau).get(url).content.decode()
+        assert 'name="adopt-new_theme"' in form
+        assert f'value="{proposal.title}"' in form  # offered as the new theme
+        post = {
+            "decision": "adopt",
+            "adopt-name": "AI in het onderwijs",
+            "adopt-new_theme": "AI in het onderwijs",
+            "adopt-school_year": "2027-2028",
+            "adopt-assignment": proposal.question,
+            "adopt-start": "2027-09-01",
+            "adopt-planned_end": "2028-06-30",
+        }
+        response = client.post(url, post)
+        coalition = Coalition.objects.get(name="AI in het onderwijs")
+        assert response["Location"] == reverse("coalitions:detail", args=[coalition.pk])
+        assert coalition.theme.name == "AI in het onderwijs"
+        assert Theme.objects.filter(name__iexact="ai in het onderwijs").count() == 1
+
+    def test_choosing_no_theme_at_all_is_told_beside_the_field(
+        self, client, theme_round, bureau, member
+    ):
+        proposal = propose(theme_round, member)
+        close(theme_round)
+        url = reverse("coalitions:proposal_decide", args=[proposal.pk])
+        response = login(client, bureau).post(
+            url,
+            {
+                "decision": "adopt",
+                "adopt-name": "Iets",
+                "adopt-school_year": "2027-2028",
+                "adopt-assignment": "Vraag",
+                "adopt-start": "2027-09-01",
+                "adopt-planned_end": "2028-06-30",
+            },
+        )
+        assert response.status_code == 400
+        assert "Kies een thema, of geef hieronder een nieuw thema op." in response.content.decode()
+        assert not Coalition.objects.filter(name="Iets").exists()
+
 
 class TestLine:
     def test_the_coalition_page_shows_the_line_with_outputs_and_lessons(

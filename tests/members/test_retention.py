@@ -79,6 +79,24 @@ def test_the_daily_task_anonymises_the_due_and_keeps_the_counts(network):
 
 
 @time_machine.travel(TODAY, tick=False)
+def test_apply_retention_by_hand_does_what_the_beat_does(network):
+    """For an install without a beat (make run, cron): the same service, once."""
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("apply_retention", stdout=out)
+    assert "anonymised: 1" in out.getvalue()
+    network["gone"].refresh_from_db()
+    assert network["gone"].erased_at is not None
+    network["soon"].refresh_from_db()
+    assert network["soon"].erased_at is None
+    call_command("apply_retention", stdout=out)
+    assert out.getvalue().endswith("anonymised: 0\n")
+
+
+@time_machine.travel(TODAY, tick=False)
 def test_the_bureau_sets_a_longer_period(network, bureau):
     services.set_retention(5, by=bureau)
     assert list(retention.due()) == []
