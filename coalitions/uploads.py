@@ -129,11 +129,11 @@ def stored_with_row(file: FieldFile):
         with transaction.atomic():
             yield
     except BaseException as exc:
-        if new and getattr(file, "_committed", False) and file.name:
-            # Written before the failure: it goes with the row.
+        stored = new and getattr(file, "_committed", False)
+        if stored and file.name:  # written before the failure: it goes with the row
             with contextlib.suppress(OSError):
                 file.storage.delete(file.name)
-        if isinstance(exc, OSError):
+        if new and not stored and isinstance(exc, OSError):  # the storage refused it
             logger.error("Upload not stored (%s: %s); nothing saved", type(exc).__name__, exc)
             raise FileNotStored() from exc
         raise
