@@ -131,11 +131,6 @@ class CoalitionForm(SensibleInputMixin, forms.ModelForm):
             self.add_error("leads", _("An active coalition needs at least one lead."))
         return cleaned
 
-    def save(self, commit: bool = True) -> Coalition:
-        coalition = super().save(commit=True)
-        coalition.leads.set(self.cleaned_data["leads"])
-        return coalition
-
 
 class CoalitionContentForm(forms.ModelForm):
     """What a lead may change: the content, not the dates, status or leads."""
@@ -193,7 +188,7 @@ class RingForm(SensibleInputMixin, forms.ModelForm):
         if capacity and minimum and minimum > capacity:
             self.add_error("minimum_size", _("The minimum cannot be larger than the maximum."))
         if capacity and self.instance.pk:
-            active = self.instance.memberships.active().count()
+            active = self.instance.member_count
             if capacity < active:
                 self.add_error(
                     "capacity",

@@ -161,7 +161,7 @@ def weekly_digest(now: dt.datetime) -> int:
     messages = []
     for person in people:
         outputs = list(
-            Output.objects.visible_to(person, is_bureau=person.has_bureau_rights)
+            Output.objects.visible_to(person)
             .filter(created_at__gte=since, created_at__lt=monday)
             .select_related("coalition")
             .order_by("-created_at")[:20]

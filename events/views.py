@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, OuterRef, Prefetch, Q, prefetch_related_objects
+from django.db.models import Count, Prefetch, Q, prefetch_related_objects
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,7 +23,7 @@ from kwaliteitsnetwerk.caching import versions_of
 from members import services as member_services
 from members.access import is_bureau, person_of
 from members.csvfiles import csv_response
-from members.models import Action, Institution, Person, count_of
+from members.models import Action, Institution, Person
 from members.rows import url_pattern
 
 from . import services
@@ -70,9 +70,7 @@ def session_list(request):
     person = person_of(request)
     when = request.GET.get("when", "upcoming")
     kind = request.GET.get("kind", "")
-    sessions = Session.objects.visible_to(person, is_bureau=is_bureau(request)).select_related(
-        "host_institution"
-    )
+    sessions = Session.objects.visible_to(person).select_related("host_institution")
     sessions = sessions.past() if when == "past" else sessions.upcoming()
     if kind in Session.Kind.values:
         sessions = sessions.filter(kind=kind)
@@ -80,16 +78,7 @@ def session_list(request):
         sessions = sessions.filter(
             pk__in=Registration.objects.active().filter(person=person).values("session")
         )
-    # The places taken of the sessions shown, a subquery each (not a join over all sign-ups,
-    # grouped, and counted again for the pages).
-    sessions = sessions.annotate(
-        confirmed_count=count_of(
-            Registration.objects.filter(
-                session=OuterRef("pk"), status=Registration.Status.CONFIRMED
-            ),
-            "session",
-        )
-    )
+    sessions = sessions.with_places()
     page = Paginator(sessions, PAGE_SIZE).get_page(request.GET.get("page"))
     mine = (
         {
@@ -101,7 +90,8 @@ def session_list(request):
         if person
         else {}
     )
-    invited = services.invited_session_ids(person)
+    # "You are invited": the coming published sessions the rule invites them to.
+    invited = services.coming_invited_ids(person)
     for session in page:
         session.my_registration = mine.get(session.pk)
         session.invited = session.pk in invited
@@ -154,6 +144,7 @@ def _standing(session: Session, person) -> dict:
             }
         return {
             "editable": editable,
+            "remarks": session.remarks_visible_to(person),
             "organises": editable or session.is_organised_by(person),
             "invited": session.invites(person),
             "open": sorted(session.parts.open_to(person).values_list("pk", flat=True)),
@@ -341,9 +332,7 @@ def cancel_registration(request, pk: int):
     own = person is not None and registration.person_id == person.pk
     session = registration.session
     # A place in a full session goes to the first person waiting: ask first.
-    gives_up_scarce_place = registration.is_confirmed and (
-        session.is_full or session.registrations.waitlisted().exists()
-    )
+    gives_up_scarce_place = registration.gives_up_scarce_place
     confirmed = request.method == "POST" and (
         request.POST.get("confirm") == "1" or not gives_up_scarce_place
     )
@@ -431,10 +420,13 @@ def session_edit(request, pk: int | None = None):
 def programme(request, pk: int):
     session = get_session_for_user(request, pk, edit=True)
     parts = session.parts.select_related("coalition").prefetch_related("invited_rings")
+    # Which coalitions take part is the bureau's (programme_coalitions); the form only when
+    # there is a running coalition left to add.
+    form = CoalitionsForm(session=session) if is_bureau(request) else None
     context = {
         "session": session,
         "parts": parts,
-        "coalitions_form": CoalitionsForm(session=session) if is_bureau(request) else None,
+        "coalitions_form": form if form and form.fields["coalitions"].queryset.exists() else None,
     }
     return render(request, "events/programme.html", context)
 
@@ -586,8 +578,7 @@ def registrations(request, pk: int):
     )
     person = person_of(request)
     mine = session.registrations.manageable_by(person)
-    # Diet and accessibility remarks are for those who organise the session itself.
-    show_remarks = _standing(session, person)["editable"]
+    show_remarks = _standing(session, person)["remarks"]
     if request.GET.get("format") == "csv":
         regs = (
             mine.active()
