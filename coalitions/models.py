@@ -351,9 +351,14 @@ class RingQuerySet(models.QuerySet):
         return self.filter(order=Ring.CORE_ORDER)
 
     def below_minimum(self):
+        """Ring.below_minimum, asked in the query."""
         return self.with_counts().filter(
             minimum_size__isnull=False, active_count__lt=F("minimum_size")
         )
+
+    def full(self):
+        """Ring.is_full (no room_left), asked in the query."""
+        return self.with_counts().filter(capacity__isnull=False, active_count__gte=F("capacity"))
 
 
 class Ring(models.Model):
@@ -494,6 +499,14 @@ class RingMembershipQuerySet(models.QuerySet):
 
     def active(self):
         return self.filter(status=RingMembership.Status.ACTIVE)
+
+    def waiting(self):
+        """What waits for the leads: a request to join a ring, or an active member asking to
+        move to another (RingMembership.asks_to_move)."""
+        return self.filter(
+            Q(status=RingMembership.Status.REQUESTED)
+            | Q(status=RingMembership.Status.ACTIVE, requested_ring__isnull=False)
+        )
 
 
 class RingMembership(models.Model):
@@ -988,6 +1001,11 @@ class Proposal(models.Model):
     @property
     def is_declined(self) -> bool:
         return self.status == self.Status.DECLINED
+
+    def is_decidable(self, now=None) -> bool:
+        """The bureau chooses or declines a proposal once its round closed and the votes are
+        counted, and only once (the decision's service holds it, the page offers it by it)."""
+        return self.is_open and self.round.is_closed(now)
 
 
 class Support(models.Model):

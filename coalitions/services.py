@@ -1102,10 +1102,12 @@ def _locked_open_proposal(proposal: Proposal) -> Proposal:
         .select_related("round", "proposed_by__user")
         .get(pk=proposal.pk)
     )
-    if not proposal.round.is_closed():
-        raise CycleError(_("Decide on proposals once the round is closed and the votes counted."))
-    if not proposal.is_open:
-        raise CycleError(_("This proposal has been decided on."))
+    if not proposal.is_decidable():
+        raise CycleError(
+            _("This proposal has been decided on.")
+            if not proposal.is_open
+            else _("Decide on proposals once the round is closed and the votes counted.")
+        )
     return proposal
 
 

@@ -969,6 +969,7 @@ def proposal_detail(request, pk: int):
             "is_open": proposal.round.is_open(),
             "supported": bool(person) and any(s.person_id == person.pk for s in supports),
             "is_bureau": bureau,
+            "may_decide": bureau and proposal.is_decidable(),
         },
         status=status,
     )

@@ -123,7 +123,7 @@ def _check_choices(
 def check_open_for_signup(session: Session, *, on_behalf: bool = False) -> None:
     if session.is_cancelled:
         raise RegistrationError(_("This session has been cancelled."))
-    if session.status != Session.Status.PUBLISHED:
+    if not session.is_published:
         raise RegistrationError(_("This session is not open for sign-up yet."))
     if session.is_past:
         raise RegistrationError(_("This session has already taken place."))
@@ -542,12 +542,15 @@ def still_invited(registrations):
     )
 
 
-def people_invited(session: Session, *, with_account: bool = True):
+def people_invited(session: Session | OuterRef, *, with_account: bool = True):
     """Everyone who may sign up, with an account (for the invitation mail on publishing): the
     same rule as Session.objects.invited, asked the other way round. `with_account=False`:
-    the invited who have no account yet, so get no mail (what publishing says beside it)."""
+    the invited who have no account yet, so get no mail (what publishing says beside it).
+    `session`: a Session, or OuterRef("pk") inside a query of sessions (to count them there,
+    as the bureau's signal of invitations with few answers does)."""
+    pk = OuterRef(session) if isinstance(session, OuterRef) else session.pk
     return Person.objects.filter(
-        Exists(Session.objects.filter(pk=session.pk).invited(OuterRef("pk"))),
+        Exists(Session.objects.filter(pk=pk).invited(OuterRef("pk"))),
         erased_at__isnull=True,
         user__isnull=not with_account,
     )

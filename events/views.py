@@ -629,7 +629,19 @@ def registrations(request, pk: int):
         ),
         **caching.lazily(
             lambda: _registration_lists(request, session, mine),
-            ("page", "shown", "numbered", "tabs", "counts", "query", "part", "parts"),
+            (
+                "page",
+                "shown",
+                "numbered",
+                "cancelled_list",
+                "shown_count",
+                "confirmed_list_key",
+                "waiting_list_key",
+                "tabs",
+                "query",
+                "part",
+                "parts",
+            ),
         ),
     }
     return render(request, "events/registrations.html", context)
@@ -652,15 +664,12 @@ def _people_key(name: str, session: Session, person, *more) -> str:
 def _registration_lists(request, session: Session, mine) -> dict:
     # One list at a time (confirmed, waiting, cancelled), searched and paged on the server: a
     # big session has hundreds of people, and the organiser looks for one or goes down a list.
-    lists = {
-        "bevestigd": Registration.Status.CONFIRMED,
-        "wachtlijst": Registration.Status.WAITLISTED,
-        "afgemeld": Registration.Status.CANCELLED,
-    }
+    # The list is named by its status (?lijst=bevestigd), the template gets booleans.
+    Status = Registration.Status
     shown = request.GET.get("lijst", "")
-    shown = shown if shown in lists else "bevestigd"
+    shown = Status(shown) if shown in Status.values else Status.CONFIRMED
     counts = mine.aggregate(
-        **{key: Count("pk", filter=Q(status=status)) for key, status in lists.items()}
+        **{status.value: Count("pk", filter=Q(status=status)) for status in Status}
     )
     parts = list(
         session.parts.select_related("coalition")
@@ -684,8 +693,8 @@ def _registration_lists(request, session: Session, mine) -> dict:
     )
     part = next((p for p in parts if str(p.pk) == request.GET.get("onderdeel")), None)
     query = request.GET.get("q", "").strip()[:100]
-    regs = mine.filter(status=lists[shown]).select_related("person__institution", "registered_by")
-    if shown == "wachtlijst":
+    regs = mine.filter(status=shown).select_related("person__institution", "registered_by")
+    if shown == Status.WAITLISTED:
         regs = services.with_waitlist_positions(regs)
     if part is not None:
         # One condition on the same choice: who still chose this part (a choice given up in
@@ -695,7 +704,7 @@ def _registration_lists(request, session: Session, mine) -> dict:
             choices__status__in=[Registration.Status.CONFIRMED, Registration.Status.WAITLISTED],
         )
     regs = _matching(regs, query)
-    order = ("-cancelled_at", "-pk") if shown == "afgemeld" else ("queued_at", "pk")
+    order = ("-cancelled_at", "-pk") if shown == Status.CANCELLED else ("queued_at", "pk")
     page = Paginator(
         regs.prefetch_related(_open_choices()).order_by(*order), REGISTRATIONS_PAGE
     ).get_page(request.GET.get("page"))
@@ -714,17 +723,20 @@ def _registration_lists(request, session: Session, mine) -> dict:
         reg.history = history.get(reg.pk, [])
     return {
         "page": page,
-        "shown": shown,
-        "numbered": shown == "wachtlijst",
+        "shown": shown.value,
+        "numbered": shown == Status.WAITLISTED,
+        "cancelled_list": shown == Status.CANCELLED,
+        "shown_count": counts[shown.value],
+        "confirmed_list_key": Status.CONFIRMED.value,
+        "waiting_list_key": Status.WAITLISTED.value,
         "tabs": [
-            (key, label, counts[key])
-            for key, label in (
-                ("bevestigd", _("Confirmed")),
-                ("wachtlijst", _("Waiting list")),
-                ("afgemeld", _("Cancelled")),
+            (status.value, label, counts[status.value])
+            for status, label in (
+                (Status.CONFIRMED, _("Confirmed")),
+                (Status.WAITLISTED, _("Waiting list")),
+                (Status.CANCELLED, _("Cancelled")),
             )
         ],
-        "counts": counts,
         "query": query,
         "part": part,
         "parts": parts,

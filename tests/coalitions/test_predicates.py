@@ -129,6 +129,20 @@ class TestTakingPart:
         assert taking_part_here() == {institution, other_institution}
 
 
+class TestWhatWaitsForTheLeads:
+    def test_requests_to_join_and_to_move_wait_nothing_else(self, coalition, kern, flex):
+        asks, moves, stays, invited, ended = (make_person(n) for n in "AMSIE")
+        make_membership(asks, kern, status=RingMembership.Status.REQUESTED)
+        moving = make_membership(moves, flex)
+        moving.requested_ring = kern
+        moving.save()
+        make_membership(stays, flex)
+        make_membership(invited, kern, status=RingMembership.Status.INVITED)
+        make_membership(ended, flex, status=RingMembership.Status.ENDED)
+        waiting = {m.person for m in RingMembership.objects.waiting()}
+        assert waiting == {asks, moves}
+
+
 class TestRoomInARing:
     def test_room_left_counts_active_members_only(self, kern, institution):
         assert kern.capacity == 8
@@ -156,6 +170,24 @@ class TestRoomInARing:
             make_membership(make_person(f"F{n}"), flex)
         assert flex.room_left() is None
         assert not flex.is_full
+
+    def test_full_and_below_minimum_asked_in_the_query_say_what_the_ring_says(
+        self, coalition, kern, flex
+    ):
+        from coalitions.models import Ring
+
+        kern.capacity, kern.minimum_size = 2, 2
+        kern.save()
+        make_membership(make_person("Een"), kern)
+        assert set(Ring.objects.filter(coalition=coalition).full()) == set()
+        assert set(Ring.objects.filter(coalition=coalition).below_minimum()) == {kern}
+        make_membership(make_person("Twee"), kern)
+        for n in range(3):
+            make_membership(make_person(f"F{n}"), flex)  # no maximum: never full
+        assert set(Ring.objects.filter(coalition=coalition).full()) == {kern}
+        assert set(Ring.objects.filter(coalition=coalition).below_minimum()) == set()
+        for ring in Ring.objects.filter(coalition=coalition).with_counts():
+            assert ring.is_full == (ring == kern)
 
     def test_the_annotated_count_asks_no_query(self, coalition, django_assert_num_queries):
         rings = list(coalition.rings.with_counts())
@@ -230,3 +262,25 @@ class TestWhereSomeoneStands:
         assert coalition.place_of(one, make_membership(one, flex)) == coalition.place_of(
             two, make_membership(two, flex)
         )
+
+
+class TestWhenAProposalIsDecided:
+    def test_only_an_open_proposal_of_a_closed_round(self, member):
+        import datetime as dt
+
+        from django.utils import timezone
+
+        from coalitions.models import Proposal, ThemeRound
+
+        now = timezone.now()
+        theme_round = ThemeRound.objects.create(
+            school_year="2031-2032", opens_at=now - dt.timedelta(days=7), closes_at=now
+        )
+        proposal = Proposal.objects.create(
+            round=theme_round, title="Data", question="?", why_now="!", desired_output="."
+        )
+        assert proposal.is_decidable(now)
+        assert not proposal.is_decidable(now - dt.timedelta(days=1))  # still open
+        assert not proposal.is_decidable(now - dt.timedelta(days=8))  # not yet open
+        proposal.status, proposal.decided_at = Proposal.Status.CHOSEN, now
+        assert not proposal.is_decidable(now)

@@ -80,6 +80,35 @@ class TestFull:
         assert place.gives_up_scarce_place  # room again, but someone waits
 
 
+class TestWhoIsInvited:
+    def test_people_invited_counted_inside_a_query_of_sessions_say_the_same(
+        self, joint_session, coalition, member, outsider, lead
+    ):
+        """people_invited(OuterRef("pk")): the bureau's signal counts the invitation rule in
+        its own query; the answer is the one people_invited(session) gives."""
+        from django.db.models import F, Func, OuterRef, Subquery
+
+        make_membership(member, coalition.rings.get(order=1))
+        meeting = make_session(kind=Session.Kind.COALITION, organiser_coalition=coalition)
+        per_session = {s.pk: set(services.people_invited(s)) for s in (joint_session, meeting)}
+        assert per_session[meeting.pk] == {lead, member}
+        assert outsider not in per_session[meeting.pk]
+        assert outsider in per_session[joint_session.pk]  # the plenary is for everyone
+        counted = dict(
+            Session.objects.filter(pk__in=per_session)
+            .annotate(
+                n=Subquery(
+                    services.people_invited(OuterRef("pk"))
+                    .order_by()
+                    .annotate(n=Func(F("pk"), function="COUNT"))
+                    .values("n")
+                )
+            )
+            .values_list("pk", "n")
+        )
+        assert counted == {pk: len(people) for pk, people in per_session.items()}
+
+
 class TestWhoReadsTheRemarks:
     """Session.remarks_visible_to / Registration.remarks_visible_to."""
 
