@@ -117,7 +117,8 @@ class CoalitionForm(SensibleInputMixin, forms.ModelForm):
                     "planned_end", _("The planned end is before the start: choose a later date.")
                 )
             elif (
-                end - start > Coalition.MAX_TERM and not cleaned.get("extension_reason", "").strip()
+                Coalition.term_too_long(start, end)
+                and not cleaned.get("extension_reason", "").strip()
             ):
                 self.add_error(
                     "extension_reason",

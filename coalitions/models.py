@@ -272,8 +272,14 @@ class Coalition(models.Model):
         allowed = self.allowed_transitions()
         return self.Status(allowed[0]) if allowed else None
 
+    @classmethod
+    def term_too_long(cls, start, planned_end) -> bool:
+        """A term longer than one school year, which only the bureau grants, with a reason
+        (the coalition form asks it of the dates typed, exceeds_term of a coalition)."""
+        return planned_end - start > cls.MAX_TERM
+
     def exceeds_term(self) -> bool:
-        return self.planned_end - self.start > self.MAX_TERM
+        return self.term_too_long(self.start, self.planned_end)
 
     @property
     def is_recruiting(self) -> bool:
