@@ -66,10 +66,7 @@ def get_output_for_user(request: HttpRequest, pk: int) -> Output:
     """An output this person may see (Output.objects.visible_to), else 404: its existence is
     not told to those who may not see it. Visitors without login see public outputs."""
     person = person_of(request) if request.user.is_authenticated else None
-    return get_object_or_404(
-        Output.objects.visible_to(person, is_bureau=bool(person and person.has_bureau_rights)),
-        pk=pk,
-    )
+    return get_object_or_404(Output.objects.visible_to(person), pk=pk)
 
 
 def open_membership(person: Person | None, coalition: Coalition) -> RingMembership | None:

@@ -142,7 +142,8 @@ class CoalitionForm(SensibleInputMixin, forms.ModelForm):
                     "planned_end", _("The planned end is before the start: choose a later date.")
                 )
             elif (
-                end - start > Coalition.MAX_TERM and not cleaned.get("extension_reason", "").strip()
+                Coalition.term_too_long(start, end)
+                and not cleaned.get("extension_reason", "").strip()
             ):
                 self.add_error(
                     "extension_reason",
@@ -155,11 +156,6 @@ class CoalitionForm(SensibleInputMixin, forms.ModelForm):
         ):
             self.add_error("leads", _("An active coalition needs at least one lead."))
         return cleaned
-
-    def save(self, commit: bool = True) -> Coalition:
-        coalition = super().save(commit=True)
-        coalition.leads.set(self.cleaned_data["leads"])
-        return coalition
 
 
 class CoalitionContentForm(SensibleInputMixin, forms.ModelForm):
@@ -218,7 +214,7 @@ class RingForm(SensibleInputMixin, forms.ModelForm):
         if capacity and minimum and minimum > capacity:
             self.add_error("minimum_size", _("The minimum cannot be larger than the maximum."))
         if capacity and self.instance.pk:
-            active = self.instance.memberships.active().count()
+            active = self.instance.member_count
             if capacity < active:
                 self.add_error(
                     "capacity",

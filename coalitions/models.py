@@ -1,5 +1,5 @@
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 from django.db import models
 from django.db.models import Count, F, Q, Sum
@@ -60,22 +60,12 @@ class CoalitionQuerySet(models.QuerySet):
     def running(self):
         return self.filter(status__in=RUNNING_STATUSES)
 
-    def with_member(self, person: Person | None):
-        """Coalitions where the person has an active ring membership."""
+    def taken_part_in_by(self, person: Person | None):
+        """ "My coalitions": those the person takes part in (taking_part: leads or has an
+        active place in a ring)."""
         if person is None:
             return self.none()
-        return self.filter(
-            pk__in=RingMembership.objects.active().filter(person=person).values("coalition")
-        )
-
-    def involving(self, person: Person | None):
-        """ "My coalitions": those the person leads or has an open ring membership in."""
-        if person is None:
-            return self.none()
-        return self.filter(
-            Q(pk__in=Coalition.leads.through.objects.filter(person=person).values("coalition"))
-            | Q(pk__in=RingMembership.objects.open().filter(person=person).values("coalition"))
-        )
+        return self.filter(taking_part(person=person, coalition=models.OuterRef("pk")))
 
     def organising_for(self, person: Person | None):
         """The coalitions whose meetings this person may plan and change as a lead: those they
@@ -268,6 +258,21 @@ class Coalition(models.Model):
             post_outputs=through("can_post_outputs"),
         )
 
+    def place_of(self, person: Person | None, membership: "RingMembership | None") -> tuple:
+        """Where this person stands here, as the key of the fragments that differ per person
+        (kwaliteitsnetwerk.caching): their own place (ring, state, a move asked), their rights
+        (rights_of), whether they are logged in and their bureau rights: all that rights_of and
+        Output.objects.visible_to read (bureau, lead, the ring they are active in), so two
+        people with the same place see the same head, rings, input and outputs."""
+        return (
+            membership.ring_id if membership else "",
+            membership.status if membership else "",
+            membership.requested_ring_id if membership else "",
+            astuple(self.rights_of(person, membership)),
+            person is not None,
+            bool(person and person.has_bureau_rights),
+        )
+
     def allowed_transitions(self) -> list[str]:
         return list(self.TRANSITIONS[self.Status(self.status)])
 
@@ -277,8 +282,14 @@ class Coalition(models.Model):
         allowed = self.allowed_transitions()
         return self.Status(allowed[0]) if allowed else None
 
+    @classmethod
+    def term_too_long(cls, start, planned_end) -> bool:
+        """A term longer than one school year, which only the bureau grants, with a reason
+        (the coalition form asks it of the dates typed, exceeds_term of a coalition)."""
+        return planned_end - start > cls.MAX_TERM
+
     def exceeds_term(self) -> bool:
-        return self.planned_end - self.start > self.MAX_TERM
+        return self.term_too_long(self.start, self.planned_end)
 
     @property
     def is_recruiting(self) -> bool:
@@ -329,6 +340,19 @@ RUNNING_STATUSES = [
 ]
 
 
+@dataclass(frozen=True)
+class RingOffer:
+    """What the coalition page offers one person for one ring (Ring.offer_to): at most one is
+    true; none when there is nothing to offer."""
+
+    join: bool = False  # join an open ring at once
+    ask: bool = False  # ask to join an on-request ring
+    move: bool = False  # an active member moves to this open ring at once
+    ask_move: bool = False  # an active member asks to move to this on-request ring
+    full: bool = False  # an open ring they could join or move to, but it is full
+    by_invitation: bool = False  # only the leads invite (for who has no place here yet)
+
+
 class RingQuerySet(models.QuerySet):
     def with_counts(self):
         """Annotate active_count, which is_full and below_minimum then read without a query."""
@@ -343,9 +367,14 @@ class RingQuerySet(models.QuerySet):
         return self.filter(order=Ring.CORE_ORDER)
 
     def below_minimum(self):
+        """Ring.below_minimum, asked in the query."""
         return self.with_counts().filter(
             minimum_size__isnull=False, active_count__lt=F("minimum_size")
         )
+
+    def full(self):
+        """Ring.is_full (no room_left), asked in the query."""
+        return self.with_counts().filter(capacity__isnull=False, active_count__gte=F("capacity"))
 
 
 class Ring(models.Model):
@@ -436,19 +465,53 @@ class Ring(models.Model):
     def joins_on_request(self) -> bool:
         return self.join_policy == self.JoinPolicy.REQUEST
 
-    def _active_count(self) -> int:
+    @property
+    def member_count(self) -> int:
+        """Its active members: annotated by with_counts(), else counted now (under the ring's
+        lock in the services)."""
         count = getattr(self, "active_count", None)
-        if count is None:  # not annotated by with_counts(): count now
+        if count is None:
             count = self.memberships.active().count()
         return count
 
+    def room_left(self) -> int | None:
+        """THE room in a ring: the places still free (0 when full), None without a maximum.
+        Joining, accepting, moving, the launch and the ring form all ask it."""
+        if self.capacity is None:
+            return None
+        return max(0, self.capacity - self.member_count)
+
     @property
     def is_full(self) -> bool:
-        return self.capacity is not None and self._active_count() >= self.capacity
+        return self.room_left() == 0
 
     @property
     def below_minimum(self) -> bool:
-        return self.minimum_size is not None and self._active_count() < self.minimum_size
+        return self.minimum_size is not None and self.member_count < self.minimum_size
+
+    def offer_to(self, membership: "RingMembership | None") -> RingOffer:
+        """What a person with this open membership in the coalition (or None) may do with this
+        ring, as the services hold it (join_ring, request_move): nothing in a closed
+        coalition; without a place, join an open ring with room, ask an on-request one, or
+        wait for an invitation; an active member not already asking to move may move to
+        another ring in the same way (an invitation-only ring offers them nothing)."""
+        if self.coalition.is_closed:
+            return RingOffer()
+        if membership is None:
+            newcomer = True
+        elif membership.is_active and not membership.asks_to_move:
+            if membership.ring_id == self.pk:
+                return RingOffer()
+            newcomer = False
+        else:
+            return RingOffer()
+        if self.joins_directly:
+            if self.is_full:
+                return RingOffer(full=True)
+            return RingOffer(join=newcomer, move=not newcomer)
+        if self.joins_on_request:
+            return RingOffer(ask=newcomer, ask_move=not newcomer)
+        return RingOffer(by_invitation=newcomer)
 
 
 class RingMembershipQuerySet(models.QuerySet):
@@ -457,6 +520,14 @@ class RingMembershipQuerySet(models.QuerySet):
 
     def active(self):
         return self.filter(status=RingMembership.Status.ACTIVE)
+
+    def waiting(self):
+        """What waits for the leads: a request to join a ring, or an active member asking to
+        move to another (RingMembership.asks_to_move)."""
+        return self.filter(
+            Q(status=RingMembership.Status.REQUESTED)
+            | Q(status=RingMembership.Status.ACTIVE, requested_ring__isnull=False)
+        )
 
 
 class RingMembership(models.Model):
@@ -587,6 +658,31 @@ class RingMembership(models.Model):
         return self.is_active and bool(getattr(self.ring, right))
 
 
+def taking_part_rows(**where) -> tuple[models.QuerySet, models.QuerySet]:
+    """THE rule of taking part in a coalition, as the rows that make it: an active place in
+    one of its rings, or leading it. A request or an invitation is not taking part yet (it
+    gives no rights, fills no place and counts in no matrix); "my coalitions", the
+    participation matrix, the network picture, the institutions in no coalition and the
+    coalitions on a person's page all read this. `where`: lookups both rows have (`person`,
+    `coalition`, `person__institution`, ... as values, querysets or OuterRefs)."""
+    return (
+        RingMembership.objects.active().filter(**where),
+        Coalition.leads.through.objects.filter(**where),
+    )
+
+
+def taking_part(**where) -> Q:
+    """taking_part_rows as a condition for a query (EXISTS one or the other)."""
+    places, leads = taking_part_rows(**where)
+    return Q(models.Exists(places)) | Q(models.Exists(leads))
+
+
+def people_taking_part_in(coalition: "Coalition") -> models.QuerySet:
+    """Person.objects.taking_part_in(coalition): members may not import coalitions, so the
+    rule is asked from here."""
+    return Person.objects.filter(taking_part(person=models.OuterRef("pk"), coalition=coalition))
+
+
 class Input(models.Model):
     """Inbreng: a question, idea or case someone in a ring brings in; leads triage it."""
 
@@ -652,13 +748,24 @@ def output_upload_to(instance, filename: str) -> str:
 
 
 class OutputQuerySet(models.QuerySet):
-    def visible_to(self, person: Person | None, *, is_bureau: bool = False):
-        """Outputs this person may see: public always, network when logged in, coalition and
-        ring outputs for those inside (a ring's outputs also for the rings inside it)."""
-        if is_bureau:
-            return self
+    def public(self):
+        """What anyone may read, also without logging in."""
+        return self.filter(visibility=Output.Visibility.PUBLIC)
+
+    def for_network(self):
+        """What everyone logged in may read (network and public): the library's harvest, the
+        line of a theme's coalitions, the outputs a conference can present."""
+        return self.filter(visibility__in=Output.FOR_NETWORK)
+
+    def visible_to(self, person: Person | None):
+        """THE rule of who reads an output: public always, network when logged in, coalition
+        and ring outputs for those inside (a ring's outputs also for the rings inside it) and
+        the coalition's leads; every output for the bureau (Person.has_bureau_rights, read
+        here: no caller passes it)."""
         if person is None:
-            return self.filter(visibility=Output.Visibility.PUBLIC)
+            return self.public()
+        if person.has_bureau_rights:
+            return self
         # EXISTS subqueries, one per way in, each on the output's own row: no joins that
         # multiply the rows, so no DISTINCT (at ten times the network: 31 ms → see bench).
         active = RingMembership.objects.active().filter(person=person)
@@ -674,7 +781,7 @@ class OutputQuerySet(models.QuerySet):
         )
         led = models.Exists(leads)
         return self.filter(
-            Q(visibility__in=[Output.Visibility.PUBLIC, Output.Visibility.NETWORK])
+            Q(visibility__in=Output.FOR_NETWORK)
             | (Q(visibility=Output.Visibility.COALITION) & (in_coalition | led))
             | (Q(visibility=Output.Visibility.RING) & (inside_ring | led))
         )
@@ -699,6 +806,8 @@ class Output(models.Model):
         COALITION = "coalitie", _("The coalition")
         NETWORK = "netwerk", _("The whole network")
         PUBLIC = "openbaar", _("Public")
+
+    FOR_NETWORK = [Visibility.PUBLIC, Visibility.NETWORK]
 
     coalition = models.ForeignKey(
         Coalition, on_delete=models.CASCADE, related_name="outputs", verbose_name=_("coalition")
@@ -937,6 +1046,11 @@ class Proposal(models.Model):
     @property
     def is_declined(self) -> bool:
         return self.status == self.Status.DECLINED
+
+    def is_decidable(self, now=None) -> bool:
+        """The bureau chooses or declines a proposal once its round closed and the votes are
+        counted, and only once (the decision's service holds it, the page offers it by it)."""
+        return self.is_open and self.round.is_closed(now)
 
 
 class Support(models.Model):

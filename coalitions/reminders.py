@@ -97,29 +97,11 @@ def ring_agreement(now: dt.datetime) -> int:
     """The commitment rule's nudge: who just missed the last two sessions their ring (which
     expects attendance) was invited to gets a friendly message, and the leads one summary per
     ring. Once per pair of missed sessions (the occasion names the latest)."""
-    from events.services import commitment
+    from events.services import keep_missing
 
-    memberships = list(
-        RingMembership.objects.active()
-        .filter(
-            coalition__status=Coalition.Status.ACTIVE,
-            ring__sessions_expected__isnull=False,
-            person__erased_at__isnull=True,
-        )
-        .select_related("ring", "coalition", "person__user")
-    )
-    # A session counts once its organisers had a few days to record who came.
-    kept = commitment(
-        memberships,
-        today=timezone.localdate(now),
-        held_before=now - PRESENCE_GRACE,
-        by_membership=True,
-    )
     nudged, per_ring = [], {}
-    for m in memberships:
-        c = kept.get(m.pk)
-        # Exactly two: the nudge comes when it happens, not again at every further miss.
-        if c is None or c.missed_in_a_row != 2 or not c.expected:
+    for m, c in keep_missing(now):
+        if not c.just_missed_two:
             continue
         context = {
             "ring": m.ring.name,

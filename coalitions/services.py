@@ -1054,10 +1054,6 @@ class LaunchError(CycleError):
         self.problems = problems
 
 
-def _round_url(theme_round: ThemeRound) -> str:
-    return settings.SITE_URL + reverse("coalitions:round", args=[theme_round.pk])
-
-
 def _check_round_open(theme_round: ThemeRound) -> None:
     now = timezone.now()
     if theme_round.is_upcoming(now):
@@ -1215,10 +1211,12 @@ def _locked_open_proposal(proposal: Proposal) -> Proposal:
         .select_related("round", "proposed_by__user")
         .get(pk=proposal.pk)
     )
-    if not proposal.round.is_closed():
-        raise CycleError(_("Decide on proposals once the round is closed and the votes counted."))
-    if not proposal.is_open:
-        raise CycleError(_("This proposal has been decided on."))
+    if not proposal.is_decidable():
+        raise CycleError(
+            _("This proposal has been decided on.")
+            if not proposal.is_open
+            else _("Decide on proposals once the round is closed and the votes counted.")
+        )
     return proposal
 
 
@@ -1363,12 +1361,9 @@ def launch_problems(coalition: Coalition) -> list[str]:
     if core is None:
         problems.append(_("%(name)s has no Kern.") % {"name": name})
         return problems
-    kern = sum(
-        1
-        for m in core.memberships.all()
-        if m.status == RingMembership.Status.ACTIVE
-        or (m.status == RingMembership.Status.REQUESTED and m.chosen)
-    )
+    # The Kern at the launch: its members now and the candidates chosen (Ring.room_left).
+    chosen = sum(1 for m in core.memberships.all() if m.is_requested and m.chosen)
+    kern = core.member_count + chosen
     if core.minimum_size and kern < core.minimum_size:
         problems.append(
             _(
@@ -1376,7 +1371,8 @@ def launch_problems(coalition: Coalition) -> list[str]:
             )
             % {"name": name, "ring": core.name, "count": kern, "minimum": core.minimum_size}
         )
-    if core.capacity is not None and kern > core.capacity:
+    room = core.room_left()
+    if room is not None and chosen > room:
         problems.append(
             _("%(name)s: %(count)s chosen for a %(ring)s of %(capacity)s places.")
             % {"name": name, "ring": core.name, "count": kern, "capacity": core.capacity}
@@ -1390,7 +1386,7 @@ def launchable() -> models.QuerySet:
         "leads",
         models.Prefetch(
             "rings",
-            queryset=Ring.objects.prefetch_related(
+            queryset=Ring.objects.with_counts().prefetch_related(
                 models.Prefetch("memberships", queryset=RingMembership.objects.open())
             ),
         ),
@@ -1432,9 +1428,7 @@ def _launch_one(coalition: Coalition, *, by: Person | None) -> None:
     outer = next((ring for ring in rings if ring.order > core.order), None)
     if outer is not None:
         outer = _locked_ring(outer)
-        room = (
-            None if outer.capacity is None else outer.capacity - outer.memberships.active().count()
-        )
+        room = outer.room_left()  # the locked row, not annotated: counts now
     for candidate in [m for m in core.memberships.all() if m.is_requested]:
         if candidate.chosen:
             _activate(

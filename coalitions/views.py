@@ -1,7 +1,6 @@
 import datetime as dt
 import mimetypes
 from collections import defaultdict
-from dataclasses import astuple
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -64,6 +63,7 @@ from .models import (
     Support,
     Theme,
     ThemeRound,
+    taking_part,
 )
 from .uploads import FileNotStored
 
@@ -106,16 +106,13 @@ def coalition_list(request):
     if params["status"] in Coalition.Status.values:
         coalitions = coalitions.filter(status=params["status"])
     if params["institution"].isdigit():
-        institution_id = int(params["institution"])
         coalitions = coalitions.filter(
-            Q(leads__institution_id=institution_id)
-            | Q(
-                memberships__person__institution_id=institution_id,
-                memberships__status=RingMembership.Status.ACTIVE,
-            )
-        ).distinct()
+            taking_part(coalition=OuterRef("pk"), person__institution_id=int(params["institution"]))
+        )
     if params["mine"] == "1":
-        coalitions = coalitions.filter(pk__in=Coalition.objects.involving(person).values("pk"))
+        coalitions = coalitions.filter(
+            pk__in=Coalition.objects.taken_part_in_by(person).values("pk")
+        )
     ordered = coalitions.order_by("-school_year", dutch("name"), "pk")
     # The results and the filters are the same for everyone with the same filters (and for
     # "mine" per person): cached by the versions of every coalition, theme and person shown,
@@ -202,15 +199,9 @@ def coalition_detail(request, pk: int):
     rights = coalition.rights_of(person, membership)
     bureau = is_bureau(request)
     # The head, the rings, the input and the outputs are cached by the coalition's versions
-    # and by what the access rules answer for this person (Coalition.rights_of, is_bureau)
-    # with the place their own membership gives them; their data is read only when not there.
-    place = (
-        membership.ring_id if membership else "",
-        membership.status if membership else "",
-        membership.requested_ring_id if membership else "",
-        astuple(rights),
-        bureau,
-    )
+    # and by where this person stands (Coalition.place_of: what rights_of and
+    # Output.objects.visible_to read); their data is read only when not there.
+    place = coalition.place_of(person, membership)
     versions = coalition.versions
     context = {
         "coalition": coalition,
@@ -226,12 +217,12 @@ def coalition_detail(request, pk: int):
         "join_form": JoinForm(),
         "input_form": InputForm() if rights.post_input else None,
         "may_evaluate": coalition.may_evaluate(person, membership),
-        **caching.lazily(lambda: _rings_of(coalition, rights), ("rings",)),
+        **caching.lazily(lambda: _rings_of(coalition, rights, membership), ("rings",)),
         **caching.lazily(lambda: {"inputs": _inputs_of(coalition, rights)}, ("inputs",)),
         **caching.lazily(
             lambda: {
                 "outputs": Output.objects.filter(coalition=coalition)
-                .visible_to(person, is_bureau=bureau)
+                .visible_to(person)
                 .select_related("ring"),
                 "leads": coalition.leads.select_related("institution").dutch_order(),
                 "bureau_contact": coalition.bureau_contact,
@@ -247,8 +238,9 @@ def coalition_detail(request, pk: int):
     return render(request, "coalitions/coalition_detail.html", context)
 
 
-def _rings_of(coalition: Coalition, rights) -> dict:
-    """The rings with their counts, and their members where this person sees the workspace."""
+def _rings_of(coalition: Coalition, rights, membership) -> dict:
+    """The rings with their counts, what each offers this person (Ring.offer_to), and their
+    members where this person sees the workspace."""
     rings = list(coalition.rings.with_counts().order_by("order"))
     members_by_ring: dict[int, list] = defaultdict(list)
     if rights.see_workspace:
@@ -261,6 +253,7 @@ def _rings_of(coalition: Coalition, rights) -> dict:
             members_by_ring[m.ring_id].append(m.person)
     for ring in rings:
         ring.people = members_by_ring.get(ring.pk, [])
+        ring.offer = ring.offer_to(membership)
     return {"rings": rings}
 
 
@@ -278,9 +271,7 @@ def _line_of(coalition: Coalition) -> dict:
     """The coalitions on this theme before it (oldest first) with what the network may read of
     them — their outputs for the network and their evaluation — and those that continue it."""
     line = coalition.line()
-    shared = Output.objects.filter(
-        visibility__in=[Output.Visibility.NETWORK, Output.Visibility.PUBLIC]
-    )
+    shared = Output.objects.for_network()
     by_coalition = defaultdict(list)
     for output in shared.filter(coalition__in=[c.pk for c in line]):
         by_coalition[output.coalition_id].append(output)
@@ -779,9 +770,7 @@ def output_download(request, pk: int):
 def output_library(request):
     """Outputs across all coalitions and years; the public ones also for visitors without login."""
     person = person_of(request) if request.user.is_authenticated else None
-    outputs = Output.objects.visible_to(person, is_bureau=is_bureau(request)).select_related(
-        "coalition"
-    )
+    outputs = Output.objects.visible_to(person).select_related("coalition")
     query = request.GET.get("q", "").strip()
     kind = request.GET.get("kind", "")
     if query:
@@ -992,6 +981,7 @@ def proposal_detail(request, pk: int):
             "is_open": proposal.round.is_open(),
             "supported": bool(person) and any(s.person_id == person.pk for s in supports),
             "is_bureau": bureau,
+            "may_decide": bureau and proposal.is_decidable(),
         },
         status=status,
     )

@@ -21,9 +21,7 @@ def get_session_for_user(
     may change; with `organise`, one whose registrations and check-in they may open."""
     person = person_of(request)
     base = queryset if queryset is not None else Session.objects.all()
-    session = get_object_or_404(
-        base.visible_to(person, is_bureau=bool(person and person.has_bureau_rights)), pk=pk
-    )
+    session = get_object_or_404(base.visible_to(person), pk=pk)
     if edit and not session.is_editable_by(person):
         raise PermissionDenied
     if organise and not session.is_organised_by(person):

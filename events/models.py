@@ -9,11 +9,11 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from coalitions.models import Coalition, Ring, RingMembership
+from coalitions.models import Coalition, Output, Ring, RingMembership
 from kwaliteitsnetwerk.caching import versions_of, versions_through
 from members.activity import scope_of
 from members.limits import LONG, SHORT, length_checks
-from members.models import Action, Institution, Person
+from members.models import Action, Institution, Person, count_of
 
 
 def _deeper(person):
@@ -22,6 +22,13 @@ def _deeper(person):
     once and serves both directions: "which sessions is this person invited to" and "which
     people are invited to this session" (events.services.people_invited)."""
     return OuterRef(person) if isinstance(person, OuterRef) else person
+
+
+def _leads(person, coalition) -> Exists:
+    """The person leads the coalition (a value or a reference to the query this filters): the
+    organising coalition's leads see its drafts, are invited to its meetings and to every part
+    of them, each asked through this one condition."""
+    return Exists(Coalition.leads.through.objects.filter(person=person, coalition=coalition))
 
 
 def _acts_for(lead: Person, *, person, session) -> Q:
@@ -69,21 +76,15 @@ class SessionQuerySet(models.QuerySet):
     def past(self):
         return self.filter(end__lt=timezone.now()).order_by("-start")
 
-    def visible_to(self, person: Person | None, *, is_bureau: bool = False):
-        """Drafts only for the bureau and the leads of the organising coalition."""
-        if is_bureau:
-            return self
+    def visible_to(self, person: Person | None):
+        """Drafts only for the bureau (Person.has_bureau_rights, read here) and the leads of
+        the organising coalition."""
         drafts = Q(status=Session.Status.DRAFT)
         if person is None:
             return self.exclude(drafts)
-        return self.filter(
-            ~drafts
-            | Exists(
-                Coalition.leads.through.objects.filter(
-                    person=person, coalition=OuterRef("organiser_coalition")
-                )
-            )
-        )
+        if person.has_bureau_rights:
+            return self
+        return self.filter(~drafts | _leads(person, OuterRef("organiser_coalition")))
 
     def invited(self, person):
         """THE invitation rule for a whole session: a part of it is open to the person
@@ -97,13 +98,22 @@ class SessionQuerySet(models.QuerySet):
         in_organiser = RingMembership.objects.active().filter(
             person=who, coalition=OuterRef("organiser_coalition")
         )
-        leads_organiser = Coalition.leads.through.objects.filter(
-            person=who, coalition=OuterRef("organiser_coalition")
-        )
         return self.filter(
             Exists(parts.open_to(who))
             | (~Exists(parts) & (Q(kind__in=Session.NETWORK_KINDS) | Exists(in_organiser)))
-            | Exists(leads_organiser)
+            | _leads(who, OuterRef("organiser_coalition"))
+        )
+
+    def with_places(self):
+        """Annotate confirmed_count (what is_full reads without a query) and waiting_count:
+        the places taken and the waiting list of each session, a subquery each (not a join
+        over all sign-ups, grouped)."""
+        of_session = Registration.objects.filter(session=OuterRef("pk"))
+        return self.annotate(
+            confirmed_count=count_of(of_session.confirmed(), "session"),
+            waiting_count=count_of(
+                of_session.filter(status=Registration.Status.WAITLISTED), "session"
+            ),
         )
 
     def editable_by(self, person: Person | None):
@@ -309,9 +319,22 @@ class Session(models.Model):
         return Session.objects.filter(pk=self.pk).invited(person).exists()
 
     def is_editable_by(self, person: Person | None) -> bool:
-        if person is not None and person.has_bureau_rights:
+        if person is None:
+            return False
+        if person.has_bureau_rights:
             return True
-        return Session.objects.filter(pk=self.pk).editable_by(person).exists()
+        # Asked once per person and object (the session page and its remarks both ask).
+        answers = self.__dict__.setdefault("_editable_by", {})
+        if person.pk not in answers:
+            answers[person.pk] = Session.objects.filter(pk=self.pk).editable_by(person).exists()
+        return answers[person.pk]
+
+    def remarks_visible_to(self, person: Person | None) -> bool:
+        """THE rule of who reads the diet and accessibility remarks of the people they manage
+        here (Registration.objects.manageable_by): those who organise the session itself (may
+        edit it: the bureau, the leads of the organising coalition), not the leads of a
+        coalition that only takes part. Registration.remarks_visible_to asks it per row."""
+        return self.is_editable_by(person)
 
     def is_organised_by(self, person: Person | None) -> bool:
         if person is not None and person.has_bureau_rights:
@@ -340,9 +363,9 @@ class Session(models.Model):
     def presented(self):
         """The outputs presented here that the network may read, with their coalitions (one
         query): an output narrowed later no longer shows."""
-        return self.presentations.filter(
-            output__visibility__in=["netwerk", "openbaar"]
-        ).select_related("output__coalition")
+        return self.presentations.filter(output__in=Output.objects.for_network()).select_related(
+            "output__coalition"
+        )
 
     def _confirmed(self) -> int:
         count = getattr(self, "confirmed_count", None)
@@ -403,14 +426,13 @@ class SessionPartQuerySet(models.QuerySet):
             return self.none()
         who = _deeper(person)
         in_ring = RingMembership.objects.active().filter(person=who)
-        leads = Coalition.leads.through.objects.filter(person=who)
         organiser = OuterRef("session__organiser_coalition")
         return self.filter(
             Q(kind__in=SessionPart.OPEN_KINDS, session__kind__in=Session.NETWORK_KINDS)
             | Q(kind__in=SessionPart.OPEN_KINDS) & Exists(in_ring.filter(coalition=organiser))
             | Exists(in_ring.filter(ring__session_parts=OuterRef("pk")))
-            | Exists(leads.filter(coalition=OuterRef("coalition")))
-            | Exists(leads.filter(coalition=organiser))
+            | _leads(who, OuterRef("coalition"))
+            | _leads(who, organiser)
         )
 
 
@@ -610,6 +632,26 @@ class Registration(models.Model):
     @property
     def is_cancelled(self) -> bool:
         return self.status == self.Status.CANCELLED
+
+    @property
+    def gives_up_scarce_place(self) -> bool:
+        """Cancelling it hands a place to someone else for good: a confirmed place in a session
+        that is full or has people waiting (so the cancel asks first)."""
+        return self.is_confirmed and (
+            self.session.is_full or self.session.registrations.waitlisted().exists()
+        )
+
+    def remarks_visible_to(self, person: Person | None) -> bool:
+        """Their own remarks for the person themselves; for anyone else only where the session
+        shows remarks to them (Session.remarks_visible_to) and they manage this registration."""
+        if person is None:
+            return False
+        if person.pk == self.person_id:
+            return True
+        return (
+            self.session.remarks_visible_to(person)
+            and Registration.objects.filter(pk=self.pk).manageable_by(person).exists()
+        )
 
 
 class PartChoice(models.Model):

@@ -6,7 +6,7 @@ import datetime as dt
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -161,7 +161,7 @@ def weekly_digest(now: dt.datetime) -> int:
     messages = []
     for person in people:
         outputs = list(
-            Output.objects.visible_to(person, is_bureau=person.has_bureau_rights)
+            Output.objects.visible_to(person)
             .filter(created_at__gte=since, created_at__lt=monday)
             .select_related("coalition")
             .order_by("-created_at")[:20]
@@ -176,13 +176,8 @@ def weekly_digest(now: dt.datetime) -> int:
             .order_by("start")[:20]
         )
         requests = list(
-            RingMembership.objects.filter(
-                coalition__in=Coalition.objects.led_by(person).values("pk")
-            )
-            .filter(
-                Q(status=RingMembership.Status.REQUESTED)
-                | Q(status=RingMembership.Status.ACTIVE, requested_ring__isnull=False)
-            )
+            RingMembership.objects.waiting()
+            .filter(coalition__in=Coalition.objects.led_by(person).values("pk"))
             .select_related("person", "coalition", "ring", "requested_ring")
         )
         if not (outputs or sessions or requests):

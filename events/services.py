@@ -17,7 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, override
 
-from coalitions.models import Output, school_year_of
+from coalitions.models import Coalition, Output, RingMembership, school_year_of
+from coalitions.reminders import PRESENCE_GRACE
 from members import activity, notify, retention
 from members import services as member_services
 from members.models import Person
@@ -122,7 +123,7 @@ def _check_choices(
 def check_open_for_signup(session: Session, *, on_behalf: bool = False) -> None:
     if session.is_cancelled:
         raise RegistrationError(_("This session has been cancelled."))
-    if session.status != Session.Status.PUBLISHED:
+    if not session.is_published:
         raise RegistrationError(_("This session is not open for sign-up yet."))
     if session.is_past:
         raise RegistrationError(_("This session has already taken place."))
@@ -291,17 +292,6 @@ def waitlist_position(registration: Registration) -> int | None:
         .count()
     )
     return ahead + 1
-
-
-def part_waitlist_position(choice: PartChoice) -> int | None:
-    if choice.status != Registration.Status.WAITLISTED:
-        return None
-    return (
-        choice.part.choices.filter(status=Registration.Status.WAITLISTED)
-        .filter(queued_at__lt=choice.queued_at)
-        .count()
-        + 1
-    )
 
 
 # Notifications -----------------------------------------------------------------------------------
@@ -552,12 +542,15 @@ def still_invited(registrations):
     )
 
 
-def people_invited(session: Session, *, with_account: bool = True):
+def people_invited(session: Session | OuterRef, *, with_account: bool = True):
     """Everyone who may sign up, with an account (for the invitation mail on publishing): the
     same rule as Session.objects.invited, asked the other way round. `with_account=False`:
-    the invited who have no account yet, so get no mail (what publishing says beside it)."""
+    the invited who have no account yet, so get no mail (what publishing says beside it).
+    `session`: a Session, or OuterRef("pk") inside a query of sessions (to count them there,
+    as the bureau's signal of invitations with few answers does)."""
+    pk = OuterRef(session) if isinstance(session, OuterRef) else session.pk
     return Person.objects.filter(
-        Exists(Session.objects.filter(pk=session.pk).invited(OuterRef("pk"))),
+        Exists(Session.objects.filter(pk=pk).invited(OuterRef("pk"))),
         erased_at__isnull=True,
         user__isnull=not with_account,
     )
@@ -834,10 +827,8 @@ def presentable_outputs(session: Session):
     year = school_year_of(timezone.localtime(session.start).date())
     first = int(year[:4])
     return (
-        Output.objects.filter(
-            visibility__in=[Output.Visibility.NETWORK, Output.Visibility.PUBLIC],
-            coalition__school_year__in=[year, f"{first - 1}-{first}"],
-        )
+        Output.objects.for_network()
+        .filter(coalition__school_year__in=[year, f"{first - 1}-{first}"])
         .filter(Q(presentation__isnull=True) | Q(presentation__session=session))
         .select_related("coalition")
         .order_by("coalition__name", "title")
@@ -939,6 +930,9 @@ retention.register_activity(_last_activity)
 # Keeping the ring's agreements -------------------------------------------------------------------
 
 
+MISSED_IN_A_ROW = 2  # sessions of their ring missed one after the other that ask for a word
+
+
 @dataclass
 class Commitment:
     """How a person keeps their ring's attendance agreement this school year: counted over the
@@ -957,8 +951,15 @@ class Commitment:
 
     @property
     def missed_last_two(self) -> bool:
-        """The nudge: missed the last two sessions their ring was invited to."""
-        return self.missed_in_a_row >= 2
+        """Keeps missing: missed (at least) the last MISSED_IN_A_ROW sessions their ring was
+        invited to (the ring board's flag, the bureau's signal)."""
+        return self.missed_in_a_row >= MISSED_IN_A_ROW
+
+    @property
+    def just_missed_two(self) -> bool:
+        """Has just come to MISSED_IN_A_ROW missed in a row: the nudge comes when it happens,
+        not again at every further miss."""
+        return self.missed_in_a_row == MISSED_IN_A_ROW
 
     @property
     def core_candidate(self) -> bool:
@@ -1026,3 +1027,31 @@ def commitment(
             last_invited=invited[-1] if invited else None,
         )
     return result
+
+
+def keep_missing(
+    now: dt.datetime, *, today: dt.date | None = None
+) -> list[tuple[RingMembership, Commitment]]:
+    """THE list of who keeps missing what their ring agreed, by the commitment rule: active
+    members (not erased) of a ring of an active coalition that expects attendance, who missed
+    the last sessions their ring was invited to (Commitment.missed_last_two). A session counts
+    once its organisers had PRESENCE_GRACE to record who came. The nudge
+    (coalitions.reminders.ring_agreement) tells those who just missed two
+    (Commitment.just_missed_two); the bureau's signal lists them all. Five queries, whatever
+    the size of the network; in the memberships' order (ring, last name)."""
+    memberships = list(
+        RingMembership.objects.active()
+        .filter(
+            coalition__status=Coalition.Status.ACTIVE,
+            ring__sessions_expected__gt=0,
+            person__erased_at__isnull=True,
+        )
+        .select_related("ring", "coalition", "person__user")
+    )
+    kept = commitment(
+        memberships,
+        today=today or timezone.localdate(now),
+        held_before=now - PRESENCE_GRACE,
+        by_membership=True,
+    )
+    return [(m, kept[m.pk]) for m in memberships if m.pk in kept and kept[m.pk].missed_last_two]

@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, Prefetch, Q, prefetch_related_objects
+from django.db.models import Count, Prefetch, Q, prefetch_related_objects
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -22,7 +22,7 @@ from kwaliteitsnetwerk.caching import versions_of
 from members import services as member_services
 from members.access import is_bureau, person_of
 from members.csvfiles import csv_response
-from members.models import Action, Institution, Person, count_of
+from members.models import Action, Institution, Person
 from members.rows import url_pattern
 
 from . import services
@@ -69,9 +69,7 @@ def session_list(request):
     person = person_of(request)
     when = request.GET.get("when", "upcoming")
     kind = request.GET.get("kind", "")
-    sessions = Session.objects.visible_to(person, is_bureau=is_bureau(request)).select_related(
-        "host_institution"
-    )
+    sessions = Session.objects.visible_to(person).select_related("host_institution")
     sessions = sessions.past() if when == "past" else sessions.upcoming()
     if kind in Session.Kind.values:
         sessions = sessions.filter(kind=kind)
@@ -79,16 +77,7 @@ def session_list(request):
         sessions = sessions.filter(
             pk__in=Registration.objects.active().filter(person=person).values("session")
         )
-    # The places taken of the sessions shown, a subquery each (not a join over all sign-ups,
-    # grouped, and counted again for the pages).
-    sessions = sessions.annotate(
-        confirmed_count=count_of(
-            Registration.objects.filter(
-                session=OuterRef("pk"), status=Registration.Status.CONFIRMED
-            ),
-            "session",
-        )
-    )
+    sessions = sessions.with_places()
     page = Paginator(sessions, PAGE_SIZE).get_page(request.GET.get("page"))
     mine = (
         {
@@ -100,7 +89,8 @@ def session_list(request):
         if person
         else {}
     )
-    invited = services.invited_session_ids(person)
+    # "You are invited": the coming published sessions the rule invites them to.
+    invited = services.coming_invited_ids(person)
     for session in page:
         session.my_registration = mine.get(session.pk)
         session.invited = session.pk in invited
@@ -153,6 +143,7 @@ def _standing(session: Session, person) -> dict:
             }
         return {
             "editable": editable,
+            "remarks": session.remarks_visible_to(person),
             "organises": editable or session.is_organised_by(person),
             "invited": session.invites(person),
             "open": sorted(session.parts.open_to(person).values_list("pk", flat=True)),
@@ -342,9 +333,7 @@ def cancel_registration(request, pk: int):
     own = person is not None and registration.person_id == person.pk
     session = registration.session
     # A place in a full session goes to the first person waiting: ask first.
-    gives_up_scarce_place = registration.is_confirmed and (
-        session.is_full or session.registrations.waitlisted().exists()
-    )
+    gives_up_scarce_place = registration.gives_up_scarce_place
     confirmed = request.method == "POST" and (
         request.POST.get("confirm") == "1" or not gives_up_scarce_place
     )
@@ -432,10 +421,13 @@ def session_edit(request, pk: int | None = None):
 def programme(request, pk: int):
     session = get_session_for_user(request, pk, edit=True)
     parts = session.parts.select_related("coalition").prefetch_related("invited_rings")
+    # Which coalitions take part is the bureau's (programme_coalitions); the form only when
+    # there is a running coalition left to add.
+    form = CoalitionsForm(session=session) if is_bureau(request) else None
     context = {
         "session": session,
         "parts": parts,
-        "coalitions_form": CoalitionsForm(session=session) if is_bureau(request) else None,
+        "coalitions_form": form if form and form.fields["coalitions"].queryset.exists() else None,
     }
     return render(request, "events/programme.html", context)
 
@@ -587,8 +579,7 @@ def registrations(request, pk: int):
     )
     person = person_of(request)
     mine = session.registrations.manageable_by(person)
-    # Diet and accessibility remarks are for those who organise the session itself.
-    show_remarks = _standing(session, person)["editable"]
+    show_remarks = _standing(session, person)["remarks"]
     if request.GET.get("format") == "csv":
         regs = (
             mine.active()
@@ -639,7 +630,19 @@ def registrations(request, pk: int):
         ),
         **caching.lazily(
             lambda: _registration_lists(request, session, mine),
-            ("page", "shown", "numbered", "tabs", "counts", "query", "part", "parts"),
+            (
+                "page",
+                "shown",
+                "numbered",
+                "cancelled_list",
+                "shown_count",
+                "confirmed_list_key",
+                "waiting_list_key",
+                "tabs",
+                "query",
+                "part",
+                "parts",
+            ),
         ),
     }
     return render(request, "events/registrations.html", context)
@@ -662,15 +665,12 @@ def _people_key(name: str, session: Session, person, *more) -> str:
 def _registration_lists(request, session: Session, mine) -> dict:
     # One list at a time (confirmed, waiting, cancelled), searched and paged on the server: a
     # big session has hundreds of people, and the organiser looks for one or goes down a list.
-    lists = {
-        "bevestigd": Registration.Status.CONFIRMED,
-        "wachtlijst": Registration.Status.WAITLISTED,
-        "afgemeld": Registration.Status.CANCELLED,
-    }
+    # The list is named by its status (?lijst=bevestigd), the template gets booleans.
+    Status = Registration.Status
     shown = request.GET.get("lijst", "")
-    shown = shown if shown in lists else "bevestigd"
+    shown = Status(shown) if shown in Status.values else Status.CONFIRMED
     counts = mine.aggregate(
-        **{key: Count("pk", filter=Q(status=status)) for key, status in lists.items()}
+        **{status.value: Count("pk", filter=Q(status=status)) for status in Status}
     )
     parts = list(
         session.parts.select_related("coalition")
@@ -695,8 +695,8 @@ def _registration_lists(request, session: Session, mine) -> dict:
     )
     part = next((p for p in parts if str(p.pk) == request.GET.get("onderdeel")), None)
     query = request.GET.get("q", "").strip()[:100]
-    regs = mine.filter(status=lists[shown]).select_related("person__institution", "registered_by")
-    if shown == "wachtlijst":
+    regs = mine.filter(status=shown).select_related("person__institution", "registered_by")
+    if shown == Status.WAITLISTED:
         regs = services.with_waitlist_positions(regs)
     if part is not None:
         # One condition on the same choice: who still chose this part (a choice given up in
@@ -706,7 +706,7 @@ def _registration_lists(request, session: Session, mine) -> dict:
             choices__status__in=[Registration.Status.CONFIRMED, Registration.Status.WAITLISTED],
         )
     regs = _matching(regs, query)
-    order = ("-cancelled_at", "-pk") if shown == "afgemeld" else ("queued_at", "pk")
+    order = ("-cancelled_at", "-pk") if shown == Status.CANCELLED else ("queued_at", "pk")
     page = Paginator(
         regs.prefetch_related(_open_choices()).order_by(*order), REGISTRATIONS_PAGE
     ).get_page(request.GET.get("page"))
@@ -725,17 +725,20 @@ def _registration_lists(request, session: Session, mine) -> dict:
         reg.history = history.get(reg.pk, [])
     return {
         "page": page,
-        "shown": shown,
-        "numbered": shown == "wachtlijst",
+        "shown": shown.value,
+        "numbered": shown == Status.WAITLISTED,
+        "cancelled_list": shown == Status.CANCELLED,
+        "shown_count": counts[shown.value],
+        "confirmed_list_key": Status.CONFIRMED.value,
+        "waiting_list_key": Status.WAITLISTED.value,
         "tabs": [
-            (key, label, counts[key])
-            for key, label in (
-                ("bevestigd", _("Confirmed")),
-                ("wachtlijst", _("Waiting list")),
-                ("afgemeld", _("Cancelled")),
+            (status.value, label, counts[status.value])
+            for status, label in (
+                (Status.CONFIRMED, _("Confirmed")),
+                (Status.WAITLISTED, _("Waiting list")),
+                (Status.CANCELLED, _("Cancelled")),
             )
         ],
-        "counts": counts,
         "query": query,
         "part": part,
         "parts": parts,

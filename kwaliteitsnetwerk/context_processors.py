@@ -22,7 +22,7 @@ def _navigation(request) -> list[dict]:
         ("sessions", reverse("events:list"), _("Sessions")),
         ("rounds", reverse("coalitions:rounds"), _("Themes and recruitment")),
     ]
-    if Coalition.objects.involving(person_of(request)).exists():
+    if Coalition.objects.taken_part_in_by(person_of(request)).exists():
         items.append(("my_coalitions", reverse("coalitions:list") + "?mine=1", _("My coalitions")))
     person = person_of(request)
     if person is not None:

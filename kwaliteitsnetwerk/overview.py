@@ -112,11 +112,8 @@ def lead_overview(led: list[Coalition]) -> dict:
     """For a lead: the requests waiting in their coalitions, open input, and each ring's health."""
     running = [c for c in led if c.is_running]
     waiting = list(
-        RingMembership.objects.filter(coalition__in=running)
-        .filter(
-            Q(status=RingMembership.Status.REQUESTED)
-            | Q(status=RingMembership.Status.ACTIVE, requested_ring__isnull=False)
-        )
+        RingMembership.objects.waiting()
+        .filter(coalition__in=running)
         .select_related("person", "ring", "coalition", "requested_ring")
         .order_by("created_at")[:NEWS_SHOWN]
     )

@@ -372,10 +372,6 @@ class Invitation(models.Model):
     def is_expired(self) -> bool:
         return timezone.now() >= self.expires_at
 
-    @property
-    def is_usable(self) -> bool:
-        return self.used_at is None and self.revoked_at is None and not self.is_expired
-
 
 class NotificationQuerySet(models.QuerySet):
     def due(self, now=None):
@@ -472,6 +468,24 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.person} ({self.occasion})"
+
+    # What the bureau may send again: a message that is done (sent or failed). One waiting or
+    # being sent goes out anyway, so a double click queues it once.
+    RESENDABLE = [Status.SENT, Status.FAILED]
+
+    @property
+    def may_resend(self) -> bool:
+        """THE resend rule (members.notify.resend holds it, the outbox shows the button by
+        it): done, and not a kind whose text was a personal link (blanked once sent)."""
+        from .notify import KINDS
+
+        spec = KINDS.get(self.kind)
+        return self.status in self.RESENDABLE and not (spec and spec.secret)
+
+    @property
+    def waits_for_retry(self) -> bool:
+        """Queued again after a failed attempt (the outbox shows when it is tried next)."""
+        return self.status == self.Status.QUEUED and self.attempts > 0
 
 
 class MailPreference(models.Model):

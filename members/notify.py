@@ -459,11 +459,9 @@ def resend(notification: Notification, *, by: Person | None) -> Notification:
     if KINDS.get(notification.kind, Kind(notification.kind, "")).secret:
         raise ValueError(_("This message held a personal link; send a new invitation instead."))
     with transaction.atomic():
-        # Only what is done (sent or failed): a message waiting or being sent goes out anyway,
-        # and a double click queues it once.
+        # Notification.may_resend, asked again in the update itself: two clicks, one resend.
         again = Notification.objects.filter(
-            pk=notification.pk,
-            status__in=[Notification.Status.SENT, Notification.Status.FAILED],
+            pk=notification.pk, status__in=Notification.RESENDABLE
         ).update(
             status=Notification.Status.QUEUED,
             attempts=0,

@@ -243,3 +243,25 @@ class TestWhatTheReviewFound:
         body = login(client, member).get(reverse("my_registrations")).content.decode()
         assert body.count("Netwerkdag coalities") == 1
         assert "de bijeenkomst gaat niet door" in body
+
+
+def test_the_bureau_reads_the_news_of_every_output_of_its_coalitions(lead, bureau):
+    """The overview asks Output.objects.visible_to(person) without saying "bureau": the rule
+    reads the rights itself, so a Kern-only output of a coalition the bureau member follows
+    from the Flexibele ring is theirs to read, and not a member's of that ring."""
+    from kwaliteitsnetwerk.overview import visible_outputs_of
+
+    coalition = lead.led_coalitions.get()
+    kern, flex = coalition.rings.get(order=1), coalition.rings.get(order=2)
+    output = Output.objects.create(
+        coalition=coalition,
+        ring=kern,
+        title="Concept",
+        url="https://example.org",
+        visibility="ring",
+    )
+    flex_member = make_person("Flex")
+    places = [make_membership(bureau, flex)]
+    assert output.pk in set(visible_outputs_of(bureau, [], places).values_list("pk", flat=True))
+    places = [make_membership(flex_member, flex)]
+    assert not visible_outputs_of(flex_member, [], places).exists()

@@ -2,29 +2,26 @@
 
 from django import template
 
-from coalitions.models import Coalition, RingMembership
+from coalitions.models import taking_part_rows
 
 register = template.Library()
 
 
 @register.simple_tag
 def people_with_coalitions(people) -> list[tuple]:
-    """Pairs of (person, [(coalition, role)]): where each person leads or is in a ring.
-    Two queries for all people together."""
+    """Pairs of (person, [(coalition, role)]): where each person takes part (leads or is in a
+    ring: coalitions.models.taking_part_rows). Two queries for all people together."""
     people = list(people)
     taking_part: dict[int, list] = {p.pk: [] for p in people}
-    through = Coalition.leads.through
+    places, leads = taking_part_rows(person_id__in=taking_part)
     for row in (
-        through.objects.filter(person_id__in=taking_part)
-        .select_related("coalition")
+        leads.select_related("coalition")
         .only("person_id", "coalition__name", "coalition__school_year")
         .order_by("-coalition__school_year", "coalition__name")
     ):
         taking_part[row.person_id].append((row.coalition, None))
     for membership in (
-        RingMembership.objects.active()
-        .filter(person_id__in=taking_part)
-        .select_related("coalition", "ring")
+        places.select_related("coalition", "ring")
         .only("person_id", "coalition__name", "coalition__school_year", "ring__name")
         .order_by("-coalition__school_year", "coalition__name")
     ):

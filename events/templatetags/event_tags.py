@@ -3,6 +3,7 @@
 from django import template
 from django.utils import timezone
 
+from coalitions.models import Output
 from events.models import CalendarFeed, Presentation, Registration, Session
 from events.services import commitment, held_sessions
 from kwaliteitsnetwerk.caching import versions_of
@@ -25,9 +26,8 @@ def coalition_sessions(coalition):
 def harvest(person=None):
     """The outputs library's harvest: the outputs presented at the latest conference that
     presented any (for visitors without login only the public ones)."""
-    shown = Presentation.objects.filter(
-        output__visibility__in=["openbaar"] if person is None else ["openbaar", "netwerk"]
-    )
+    readable = Output.objects.public() if person is None else Output.objects.for_network()
+    shown = Presentation.objects.filter(output__in=readable)
     latest = (
         Session.objects.published()
         .filter(kind=Session.Kind.CONFERENCE, presentations__in=shown, start__lte=timezone.now())

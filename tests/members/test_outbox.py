@@ -363,6 +363,39 @@ class TestTheBureausOutbox:
         assert row.status == "sent"
         assert len(mail.outbox) == 1
 
+    def test_only_a_finished_message_without_a_personal_link_may_be_resent(self, institution):
+        """Notification.may_resend: the outbox's button and notify.resend hold the same rule."""
+        person = make_person("Eva", "Bos", institution)
+        queue_invitations([person])
+        row = Notification.objects.get()
+        for status, may in (("queued", False), ("sending", False), ("failed", True)):
+            row.status = status
+            assert row.may_resend is may, status
+        row.status, row.sent_at = "sent", timezone.now()
+        assert row.may_resend
+        row.kind = "account_invitation"  # its text was a link, blanked once sent
+        assert not row.may_resend
+        row.status = "failed"
+        assert not row.may_resend
+
+    def test_the_outbox_offers_to_resend_by_the_rule(self, client, bureau, crowd):
+        queue_invitations(crowd[:2])
+        done = Notification.objects.filter(person=crowd[0])
+        done.update(status="sent", sent_at=timezone.now())
+        waiting = Notification.objects.get(person=crowd[1])
+        waiting.attempts = 1
+        waiting.save()
+        login(client, bureau)
+        page = client.get(reverse("members:outbox")).content.decode()
+        assert page.count(">Opnieuw versturen<") == 1
+        assert reverse("members:outbox_resend", args=[done.get().pk]) in page
+        assert reverse("members:outbox_resend", args=[waiting.pk]) not in page
+        assert "volgende poging" in page
+        with pytest.raises(ValueError):
+            notify.resend(waiting, by=bureau)
+        waiting.refresh_from_db()
+        assert (waiting.status, waiting.attempts) == ("queued", 1)  # unchanged
+
     def test_a_fixed_number_of_queries_for_a_full_page(
         self, client, bureau, institution, django_assert_max_num_queries
     ):
