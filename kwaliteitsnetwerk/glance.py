@@ -4,23 +4,28 @@ before, and the network of institutions and coalitions. Each a fixed number of q
 whatever the size of the network; each built on the rules' own predicates."""
 
 import datetime as dt
-import functools
 import math
-import operator
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Exists, F, Func, OuterRef, Q, Subquery, Value, Window
-from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from coalitions import health
-from coalitions.models import Coalition, Output, Ring, RingMembership, school_year_of
-from coalitions.reminders import PRESENCE_GRACE
-from events.models import Registration, Session, ring_invitations
+from coalitions.models import (
+    Coalition,
+    Output,
+    Ring,
+    RingMembership,
+    school_year_of,
+    taking_part,
+    taking_part_rows,
+)
+from events.models import Registration, Session
+from events.services import keep_missing, people_invited
 from members.models import Institution, Person
 
 REQUEST_WAITS = dt.timedelta(days=7)
@@ -111,19 +116,18 @@ def _rings() -> Signal:
         "rings", _("Core rings below their minimum or full with people waiting"), _("ring board")
     )
     # Waiting: a request to join the ring, or a member of another ring asking to move into it.
-    waiting = RingMembership.objects.filter(
-        Q(ring=OuterRef("pk"), status=RingMembership.Status.REQUESTED)
-        | Q(requested_ring=OuterRef("pk"), status=RingMembership.Status.ACTIVE)
+    waiting = RingMembership.objects.waiting().filter(
+        Q(ring=OuterRef("pk"), requested_ring__isnull=True) | Q(requested_ring=OuterRef("pk"))
     )
     rings, signal.count = _first(
         Ring.objects.core()
         .with_counts()
         .filter(coalition__in=Coalition.objects.running())
         .annotate(has_waiting=Exists(waiting))
-        # Ring.below_minimum, or Ring.is_full with someone waiting, asked in the query.
+        # Ring.below_minimum, or Ring.is_full with someone waiting (the rings' own rules).
         .filter(
-            Q(minimum_size__isnull=False, active_count__lt=F("minimum_size"))
-            | Q(capacity__isnull=False, active_count__gte=F("capacity"), has_waiting=True)
+            Q(pk__in=Ring.objects.below_minimum().values("pk"))
+            | Q(pk__in=Ring.objects.full().values("pk"), has_waiting=True)
         )
         .select_related("coalition")
         .order_by("coalition__name")
@@ -145,14 +149,11 @@ def _rings() -> Signal:
 def _old_requests(now: dt.datetime) -> Signal:
     signal = Signal("requests", _("Ring requests unanswered for more than a week"), _("ring board"))
     requests, count = _first(
-        RingMembership.objects.filter(coalition__in=Coalition.objects.running())
+        RingMembership.objects.waiting()
+        .filter(coalition__in=Coalition.objects.running())
         .filter(
-            Q(status=RingMembership.Status.REQUESTED, created_at__lt=now - REQUEST_WAITS)
-            | Q(
-                status=RingMembership.Status.ACTIVE,
-                requested_ring__isnull=False,
-                requested_at__lt=now - REQUEST_WAITS,
-            )
+            Q(requested_ring__isnull=True, created_at__lt=now - REQUEST_WAITS)
+            | Q(requested_ring__isnull=False, requested_at__lt=now - REQUEST_WAITS)
         )
         .select_related("person", "coalition", "ring", "requested_ring")
         .order_by("created_at")
@@ -175,22 +176,20 @@ def _filling(now: dt.datetime) -> Signal:
     sessions, signal.count = _first(
         Session.objects.published()
         .filter(start__gt=now)
-        .annotate(
-            confirmed=Count("registrations", filter=Q(registrations__status="bevestigd")),
-            waiting=Count("registrations", filter=Q(registrations__status="wachtlijst")),
-        )
+        .with_places()
         .filter(
-            Q(waiting__gt=0) | Q(capacity__isnull=False, confirmed__gte=F("capacity") * FILLING)
+            Q(waiting_count__gt=0)
+            | Q(capacity__isnull=False, confirmed_count__gte=F("capacity") * FILLING)
         )
         .order_by("start")
     )
     for s in sessions:
         detail = _("%(confirmed)s of %(capacity)s places") % {
-            "confirmed": s.confirmed,
+            "confirmed": s.confirmed_count,
             "capacity": s.capacity or "∞",
         }
-        if s.waiting:
-            detail += ", " + _("%(count)s waiting") % {"count": s.waiting}
+        if s.waiting_count:
+            detail += ", " + _("%(count)s waiting") % {"count": s.waiting_count}
         signal.items.append((s.title, reverse("events:registrations", args=[s.pk]), detail))
     return signal
 
@@ -212,11 +211,7 @@ def _few_answers(now: dt.datetime) -> Signal:
         return signal
     # How many people the session invites (events.services.people_invited, counted inside
     # the query): one query for all sessions.
-    invited_people = Person.objects.filter(
-        Exists(Session.objects.filter(pk=OuterRef(OuterRef("pk"))).invited(OuterRef("pk"))),
-        erased_at__isnull=True,
-        user__isnull=False,
-    ).order_by()
+    invited_people = people_invited(OuterRef("pk")).order_by()
     # Of those, who answered: signed up, on the waiting list, or cancelled (a "no").
     answered_people = invited_people.filter(
         Exists(Registration.objects.filter(session=OuterRef(OuterRef("pk")), person=OuterRef("pk")))
@@ -252,21 +247,10 @@ def _nowhere(today: dt.date) -> Signal:
         _("invite them to a coalition"),
     )
     this_year = Coalition.objects.filter(school_year=school_year_of(today))
-    taking_part = Q(
-        Exists(
-            RingMembership.objects.active().filter(
-                person__institution=OuterRef("pk"), coalition__in=this_year
-            )
-        )
-    ) | Q(
-        Exists(
-            Coalition.leads.through.objects.filter(
-                person__institution=OuterRef("pk"), coalition__in=this_year
-            )
-        )
-    )
     institutions, signal.count = _first(
-        Institution.objects.members_on().exclude(taking_part).order_by("name")
+        Institution.objects.members_on()
+        .exclude(taking_part(person__institution=OuterRef("pk"), coalition__in=this_year))
+        .order_by("name")
     )
     for institution in institutions:
         signal.items.append(
@@ -285,68 +269,15 @@ def _missing(today: dt.date, now: dt.datetime) -> Signal:
         _("People who keep missing what their ring agreed"),
         _("the lead talks with them"),
     )
-    # As the nudge counts it (events.services.commitment): a session of this school year
-    # counts once the presence list could be made, for the rings it invited (ring_invitations),
-    # and for each person from the day they joined the ring.
-    held_before = now - PRESENCE_GRACE
-    since = timezone.make_aware(dt.datetime(int(school_year_of(today)[:4]), 9, 1))
-    starts = dict(
-        Session.objects.filter(start__gte=since, end__lt=held_before)
-        .exclude(status__in=[Session.Status.CANCELLED, Session.Status.DRAFT])
-        .values_list("pk", "start")
-    )
-    rings = Ring.objects.filter(coalition__status=Coalition.Status.ACTIVE, sessions_expected__gt=0)
-    invited = {
-        ring_id: sorted(sessions, key=starts.get)
-        for ring_id, sessions in ring_invitations(
-            rings.only("pk", "coalition_id").order_by(), list(starts)
-        ).items()
-    }
-    # Missed the last two (Commitment.missed_last_two): in the ring since before the second
-    # last session it was invited to, and at neither of the two. Rings invited to the same
-    # last two sessions are asked together.
-    last_two: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for ring_id, sessions in invited.items():
-        if len(sessions) >= 2:
-            last_two[sessions[-2], sessions[-1]].append(ring_id)
-    if not last_two:
-        return signal
-    missed = functools.reduce(
-        operator.or_,
-        (
-            Q(ring__in=ring_ids, joined__lte=starts[second])
-            & ~Q(
-                person__in=Registration.objects.filter(
-                    session__in=[second, last], attended=True
-                ).values("person")
-            )
-            for (second, last), ring_ids in last_two.items()
-        ),
-    )
-    memberships, signal.count = _first(
-        RingMembership.objects.active()
-        .annotate(joined=Coalesce("started_at", "created_at"))
-        .filter(missed)
-        .select_related("person", "coalition", "ring")
-    )
-    # How many in a row, for the ones listed (Commitment.missed_in_a_row): the sessions of
-    # their ring since they joined, counted back from the last to the one they came to.
-    came = set(
-        Registration.objects.filter(
-            person__in=[m.person_id for m in memberships], session__in=list(starts), attended=True
-        ).values_list("person_id", "session_id")
-    )
-    for m in memberships:
-        in_a_row = 0
-        for pk in reversed([pk for pk in invited[m.ring_id] if starts[pk] >= m.joined]):
-            if (m.person_id, pk) in came:
-                break
-            in_a_row += 1
+    # The commitment rule's own list (events.services.keep_missing), as the nudge reads it.
+    listed = keep_missing(now, today=today)
+    signal.count = len(listed)
+    for m, kept in listed[:SHOWN]:
         signal.items.append(
             (
                 f"{m.person.full_name} ({m.coalition.name}, {m.ring.name})",
                 reverse("coalitions:board", args=[m.coalition_id]),
-                _("missed the last %(count)s") % {"count": in_a_row},
+                _("missed the last %(count)s") % {"count": kept.missed_in_a_row},
             )
         )
     return signal
@@ -390,9 +321,10 @@ def matrix(year: str, *, theme=None, kind: str = "") -> Matrix:
     if theme:
         coalitions = coalitions.filter(theme=theme)
     coalitions = list(coalitions.order_by("name"))
-    # Without the memberships' own ordering (ring, surname): a sort the matrix does not need.
-    places = RingMembership.objects.active().filter(coalition__in=coalitions).order_by()
-    leads = Coalition.leads.through.objects.filter(coalition__in=coalitions)
+    # Who takes part (the rule's own rows), without the memberships' own ordering (ring,
+    # surname): a sort the matrix does not need.
+    places, leads = taking_part_rows(coalition__in=coalitions)
+    places = places.order_by()
     if kind:
         places = places.filter(person__institution__kind=kind)
         leads = leads.filter(person__institution__kind=kind)
@@ -480,10 +412,12 @@ def figures(year: str) -> dict:
         session__start__gte=start, session__start__lt=end
     ).exclude(session__status__in=[Session.Status.DRAFT, Session.Status.CANCELLED])
     counts = registrations.aggregate(
-        signups=Count("pk", filter=~Q(status="afgemeld")),
+        signups=Count("pk", filter=~Q(status=Registration.Status.CANCELLED)),
         present=Count("pk", filter=Q(attended=True)),
         marked=Count("pk", filter=Q(attended__isnull=False)),
-        waiting=Count("pk", filter=Q(status="wachtlijst") | Q(promoted_at__isnull=False)),
+        waiting=Count(
+            "pk", filter=Q(status=Registration.Status.WAITLISTED) | Q(promoted_at__isnull=False)
+        ),
     )
     return {
         "by_status": [
