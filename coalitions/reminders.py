@@ -1,5 +1,6 @@
 """What the coalitions send on their own, each sweep (members.notify rules): a month before
-the planned end, a ring below its minimum, and the ring-agreement nudge. Each rule asks what is
+the planned end and a ring below its minimum (the ring-agreement nudge is the commitment rule's,
+in events.reminders). Each rule asks what is
 due by now, so a missed sweep is caught up; the outbox's unique row keeps each message once."""
 
 import datetime as dt
@@ -16,7 +17,6 @@ from members.models import Notification, Person
 from .models import Coalition, Output, Ring, RingMembership, ThemeRound
 
 ENDING_NOTICE = dt.timedelta(days=30)
-PRESENCE_GRACE = dt.timedelta(days=3)
 
 
 def _url(name: str, coalition_id: int) -> str:
@@ -90,58 +90,6 @@ def ring_below_minimum(now: dt.datetime) -> int:
                 )
             )
     return notify.queue_many("ring_below_minimum", messages)
-
-
-@notify.register_rule("coalitions.ring_agreement")
-def ring_agreement(now: dt.datetime) -> int:
-    """The commitment rule's nudge: who just missed the last two sessions their ring (which
-    expects attendance) was invited to gets a friendly message, and the leads one summary per
-    ring. Once per pair of missed sessions (the occasion names the latest)."""
-    from events.services import keep_missing
-
-    nudged, per_ring = [], {}
-    for m, c in keep_missing(now):
-        if not c.just_missed_two:
-            continue
-        context = {
-            "ring": m.ring.name,
-            "coalition": m.coalition.name,
-            "expected": c.expected,
-            "url": _url("coalitions:detail", m.coalition_id),
-        }
-        nudged.append(
-            notify.Message(
-                m.person, f"coalitions.ring:{m.ring_id}:missed:{c.last_invited}", context
-            )
-        )
-        per_ring.setdefault(m.ring_id, (m, c, []))[2].append(m.person)
-    count = notify.queue_many("ring_agreement", nudged)
-    if not per_ring:
-        return count
-    leads = {
-        coalition.pk: list(coalition.leads.all())
-        for coalition in Coalition.objects.filter(
-            pk__in={m.coalition_id for m, _c, _p in per_ring.values()}
-        ).prefetch_related("leads__user")
-    }
-    summaries = []
-    for ring_id, (m, c, people) in per_ring.items():
-        names = sorted(person.full_name for person in people)
-        for lead in leads[m.coalition_id]:
-            summaries.append(
-                notify.Message(
-                    lead,
-                    f"coalitions.ring:{ring_id}:missed_summary:{c.last_invited}",
-                    {
-                        "ring": m.ring.name,
-                        "coalition": m.coalition.name,
-                        "expected": c.expected,
-                        "people": names,
-                        "url": _url("coalitions:board", m.coalition_id),
-                    },
-                )
-            )
-    return count + notify.queue_many("ring_agreement_summary", summaries)
 
 
 # The yearly cycle: each step through the outbox -------------------------------------------------

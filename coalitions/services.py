@@ -172,19 +172,6 @@ notify.register_kinds(
         template="coalitions/email/ring_below_minimum",
         audience=leading_or_contact,
     ),
-    notify.Kind(
-        "ring_agreement",
-        gettext_lazy("When you missed what your ring agreed"),
-        gettext_lazy("After the last two sessions of your ring passed without you."),
-        template="coalitions/email/ring_agreement",
-    ),
-    notify.Kind(
-        "ring_agreement_summary",
-        gettext_lazy("Who keeps missing what their ring agreed (for leads)"),
-        template="coalitions/email/ring_agreement_summary",
-        names_others=True,
-        audience=leading,
-    ),
 )
 
 

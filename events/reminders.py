@@ -13,11 +13,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy, override
 
 from coalitions.models import Coalition, Output, RingMembership
+from coalitions.services import leading
 from members import notify
 from members.models import Notification, Person
 
 from .models import Registration, Session
-from .services import mail_context, people_invited, still_invited
+from .services import keep_missing, mail_context, people_invited, still_invited
 
 DEADLINE_NOTICE = dt.timedelta(days=3)
 JUST_INVITED = dt.timedelta(days=2)
@@ -34,7 +35,24 @@ notify.register_kinds(
         default=False,
         names_others=True,
     ),
+    notify.Kind(
+        "ring_agreement",
+        gettext_lazy("When you missed what your ring agreed"),
+        gettext_lazy("After the last two sessions of your ring passed without you."),
+        template="events/email/ring_agreement",
+    ),
+    notify.Kind(
+        "ring_agreement_summary",
+        gettext_lazy("Who keeps missing what their ring agreed (for leads)"),
+        template="events/email/ring_agreement_summary",
+        names_others=True,
+        audience=leading,
+    ),
 )
+
+
+def _coalition_url(name: str, coalition_id: int) -> str:
+    return settings.SITE_URL + reverse(name, args=[coalition_id])
 
 
 @notify.register_rule("events.reminders")
@@ -217,3 +235,54 @@ def weekly_digest(now: dt.datetime) -> int:
             }
         messages.append(notify.Message(person, occasion, context))
     return notify.queue_many("weekly_digest", messages)
+
+
+@notify.register_rule("events.ring_agreement")
+def ring_agreement(now: dt.datetime) -> int:
+    """The commitment rule's nudge: who just missed the last two sessions their ring (which
+    expects attendance) was invited to gets a friendly message, and the leads one summary per
+    ring. Once per pair of missed sessions (the occasion names the latest; its name is the one
+    it had when this rule lived in coalitions, so nothing is sent twice)."""
+    nudged, per_ring = [], {}
+    for m, c in keep_missing(now):
+        if not c.just_missed_two:
+            continue
+        context = {
+            "ring": m.ring.name,
+            "coalition": m.coalition.name,
+            "expected": c.expected,
+            "url": _coalition_url("coalitions:detail", m.coalition_id),
+        }
+        nudged.append(
+            notify.Message(
+                m.person, f"coalitions.ring:{m.ring_id}:missed:{c.last_invited}", context
+            )
+        )
+        per_ring.setdefault(m.ring_id, (m, c, []))[2].append(m.person)
+    count = notify.queue_many("ring_agreement", nudged)
+    if not per_ring:
+        return count
+    leads = {
+        coalition.pk: list(coalition.leads.all())
+        for coalition in Coalition.objects.filter(
+            pk__in={m.coalition_id for m, _c, _p in per_ring.values()}
+        ).prefetch_related("leads__user")
+    }
+    summaries = []
+    for ring_id, (m, c, people) in per_ring.items():
+        names = sorted(person.full_name for person in people)
+        for lead in leads[m.coalition_id]:
+            summaries.append(
+                notify.Message(
+                    lead,
+                    f"coalitions.ring:{ring_id}:missed_summary:{c.last_invited}",
+                    {
+                        "ring": m.ring.name,
+                        "coalition": m.coalition.name,
+                        "expected": c.expected,
+                        "people": names,
+                        "url": _coalition_url("coalitions:board", m.coalition_id),
+                    },
+                )
+            )
+    return count + notify.queue_many("ring_agreement_summary", summaries)

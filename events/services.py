@@ -18,7 +18,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, override
 
 from coalitions.models import Coalition, Output, RingMembership, school_year_of
-from coalitions.reminders import PRESENCE_GRACE
 from members import activity, notify, retention
 from members import services as member_services
 from members.models import Person
@@ -931,6 +930,7 @@ retention.register_activity(_last_activity)
 
 
 MISSED_IN_A_ROW = 2  # sessions of their ring missed one after the other that ask for a word
+PRESENCE_GRACE = dt.timedelta(days=3)  # a session counts once its organisers could record who came
 
 
 @dataclass
@@ -1036,7 +1036,7 @@ def keep_missing(
     members (not erased) of a ring of an active coalition that expects attendance, who missed
     the last sessions their ring was invited to (Commitment.missed_last_two). A session counts
     once its organisers had PRESENCE_GRACE to record who came. The nudge
-    (coalitions.reminders.ring_agreement) tells those who just missed two
+    (events.reminders.ring_agreement) tells those who just missed two
     (Commitment.just_missed_two); the bureau's signal lists them all. Five queries, whatever
     the size of the network; in the memberships' order (ring, last name)."""
     memberships = list(
