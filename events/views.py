@@ -1,6 +1,7 @@
 from collections import defaultdict
 from typing import NamedTuple
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -217,6 +218,7 @@ def _detail_context(request, session: Session) -> dict:
         "signup_form": signup_form,
         "signup_error": signup_error,
         "counts": counts,
+        "poll_seconds": settings.PLACES_POLL_SECONDS,
         "is_full": session.is_full,
         "can_edit": standing["editable"],
         "can_organise": standing["organises"],
@@ -232,6 +234,41 @@ def session_detail(request, pk: int):
         queryset=Session.objects.select_related("host_institution", "organiser_coalition"),
     )
     return render(request, "events/session_detail.html", _detail_context(request, session))
+
+
+def _place_counts(status: str, part: bool = False):
+    """The number of registrations (or a part's choices) with this status, as a subquery."""
+    by = "part" if part else "session"
+    model = PartChoice if part else Registration
+    return count_of(model.objects.filter(**{by: OuterRef("pk")}, status=status), by)
+
+
+@login_required
+def places(request, pk: int):
+    """The places taken and waiting of a session and its parts, polled by every open session
+    page: the session with its counts, then the parts with theirs (two queries, whatever the
+    number of sign-ups), so many people watching cost the sign-up rush next to nothing."""
+    session = get_session_for_user(
+        request,
+        pk,
+        queryset=Session.objects.annotate(
+            confirmed=_place_counts(Registration.Status.CONFIRMED),
+            waitlisted=_place_counts(Registration.Status.WAITLISTED),
+        ),
+    )
+    parts = session.parts.annotate(
+        confirmed_count=_place_counts(Registration.Status.CONFIRMED, part=True),
+        waitlist_count=_place_counts(Registration.Status.WAITLISTED, part=True),
+    )
+    return render(
+        request,
+        "events/session_detail.html#live_places",
+        {
+            "session": session,
+            "counts": {"confirmed": session.confirmed, "waitlisted": session.waitlisted},
+            "parts": parts,
+        },
+    )
 
 
 def _signup_context(request, session: Session, registration=None, position=None) -> dict:
@@ -257,6 +294,7 @@ def _signup_context(request, session: Session, registration=None, position=None)
         "signup_form": form,
         "signup_error": signup_error,
         "counts": counts,
+        "poll_seconds": settings.PLACES_POLL_SECONDS,
         "is_full": session.is_full,
     }
 

@@ -286,6 +286,8 @@ CELERY_TIMEZONE = TIME_ZONE
 # (also what a lost task left behind). Every row is claimed before it is sent, so a second beat
 # or two sweeps at once send nothing twice; a sweep that did not run is caught up by the next.
 REMINDER_SWEEP_SECONDS = float(env("REMINDER_SWEEP_SECONDS", "300"))
+# How often an open session page asks for the places taken (a small fragment of two queries).
+PLACES_POLL_SECONDS = int(env("PLACES_POLL_SECONDS", "15"))
 NOTIFICATION_BATCH_SIZE = int(env("NOTIFICATION_BATCH_SIZE", "1000"))
 # How many worker processes send at once when a sweep finds many messages (the worker's
 # concurrency: one per core).
