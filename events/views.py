@@ -246,8 +246,10 @@ def _place_counts(status: str, part: bool = False):
 @login_required
 def places(request, pk: int):
     """The places taken and waiting of a session and its parts, polled by every open session
-    page: the session with its counts, then the parts with theirs (two queries, whatever the
-    number of sign-ups), so many people watching cost the sign-up rush next to nothing."""
+    page: the session with its counts and, only when these changed since the page's last look
+    (`seen`), the parts with theirs: one or two queries whatever the number of sign-ups, so many
+    people watching cost the sign-up rush next to nothing. A part whose count changes while the
+    session's stays (a raised part capacity) shows at the next change or reload."""
     session = get_session_for_user(
         request,
         pk,
@@ -256,6 +258,8 @@ def places(request, pk: int):
             waitlisted=_place_counts(Registration.Status.WAITLISTED),
         ),
     )
+    if request.GET.get("seen") == f"{session.confirmed}-{session.waitlisted}":
+        return HttpResponse(status=204)  # as the page shows it: nothing to swap, nothing said
     parts = session.parts.annotate(
         confirmed_count=_place_counts(Registration.Status.CONFIRMED, part=True),
         waitlist_count=_place_counts(Registration.Status.WAITLISTED, part=True),

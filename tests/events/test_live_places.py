@@ -53,18 +53,37 @@ def test_the_session_page_polls_the_places_politely(client, member, full_ish):
     session, part = full_ish
     login(client, member)
     body = client.get(reverse("events:detail", args=[session.pk])).content.decode()
-    span = re.search(r'<span id="places"[^>]*>', body).group(0)
-    assert 'aria-live="polite"' in span
+    # The live region stays; what polls (and is swapped) is inside it.
+    assert '<span id="places" aria-live="polite"><span id="places-now"' in body
+    span = re.search(r'<span id="places-now"[^>]*>', body).group(0)
     assert f'data-hx-get="{places_url(session)}"' in span
     assert 'data-hx-trigger="every 15s"' in span
+    assert 'data-hx-swap="outerHTML"' in span
+    assert """data-hx-vals='{"seen": "2-1"}'""" in span  # what the page shows
     assert f'id="part-places-{part.pk}"' in body
+
+
+def test_nothing_is_swapped_while_the_counts_the_page_saw_still_hold(
+    client, member, institution, full_ish
+):
+    session, part = full_ish
+    login(client, member)
+    unchanged = client.get(places_url(session), {"seen": "2-1"})
+    assert unchanged.status_code == 204
+    assert unchanged.content == b""
+    services.register(make_person("Nog", "Iemand", institution), session)
+    changed = client.get(places_url(session), {"seen": "2-1"})
+    assert changed.status_code == 200
+    body = changed.content.decode()
+    assert "2 van 2 plaatsen bezet, 2 op de wachtlijst" in body
+    assert """data-hx-vals='{"seen": "2-2"}'""" in body  # the next poll asks from here
 
 
 def test_a_past_session_does_not_poll(client, member):
     session = make_session(days=-3)
     login(client, member)
     body = client.get(reverse("events:detail", args=[session.pk])).content.decode()
-    span = re.search(r'<span id="places"[^>]*>', body).group(0)
+    span = re.search(r'<span id="places-now"[^>]*>', body).group(0)
     assert "data-hx-trigger" not in span
 
 
