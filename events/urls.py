@@ -12,6 +12,7 @@ urlpatterns = [
     path("aanmelding/<int:pk>/aanwezigheid/", views.mark, name="mark"),
     path("<int:pk>/", views.session_detail, name="detail"),
     path("<int:pk>/aanmelden/", views.signup, name="signup"),
+    path("<int:pk>/plaatsen/", views.places, name="places"),
     path("<int:pk>/bewerken/", views.session_edit, name="edit"),
     path("<int:pk>/programma/", views.programme, name="programme"),
     path("<int:pk>/programma/coalities/", views.programme_coalitions, name="programme_coalitions"),

@@ -1,11 +1,12 @@
 from collections import defaultdict
 from typing import NamedTuple
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch, Q, prefetch_related_objects
+from django.db.models import Count, OuterRef, Prefetch, Q, prefetch_related_objects
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -22,7 +23,7 @@ from kwaliteitsnetwerk.caching import versions_of
 from members import services as member_services
 from members.access import is_bureau, person_of
 from members.csvfiles import csv_response
-from members.models import Action, Institution, Person
+from members.models import Action, Institution, Person, count_of
 from members.rows import url_pattern
 
 from . import services
@@ -209,6 +210,7 @@ def _detail_context(request, session: Session) -> dict:
         "signup_form": signup_form,
         "signup_error": signup_error,
         "counts": counts,
+        "poll_seconds": settings.PLACES_POLL_SECONDS,
         "is_full": session.is_full,
         "can_edit": standing["editable"],
         "can_organise": standing["organises"],
@@ -224,6 +226,40 @@ def session_detail(request, pk: int):
         queryset=Session.objects.select_related("host_institution", "organiser_coalition"),
     )
     return render(request, "events/session_detail.html", _detail_context(request, session))
+
+
+def _part_counts(status: str):
+    """The number of a part's choices with this status, as a subquery."""
+    return count_of(PartChoice.objects.filter(part=OuterRef("pk"), status=status), "part")
+
+
+@login_required
+def places(request, pk: int):
+    """The places taken and waiting of a session and its parts, polled by every open session
+    page: the session with its counts and, only when these changed since the page's last look
+    (`seen`), the parts with theirs: one or two queries whatever the number of sign-ups, so many
+    people watching cost the sign-up rush next to nothing. A part whose count changes while the
+    session's stays (a raised part capacity) shows at the next change or reload."""
+    session = get_session_for_user(
+        request,
+        pk,
+        queryset=Session.objects.with_places(),
+    )
+    if request.GET.get("seen") == f"{session.confirmed_count}-{session.waiting_count}":
+        return HttpResponse(status=204)  # as the page shows it: nothing to swap, nothing said
+    parts = session.parts.annotate(
+        confirmed_count=_part_counts(Registration.Status.CONFIRMED),
+        waitlist_count=_part_counts(Registration.Status.WAITLISTED),
+    )
+    return render(
+        request,
+        "events/session_detail.html#live_places",
+        {
+            "session": session,
+            "counts": {"confirmed": session.confirmed_count, "waitlisted": session.waiting_count},
+            "parts": parts,
+        },
+    )
 
 
 def _signup_context(request, session: Session, registration=None, position=None) -> dict:
@@ -249,6 +285,7 @@ def _signup_context(request, session: Session, registration=None, position=None)
         "signup_form": form,
         "signup_error": signup_error,
         "counts": counts,
+        "poll_seconds": settings.PLACES_POLL_SECONDS,
         "is_full": session.is_full,
     }
 

@@ -4,7 +4,6 @@ before, and the network of institutions and coalitions. Each a fixed number of q
 whatever the size of the network; each built on the rules' own predicates."""
 
 import datetime as dt
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -27,6 +26,8 @@ from coalitions.models import (
 from events.models import Registration, Session
 from events.services import keep_missing, people_invited
 from members.models import Institution, Person
+
+from . import pictures
 
 REQUEST_WAITS = dt.timedelta(days=7)
 FILLING = 0.8  # a session is filling up from 80% of its places
@@ -447,104 +448,31 @@ def compared(year: str) -> dict:
     }
 
 
-def bar_chart(rows, *, width: int = 560, bar: int = 14) -> dict:
-    """Horizontal bars for (label, this year, year before), drawn on the server: positions
-    for the SVG template, the numbers stay in the table beside it."""
-    biggest = max([max(a, b) for _label, a, b in rows] + [1])
-    label_width, gap = 210, 10
-    room = width - label_width - 60
-    shapes, y = [], gap
-    for label, this, last in rows:
-        shapes.append(
-            {
-                "label": str(label),
-                "y": y,
-                "label_y": y + bar + 2,
-                "this": this,
-                "last": last,
-                "this_w": max(1, round(room * this / biggest)) if this else 0,
-                "last_w": max(1, round(room * last / biggest)) if last else 0,
-                "last_y": y + bar + 2,
-                "this_text_y": y + bar - 3,
-                "last_text_y": y + 2 * bar - 1,
-            }
-        )
-        y += 2 * bar + 2 * gap
-    return {
-        "width": width,
-        "height": y,
-        "label_width": label_width,
-        "bars_x": label_width,
-        "bar": bar,
-        "shapes": shapes,
-    }
-
-
 # The network picture ----------------------------------------------------------------------------
 
 
-def network(year: str, *, size: int = 640) -> dict:
+def network(year: str) -> dict:
     """Institutions and coalitions of a school year as a network, drawn on the server with a
-    deterministic layout: coalitions on an inner circle (by name), institutions on an outer
-    circle in the order of the first coalition they take part in, so that who works together
-    sits together. Each node links to its page; `connections` is the same as text."""
+    deterministic circular layout (`pictures.circle`): each coalition followed by the
+    institutions that first take part in it, so that who works together sits together. Each
+    node links to its page; `connections` is the same as a table."""
     coalitions = list(Coalition.objects.filter(school_year=year).order_by("name"))
-    links = set(
-        RingMembership.objects.active()
-        .filter(coalition__in=coalitions)
-        .values_list("person__institution_id", "coalition_id")
-    ) | set(
-        Coalition.leads.through.objects.filter(coalition__in=coalitions).values_list(
-            "person__institution_id", "coalition_id"
-        )
-    )
+    places, leads = taking_part_rows(coalition__in=coalitions)
+    links = {
+        link
+        for rows in (places.order_by(), leads)
+        for link in rows.values_list("person__institution_id", "coalition_id")
+    }
     institutions = {i.pk: i for i in Institution.objects.filter(pk__in={i for i, _c in links})}
-    order = {c.pk: n for n, c in enumerate(coalitions)}
-    first = defaultdict(lambda: len(coalitions))
-    for institution_id, coalition_id in links:
-        first[institution_id] = min(first[institution_id], order[coalition_id])
-    placed = sorted(institutions.values(), key=lambda i: (first[i.pk], i.name))
-    # Room on both sides for the institutions' labels, written outwards from their dot.
-    margin = 150
-    width, centre = size + 2 * margin, size / 2
-    nodes = {}
-
-    def ring_of(items, radius, kind, url_name):
-        for n, item in enumerate(items):
-            angle = 2 * math.pi * n / max(len(items), 1) - math.pi / 2
-            x = round(margin + centre + radius * math.cos(angle), 1)
-            y = round(centre + radius * math.sin(angle), 1)
-            node = {"x": x, "y": y, "label_x": x, "label_y": round(y - 10, 1)}
-            node["anchor"] = "middle"
-            if kind == "institution":
-                side = math.cos(angle)
-                if abs(side) > 0.2:
-                    node["anchor"] = "start" if side > 0 else "end"
-                    node["label_x"] = round(x + (9 if side > 0 else -9), 1)
-                    node["label_y"] = round(y + 4, 1)
-                elif math.sin(angle) > 0:
-                    node["label_y"] = round(y + 18, 1)
-            nodes[kind, item.pk] = node | {
-                "label": item.name,
-                "url": reverse(url_name, args=[item.pk]),
-                "kind": kind,
-            }
-
-    ring_of(coalitions, size * 0.22, "coalition", "coalitions:detail")
-    ring_of(placed, size * 0.44, "institution", "members:institution_detail")
-    edges = [
-        (nodes["institution", i], nodes["coalition", c])
-        for i, c in sorted(links, key=lambda link: (order[link[1]], link[0]))
-    ]
+    picture = pictures.circle(coalitions, list(institutions.values()), links)
+    for node in picture["nodes"]:
+        url_name = (
+            "coalitions:detail" if node["kind"] == "coalition" else "members:institution_detail"
+        )
+        node["url"] = reverse(url_name, args=[node["item"].pk])
     by_coalition = defaultdict(list)
     for institution_id, coalition_id in links:
         by_coalition[coalition_id].append(institutions[institution_id].name)
-    return {
-        "size": size,
-        "width": width,
-        "height": size + 20,
-        "nodes": list(nodes.values()),
-        "edges": edges,
-        "label_all": len(nodes) <= 60,
+    return picture | {
         "connections": [(c, sorted(by_coalition.get(c.pk, []))) for c in coalitions],
     }

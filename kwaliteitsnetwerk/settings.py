@@ -316,6 +316,8 @@ REMINDER_SWEEP_SECONDS = float(env("REMINDER_SWEEP_SECONDS", "300"))
 # often: what a lost nudge or an unreachable broker left behind, and a dead worker's claim once
 # Notification.CLAIM_TIMEOUT has passed, go out within a minute and a half, not five.
 OUTBOX_SWEEP_SECONDS = float(env("OUTBOX_SWEEP_SECONDS", "30"))
+# How often an open session page asks for the places taken (a small fragment of two queries).
+PLACES_POLL_SECONDS = int(env("PLACES_POLL_SECONDS", "15"))
 NOTIFICATION_BATCH_SIZE = int(env("NOTIFICATION_BATCH_SIZE", "1000"))
 # How many worker processes send at once when a sweep finds many messages (the worker's
 # concurrency: one per core).

@@ -28,7 +28,7 @@ from members.access import bureau_required, is_bureau, person_of
 from members.csvfiles import csv_response, safe_cell
 from members.models import Action, Institution, Person
 
-from . import glance, overview
+from . import glance, overview, pictures
 from .redirects import is_safe_next
 
 
@@ -251,8 +251,8 @@ def figures(request):
         "glance/figures.html",
         {
             "data": data,
-            "status_chart": glance.bar_chart(data["status_rows"]),
-            "figure_chart": glance.bar_chart(data["rows"]),
+            "status_chart": pictures.bar_chart(data["status_rows"]),
+            "figure_chart": pictures.bar_chart(data["rows"]),
             "year": year,
             "years": years,
         },
@@ -268,6 +268,28 @@ def network_picture(request):
         "glance/network.html",
         {"picture": glance.network(year), "year": year, "years": years},
     )
+
+
+def _bar_chart(sheet, first: int, last: int, title: str):
+    """Horizontal bars of rows first..last: the labels in column A, this year (B) beside the
+    year before (C), named by the year headings of row 3, with the numbers beside the bars."""
+    from openpyxl.chart import BarChart, Reference, Series
+    from openpyxl.chart.label import DataLabelList
+
+    chart = BarChart()
+    chart.type = "bar"
+    chart.title = title
+    chart.height, chart.width = 9, 18
+    for column in (2, 3):
+        values = Reference(sheet, min_col=column, min_row=first, max_row=last)
+        chart.series.append(Series(values, title=str(sheet.cell(3, column).value)))
+    chart.set_categories(Reference(sheet, min_col=1, min_row=first, max_row=last))
+    chart.dataLabels = DataLabelList()
+    chart.dataLabels.showVal = True
+    chart.x_axis.scaling.orientation = "maxMin"  # the first row on top, as in the table
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
+    return chart
 
 
 @bureau_required
@@ -287,12 +309,20 @@ def annual_report(request):
     sheet.append([])
     sheet.append(["", year, data["previous"]])
     sheet.append([_("Coalitions by status")])
+    status_rows = (sheet.max_row + 1, sheet.max_row + len(data["status_rows"]))
     for row in data["status_rows"]:
         sheet.append([safe_cell(row[0]), row[1], row[2]])
     sheet.append([])
+    figure_rows = (sheet.max_row + 1, sheet.max_row + len(data["rows"]))
     for row in data["rows"]:
         sheet.append([safe_cell(row[0]), row[1], row[2]])
     sheet.column_dimensions["A"].width = 40
+    # The same charts as the figures page, drawn by the spreadsheet from these cells.
+    for (first, last), title, anchor in [
+        (status_rows, _("Coalitions by status"), "E3"),
+        (figure_rows, _("People, sessions and outputs"), "E22"),
+    ]:
+        sheet.add_chart(_bar_chart(sheet, first, last, title), anchor)
     matrix_sheet = workbook.create_sheet(_("Participation")[:31])
     for row in _matrix_rows(glance.matrix(year)):
         # Names are written by people (a ring called "=HYPERLINK(…)"): text, never a formula.

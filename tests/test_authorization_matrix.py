@@ -132,6 +132,7 @@ MATRIX = {
     "events:mark": (None, {BUREAU, LEAD_A}),
     "events:detail": (LOGGED_IN, None),
     "events:signup": (None, LOGGED_IN),
+    "events:places": (LOGGED_IN, None),
     "events:edit": (ONLY_BUREAU, ONLY_BUREAU),
     "events:programme": (ONLY_BUREAU, None),
     "events:programme_coalitions": (None, ONLY_BUREAU),

@@ -26,12 +26,15 @@ def test_the_landing_page_works_on_a_phone(page, live_server, demo_network):
     page.set_viewport_size({"width": 375, "height": 740})
     log_in(page, live_server, "bureau@kwaliteitsnetwerk.example")
     nav = page.get_by_role("navigation", name="Hoofdnavigatie")
-    expect(nav.get_by_role("link", name="Beheer")).to_be_visible()
     # No sideways scrolling on a phone.
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     # The skip link is the first stop for keyboard users and leads to the content.
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="Naar de inhoud")).to_be_focused()
+    # On a phone the links fold behind the menu button.
+    expect(nav.get_by_role("link", name="Beheer")).to_be_hidden()
+    nav.get_by_role("button", name="Menu").click()
+    expect(nav.get_by_role("link", name="Beheer")).to_be_visible()
     assert_accessible(page)
 
 

@@ -294,13 +294,17 @@ class TestFiguresNetworkAndReport:
         login(client, bureau)
         figures = client.get(reverse("figures"), {"jaar": "2026-2027"}).content.decode()
         assert figures.count('<svg class="chart"') == 2
-        assert '<th scope="row">Actief</th><td>1</td>' in figures
+        assert '<th scope="row">Actief</th><td data-label="2026-2027">1</td>' in figures
         picture = client.get(reverse("network_picture"), {"jaar": "2026-2027"}).content.decode()
         assert "<circle" in picture
         assert "<line" in picture
         assert reverse("members:institution_detail", args=[institution.pk]) in picture
-        connections = picture[picture.index("Dezelfde verbindingen als lijst") :]
-        assert "Peer review in teams</a>: Deltion College" in connections
+        connections = picture[picture.index("Dezelfde verbindingen als tabel") :]
+        assert "Peer review in teams</a></th><td" in connections
+        assert "Deltion College</td>" in connections
+        # Each tie is named, for a pointer (title) and for the keyboard (a link with a name).
+        assert 'aria-label="Deltion College doet mee aan Peer review in teams"' in picture
+        assert "<title>Deltion College doet mee aan Peer review in teams</title>" in picture
 
     def test_the_layout_is_the_same_every_time(self, coalition, institution):
         make_membership(make_person("A", "Kern1", institution), coalition.rings.get(order=1))
@@ -318,6 +322,28 @@ class TestFiguresNetworkAndReport:
         assert ("Personen in een kern", 1, 0) in values
         matrix = list(workbook["Deelname"].iter_rows(values_only=True))
         assert matrix[1][0] == "Deltion College"
+
+    def test_the_annual_report_has_its_charts(self, client, bureau, coalition, institution):
+        """Two bar charts (by status; people, sessions and outputs), this year beside the year
+        before, drawn from the figures' own cells."""
+        import zipfile
+
+        from openpyxl import load_workbook
+
+        make_membership(make_person("A", "Kern1", institution), coalition.rings.get(order=1))
+        response = login(client, bureau).get(reverse("annual_report"), {"jaar": "2026-2027"})
+        names = zipfile.ZipFile(io.BytesIO(response.content)).namelist()
+        assert sorted(n for n in names if n.startswith("xl/charts/chart")) == [
+            "xl/charts/chart1.xml",
+            "xl/charts/chart2.xml",
+        ]
+        charts = load_workbook(io.BytesIO(response.content))["Cijfers"]._charts
+        assert len(charts) == 2
+        titles = [
+            "".join(r.t for p in chart.title.tx.rich.p for r in (p.r or [])) for chart in charts
+        ]
+        assert titles == ["Coalities per status", "Mensen, bijeenkomsten en opbrengsten"]
+        assert all(len(chart.series) == 2 for chart in charts)  # this year and the one before
 
 
 @pytest.mark.parametrize(

@@ -13,3 +13,18 @@ document.addEventListener("htmx:afterSwap", function (event) {
     status.focus();
   }
 });
+
+// The main navigation folds behind a menu button on a phone (CSS decides when): the button is
+// a real <button>, so Enter and Space work, and aria-expanded tells what it does.
+document.addEventListener("DOMContentLoaded", function () {
+  var toggle = document.querySelector(".nav-toggle");
+  if (!toggle) {
+    return;
+  }
+  toggle.closest(".main-nav").classList.add("foldable");
+  toggle.hidden = false;
+  toggle.addEventListener("click", function () {
+    var open = toggle.getAttribute("aria-expanded") === "true";
+    toggle.setAttribute("aria-expanded", open ? "false" : "true");
+  });
+});

@@ -119,3 +119,32 @@ def test_check_in_at_the_door_on_a_phone(page, live_server, small_session):
     expect(page.get_by_text("Gerda Gast is toegevoegd en als aanwezig gemeld.")).to_be_visible()
     expect(page.locator("#present-count")).to_have_text("3 van 3 aanwezig")
     assert_accessible(page)
+
+
+def test_the_places_change_on_every_open_page_without_a_reload(
+    page, browser, live_server, demo_network, settings
+):
+    """Two people look at one session; when one signs up, the other's page shows the new
+    count within the poll's interval (shortened here), and says so politely."""
+    settings.PLACES_POLL_SECONDS = 1
+    session = make_session(capacity=5, title="Open middag voor iedereen")
+    try:
+        url = f"{live_server.url}/bijeenkomsten/{session.pk}/"
+        log_in(page, live_server, "lid@albeda.example")
+        page.goto(url)
+        places = page.locator("#places")
+        expect(places).to_have_text("0 van 5 plaatsen bezet")
+        expect(places).to_have_attribute("aria-live", "polite")
+
+        other = browser.new_context(locale="nl-NL", timezone_id="Europe/Amsterdam").new_page()
+        log_in(other, live_server, "trekker@deltion.example")
+        other.goto(url)
+        other.get_by_role("button", name="Aanmelden voor bijeenkomst").click()
+        expect(other.get_by_text("Je bent aangemeld voor deze bijeenkomst.")).to_be_visible()
+
+        expect(places).to_have_text("1 van 5 plaatsen bezet", timeout=5000)
+        expect(page).to_have_url(url)  # no reload
+        assert_accessible(page)
+        other.context.close()
+    finally:
+        session.delete()
