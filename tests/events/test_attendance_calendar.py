@@ -496,5 +496,7 @@ def test_signing_up_updates_the_places_in_the_same_swap(client, member):
         .post(reverse("events:signup", args=[session.pk]), headers={"HX-Request": "true"})
         .content.decode()
     )
-    assert 'id="places" data-hx-swap-oob="true"' in body
+    # The places are swapped out of band, in their live region (read out politely).
+    assert '<span id="places" aria-live="polite" data-hx-swap-oob="true">' in body
     assert "1 van 5 plaatsen bezet" in body
+    assert "0 van 5" not in body
