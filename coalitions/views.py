@@ -1050,13 +1050,12 @@ def proposal_decide(request, pk: int):
     """Choose a proposal (it becomes a coalition in preparation) or decline it with a reason."""
     proposal = _get_proposal(pk)
     first = int(proposal.round.school_year[:4])
-    # The theme of the same name if the list has it; otherwise offered as a new one.
+    # The theme of the same name if the list has it; a new one can be named in the form.
     theme = Theme.objects.filter(name__iexact=proposal.title).first()
     adopt = CoalitionForm(
         request.POST if request.POST.get("decision") == "adopt" else None,
         initial={
             "theme": theme,
-            "new_theme": "" if theme else proposal.title,
             "name": proposal.title,
             "school_year": proposal.round.school_year,
             "assignment": proposal.question,
