@@ -67,38 +67,40 @@ def network_size() -> dict:
     return dict(counts[0].union(*counts[1:], all=True).order_by())
 
 
-def signals(today: dt.date | None = None) -> list[Signal]:
+def signals(today: dt.date | None = None, *, limit: int | None = SHOWN) -> list[Signal]:
     """Everything that asks for the bureau's action now, each item linking to where it is
     solved. A signal disappears as soon as its condition no longer holds. Each signal is one
-    query that lists its first SHOWN items and counts them all; people who keep missing their
-    ring's sessions take a few more (the commitment rule)."""
+    query that lists its first `limit` items (all with None: the signal's own page) and counts
+    them all; people who keep missing their ring's sessions take a few more (the commitment
+    rule)."""
+    return [_signal(key, today, limit) for key in SIGNALS]
+
+
+def signal(key: str, today: dt.date | None = None) -> Signal | None:
+    """One signal with all its items (its own page, where the start page says "and 12 more"),
+    or None for a key that is not a signal."""
+    return _signal(key, today, None) if key in SIGNALS else None
+
+
+def _signal(key: str, today: dt.date | None, limit: int | None) -> Signal:
     now = timezone.now()
-    today = today or timezone.localdate()
-    return [
-        _ending(today),
-        _rings(),
-        _old_requests(now),
-        _filling(now),
-        _few_answers(now),
-        _nowhere(today),
-        _missing(today, now),
-    ]
+    return SIGNALS[key](today or timezone.localdate(), now, limit)
 
 
-def _first(rows, limit: int = SHOWN) -> tuple[list, int]:
-    """The first `limit` rows of a query and how many it has in all, in one query: the count
-    is a window over the whole result, taken before the LIMIT."""
+def _first(rows, limit: int | None = SHOWN) -> tuple[list, int]:
+    """The first `limit` rows of a query (all with None) and how many it has in all, in one
+    query: the count is a window over the whole result, taken before the LIMIT."""
     found = list(rows.annotate(rows_in_all=Window(Count("*")))[:limit])
     return found, (found[0].rows_in_all if found else 0)
 
 
-def _ending(today: dt.date) -> Signal:
+def _ending(today: dt.date, now: dt.datetime, limit: int | None) -> Signal:
     signal = Signal(
         "ending",
         _("Coalitions near or past their planned end"),
         _("plan the evaluation and the output, or extend"),
     )
-    coalitions, signal.count = _first(health.coalitions_ending(today))
+    coalitions, signal.count = _first(health.coalitions_ending(today), limit)
     for c in coalitions:
         late = c.planned_end < today
         signal.items.append(
@@ -112,7 +114,7 @@ def _ending(today: dt.date) -> Signal:
     return signal
 
 
-def _rings() -> Signal:
+def _rings(today: dt.date, now: dt.datetime, limit: int | None) -> Signal:
     signal = Signal(
         "rings", _("Core rings below their minimum or full with people waiting"), _("ring board")
     )
@@ -131,7 +133,8 @@ def _rings() -> Signal:
             | Q(pk__in=Ring.objects.full().values("pk"), has_waiting=True)
         )
         .select_related("coalition")
-        .order_by("coalition__name")
+        .order_by("coalition__name"),
+        limit,
     )
     for ring in rings:
         if ring.below_minimum:
@@ -147,7 +150,7 @@ def _rings() -> Signal:
     return signal
 
 
-def _old_requests(now: dt.datetime) -> Signal:
+def _old_requests(today: dt.date, now: dt.datetime, limit: int | None) -> Signal:
     signal = Signal("requests", _("Ring requests unanswered for more than a week"), _("ring board"))
     requests, count = _first(
         RingMembership.objects.waiting()
@@ -157,7 +160,8 @@ def _old_requests(now: dt.datetime) -> Signal:
             | Q(requested_ring__isnull=False, requested_at__lt=now - REQUEST_WAITS)
         )
         .select_related("person", "coalition", "ring", "requested_ring")
-        .order_by("created_at")
+        .order_by("created_at"),
+        REQUESTS_COUNTED if limit is None else limit,
     )
     signal.count = min(count, REQUESTS_COUNTED)
     for m in requests:
@@ -172,7 +176,7 @@ def _old_requests(now: dt.datetime) -> Signal:
     return signal
 
 
-def _filling(now: dt.datetime) -> Signal:
+def _filling(today: dt.date, now: dt.datetime, limit: int | None) -> Signal:
     signal = Signal("filling", _("Sessions filling up or with a waiting list"), _("registrations"))
     sessions, signal.count = _first(
         Session.objects.published()
@@ -182,7 +186,8 @@ def _filling(now: dt.datetime) -> Signal:
             Q(waiting_count__gt=0)
             | Q(capacity__isnull=False, confirmed_count__gte=F("capacity") * FILLING)
         )
-        .order_by("start")
+        .order_by("start"),
+        limit,
     )
     for s in sessions:
         detail = _("%(confirmed)s of %(capacity)s places") % {
@@ -195,7 +200,7 @@ def _filling(now: dt.datetime) -> Signal:
     return signal
 
 
-def _few_answers(now: dt.datetime) -> Signal:
+def _few_answers(today: dt.date, now: dt.datetime, limit: int | None) -> Signal:
     signal = Signal(
         "answers",
         _("Invitations with few answers close to the deadline"),
@@ -229,7 +234,7 @@ def _few_answers(now: dt.datetime) -> Signal:
         if s.invited and s.answered < s.invited * FEW_ANSWERS
     ]
     signal.count = len(quiet)
-    for s in quiet[:SHOWN]:
+    for s in quiet[:limit]:
         signal.items.append(
             (
                 s.title,
@@ -241,7 +246,7 @@ def _few_answers(now: dt.datetime) -> Signal:
     return signal
 
 
-def _nowhere(today: dt.date) -> Signal:
+def _nowhere(today: dt.date, now: dt.datetime, limit: int | None) -> Signal:
     signal = Signal(
         "nowhere",
         _("Member institutions in no coalition this school year"),
@@ -251,7 +256,8 @@ def _nowhere(today: dt.date) -> Signal:
     institutions, signal.count = _first(
         Institution.objects.members_on()
         .exclude(taking_part(person__institution=OuterRef("pk"), coalition__in=this_year))
-        .order_by("name")
+        .order_by("name"),
+        limit,
     )
     for institution in institutions:
         signal.items.append(
@@ -264,7 +270,7 @@ def _nowhere(today: dt.date) -> Signal:
     return signal
 
 
-def _missing(today: dt.date, now: dt.datetime) -> Signal:
+def _missing(today: dt.date, now: dt.datetime, limit: int | None) -> Signal:
     signal = Signal(
         "missing",
         _("People who keep missing what their ring agreed"),
@@ -273,7 +279,7 @@ def _missing(today: dt.date, now: dt.datetime) -> Signal:
     # The commitment rule's own list (events.services.keep_missing), as the nudge reads it.
     listed = keep_missing(now, today=today)
     signal.count = len(listed)
-    for m, kept in listed[:SHOWN]:
+    for m, kept in listed[:limit]:
         signal.items.append(
             (
                 f"{m.person.full_name} ({m.coalition.name}, {m.ring.name})",
@@ -282,6 +288,18 @@ def _missing(today: dt.date, now: dt.datetime) -> Signal:
             )
         )
     return signal
+
+
+# The signals in the order the start page shows them, by the key their page is named by.
+SIGNALS = {
+    "ending": _ending,
+    "rings": _rings,
+    "requests": _old_requests,
+    "filling": _filling,
+    "answers": _few_answers,
+    "nowhere": _nowhere,
+    "missing": _missing,
+}
 
 
 # The participation matrix ---------------------------------------------------------------------

@@ -30,6 +30,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("mijn-aanmeldingen/", views.my_registrations, name="my_registrations"),
     path("beheer/", views.bureau_dashboard, name="bureau_dashboard"),
+    path("beheer/signalen/<slug:key>/", views.bureau_signal, name="bureau_signal"),
     path("beheer/logboek/", views.activity_log, name="activity_log"),
     path("beheer/deelname/", views.participation, name="participation"),
     path("beheer/cijfers/", views.figures, name="figures"),

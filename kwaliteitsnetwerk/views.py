@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Q
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.templatetags.static import static
@@ -165,6 +165,16 @@ def bureau_dashboard(request):
             "signal_count": sum(signal.count for signal in found),
         },
     )
+
+
+@bureau_required
+def bureau_signal(request, key: str):
+    """One signal with all its items, where the start page lists the first and says how many
+    more there are."""
+    found = glance.signal(key)
+    if found is None:
+        raise Http404
+    return render(request, "bureau_signal.html", {"signal": found})
 
 
 def _year_filters(request) -> tuple[str, list[str]]:

@@ -50,6 +50,7 @@ MATRIX = {
     "set_language": (None, EVERYONE),
     "bureau_dashboard": (ONLY_BUREAU, None),
     "activity_log": (ONLY_BUREAU, None),
+    "bureau_signal": (ONLY_BUREAU, None),
     "participation": (ONLY_BUREAU, None),
     "figures": (ONLY_BUREAU, None),
     "annual_report": (ONLY_BUREAU, None),
@@ -255,6 +256,7 @@ def world(db, settings, lead, member, other_institution, institution, bureau):
         BUREAU_NO_2FA: bureau_no_2fa,
     }
     kwargs = {
+        "bureau_signal": {"key": "nowhere"},
         "members:institution_detail": {"pk": institution.pk},
         "members:institution_edit": {"pk": institution.pk},
         "members:institution_end_membership": {"pk": institution.pk},

@@ -89,6 +89,34 @@ class TestSignals:
         assert '<span class="badge badge-warn">17</span>' in section
         assert "en nog 2" in section
         assert section.count("<li>") == 15
+        # "and 2 more" leads to the signal's own page, which lists all seventeen.
+        page = reverse("bureau_signal", args=["nowhere"])
+        assert f'<a href="{page}">en nog 2</a>' in section
+        full = client.get(page).content.decode()
+        listed = full[full.index("<h1>") :]
+        assert listed.count("<li>") == 17
+        assert "Zonder coalitie 16" in listed
+        assert "Zonder coalitie 00" in listed
+        assert "en nog" not in listed
+
+    def test_each_signal_has_its_own_page_and_no_other_key_does(self, client, bureau):
+        login(client, bureau)
+        for key in glance.SIGNALS:
+            assert client.get(reverse("bureau_signal", args=[key])).status_code == 200
+        assert client.get(reverse("bureau_signal", args=["nothing"])).status_code == 404
+
+    def test_a_signals_page_asks_a_fixed_number_of_queries(
+        self, client, bureau, coalition, institution, django_assert_max_num_queries
+    ):
+        login(client, bureau)
+        page = reverse("bureau_signal", args=["nowhere"])
+        client.get(page)
+        with django_assert_max_num_queries(8) as few:
+            client.get(page)
+        for i in range(30):
+            make_institution(f"Nergens {i:02d}")
+        with django_assert_max_num_queries(len(few)):
+            assert client.get(page).content.decode().count("Nergens") == 30
 
     def test_a_full_core_with_people_waiting(self, coalition, institution, lead):
         kern = coalition.rings.get(order=1)
