@@ -326,7 +326,6 @@ def test_a_sender_killed_mid_sweep_doubles_at_most_the_message_in_flight(
     sink and is killed with SIGKILL half-way; after CLAIM_TIMEOUT a sweep takes over its claim.
     Every recipient gets theirs, at most one gets two."""
     import datetime as dt
-    import sys
 
     import time_machine
     from aiosmtpd.controller import Controller
@@ -334,6 +333,7 @@ def test_a_sender_killed_mid_sweep_doubles_at_most_the_message_in_flight(
     from django.utils import timezone
 
     from members import notify
+    from tests.clock import travelled
     from tests.factories import make_person
 
     monkeypatch.setattr(notify, "_send_after_commit", lambda *a, **k: None)
@@ -358,7 +358,8 @@ def test_a_sender_killed_mid_sweep_doubles_at_most_the_message_in_flight(
         "EMAIL_PORT": str(port),
     }
     sender = subprocess.Popen(  # noqa: S603 - our own command line
-        [sys.executable, "manage.py", "send_reminders"],
+        # At our clock's moment (tests/clock.py), so its claims are of the test's day.
+        travelled(["manage.py", "send_reminders"]),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
