@@ -25,90 +25,92 @@ from .models import (
 )
 
 # (name, theme, assignment, intended output, first year of the school year; None = current year)
+# The last field: the coalition's school year, counted from the current one (-1: last year's,
+# None: this year's), so the demo network (and its harvest) is the same on any day it is seeded.
 COALITIONS = [
     (
         "Data",
         "Data",
         "Maak data bruikbaar voor onderwijsteams, zodat teams beslissingen nemen op basis van feiten.",
         "Handleiding Efficiënt datagebruik",
-        2020,
+        -6,
     ),
     (
         "Teams aan zet",
         "Teams aan zet",
         "Hoe gaan onderwijsteams zelf aan de slag met kwaliteitszorg?",
         "wegwijsinkwaliteit.nl",
-        2020,
+        -6,
     ),
     (
         "Online onderwijs",
         "Online onderwijs",
         "Stel vanuit studentperspectief voorwaarden op voor goede online lessen.",
         "Checklist online onderwijs",
-        2020,
+        -6,
     ),
     (
         "Data 2.0",
         "Data",
         "Verken hoe data samengevoegd en geduid kunnen worden, richting prognoses.",
         "Visual voor databespreking in teams",
-        2021,
+        -5,
     ),
     (
         "Teams aan zet 2.0",
         "Teams aan zet",
         "Implementeer het gedachtengoed over kwaliteitscultuur in teams.",
         "Praatplaat",
-        2021,
+        -5,
     ),
     (
         "Data 3.0",
         "Data",
         "Verdiep en verbreed het datagebruik in teams, in verbinding met MBO Digitaal.",
         "Handreiking datagebruik",
-        2023,
+        -3,
     ),
     (
         "Teams aan zet 3.0",
         "Teams aan zet",
         "Bouw voort op de eerdere opbrengsten zonder werk over te doen.",
         "Aanvullingen op wegwijsinkwaliteit.nl",
-        2023,
+        -3,
     ),
     (
         "Flexibilisering",
         "Flexibilisering",
         "Wat vraagt flexibel en modulair onderwijs van de kwaliteitsborging, in verbinding met CINOP?",
         "Handreiking kwaliteitsborging flexibel onderwijs",
-        2023,
+        -3,
     ),
     (
         "Sectorbreed gedachtengoed over kwaliteit",
         "Gedachtengoed kwaliteit",
         "Vertaal het referentiewaardenmodel naar een gedeelde taal en werkwijze voor teams.",
         "Werkvormen bij het referentiewaardenmodel",
-        2024,
+        -2,
     ),
     (
         "Kwaliteit van examinering",
         "Examinering",
         "Deel goede praktijken voor borging van examenkwaliteit binnen teams en examencommissies.",
         "Toolbox examenkwaliteit",
-        2024,
+        -2,
     ),
     (
         "Student als partner",
         "Studentbetrokkenheid",
         "Ontwikkel werkvormen waarin studenten meebepalen in de kwaliteitscyclus van hun opleiding.",
         "Werkvormenkaart",
-        2025,
+        -1,
     ),
     (
         "Werkveld aan tafel",
         "Werkveld",
         "Versterk de dialoog met het regionale werkveld over de kwaliteit van de bpv.",
         "Gespreksleidraad bpv-kwaliteit",
-        2025,
+        -1,
     ),
     (
         "Verkenning sectorkeurmerk kwaliteitszorg",
@@ -281,14 +283,12 @@ def seed_coalitions(*, scale: int = 1, rng: random.Random, demo: dict) -> list[C
     )
     bureau_staff = list(Person.objects.filter(is_bureau_staff=True).order_by("pk"))
     rows = []
-    for name, theme, assignment, output, first in COALITIONS:
-        rows.append(
-            (name, theme, assignment, output, first if first is not None else current_first)
-        )
+    for name, theme, assignment, output, offset in COALITIONS:
+        rows.append((name, theme, assignment, output, current_first + (offset or 0)))
     # Bigger data sets (benchmarks): regional variants of the themes, about 40 per scale step.
     for copy in range(2, scale + 1):
         for i in range(40):
-            name, theme, assignment, output, first = COALITIONS[i % len(COALITIONS)]
+            name, theme, assignment, output, _offset = COALITIONS[i % len(COALITIONS)]
             region = REGIONS[i % len(REGIONS)]
             year = current_first - (i % 5)
             rows.append((f"{name} – {region} {copy}-{i}", theme, assignment, output, year))

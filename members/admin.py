@@ -1,9 +1,29 @@
-"""Django admin: a back door for superusers, not the bureau's interface."""
+"""Django admin: a back door for superusers, not the bureau's interface.
+
+Every change a service guards goes through that service or not through the admin at all: the
+admin of people and institutions saves through `save_person` / `save_institution` (so the change
+is logged), everything else a service guards is shown read-only (ReadOnlyAdmin) or not
+registered. tests/test_admin.py holds each registered model to this.
+"""
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from .models import EmailDomain, Institution, Invitation, Person, User
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Shows the rows and changes none: their changes belong to a service (it locks, logs,
+    tells people and bumps what depends on them), which the application's own pages call."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(User)
@@ -23,8 +43,20 @@ class UserAdmin(BaseUserAdmin):
 
 
 class EmailDomainInline(admin.TabularInline):
+    """Read-only: a domain decides who may sign up, and its changes are logged by the bureau's
+    institution page (save_institution with its domains), which the admin's inline would skip."""
+
     model = EmailDomain
     extra = 0
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Institution)
@@ -38,6 +70,10 @@ class InstitutionAdmin(admin.ModelAdmin):
         from .services import save_institution
 
         save_institution(form, by=Person.objects.filter(user=request.user).first())
+
+    def has_delete_permission(self, request, obj=None):
+        # An institution's membership ends (end_institution_membership), its history stays.
+        return False
 
 
 @admin.register(Person)
@@ -61,9 +97,15 @@ class PersonAdmin(admin.ModelAdmin):
 
         save_person(form, by=Person.objects.filter(user=request.user).first())
 
+    def has_delete_permission(self, request, obj=None):
+        # A person is erased (erase_person: anonymised, the account deleted), never deleted.
+        return False
+
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(ReadOnlyAdmin):
+    """Invitations are made, replaced and used through members.services (invite,
+    accept_invitation): one open link per person, its mail through the outbox."""
+
     list_display = ["person", "created_at", "expires_at", "used_at", "revoked_at"]
-    raw_id_fields = ["person", "invited_by"]
-    readonly_fields = ["token_hash"]
+    exclude = ["token_hash"]

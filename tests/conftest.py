@@ -7,13 +7,31 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.db import connection
 
 # Playwright's sync API runs an event loop in this thread; the Django test database calls made
 # beside it are synchronous and safe here.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+from tests.clock import pinned_now  # noqa: E402
 from tests.factories import make_coalition, make_institution, make_person  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _pinned_clock_for_the_session():
+    """The session's own fixtures (the test database, the demo network, the live server) live at
+    the suite's instant too (tests/clock.py; KN_TEST_NOW moves it)."""
+    with time_machine.travel(pinned_now(), tick=True):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _pinned_clock(_pinned_clock_for_the_session):
+    """Every test starts at the same instant, whatever day it runs; the clock ticks on from there
+    (a test that needs it still moves it with time_machine.travel)."""
+    with time_machine.travel(pinned_now(), tick=True):
+        yield
 
 
 @contextmanager

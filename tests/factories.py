@@ -61,14 +61,19 @@ def make_coalition(
     name: str | None = None,
     *,
     leads=(),
-    school_year: str = "2026-2027",
+    school_year: str | None = None,
     rings: bool = True,
     **extra,
 ) -> Coalition:
-    """A coalition with the default rings Kern (on request, 8 places) and Flexibele ring (open)."""
+    """A coalition with the default rings Kern (on request, 8 places) and Flexibele ring (open),
+    running this school year (of the suite's clock, tests/clock.py) unless told otherwise."""
+    from django.utils import timezone
+
+    from coalitions.models import school_year_of
     from coalitions.services import create_default_rings
 
     n = next(_counter)
+    school_year = school_year or school_year_of(timezone.localdate())
     first = int(school_year[:4])
     coalition = Coalition.objects.create(
         name=name or f"Coalitie {n}",
@@ -115,3 +120,24 @@ def give_second_factor(user, *, confirmed: bool = True):
     if confirmed:
         ConfirmedFactor.objects.create(authenticator=authenticator, email=user.email)
     return authenticator
+
+
+def school_year(offset: int = 0) -> str:
+    """This school year of the suite's clock ("2027-2028" from September 2027 to August 2028),
+    or the one `offset` years later (negative: earlier)."""
+    from django.utils import timezone
+
+    from coalitions.models import school_year_of
+
+    first = int(school_year_of(timezone.localdate())[:4]) + offset
+    return f"{first}-{first + 1}"
+
+
+def in_school_year(month: int, day: int, hour: int = 0, minute: int = 0, *, offset: int = 0):
+    """A moment (Amsterdam time) of this school year: September to December in its first
+    calendar year, January to August in its second."""
+    import zoneinfo
+
+    first = int(school_year(offset)[:4])
+    year = first if month >= 9 else first + 1
+    return dt.datetime(year, month, day, hour, minute, tzinfo=zoneinfo.ZoneInfo("Europe/Amsterdam"))

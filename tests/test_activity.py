@@ -361,9 +361,6 @@ class TestTheBureausLog:
         assert "Netwerkbijeenkomst coalities" in results
         assert "Flexibele ring" not in results
 
-    def test_the_log_is_for_the_bureau_only(self, client, lead):
-        assert login(client, lead).get(reverse("activity_log")).status_code == 403
-
     def test_the_log_runs_a_fixed_number_of_queries(
         self, client, bureau, lead, institution, django_assert_max_num_queries
     ):

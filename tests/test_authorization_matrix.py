@@ -1,6 +1,7 @@
 """The authorization matrix: every URL of the site, for every kind of visitor, with GET and —
 where the URL takes it — POST, against the answer each must get. Runs with production's second
-factor rule on. A URL of ours that is missing from the table fails the test.
+factor rule on. A URL of ours that is missing from the table fails the test, and so does a
+refused POST that changed any row (tests/state.py).
 
 Kinds of visitor: anonymous (also a person without a login: they cannot get further), a member
 of coalition A, a member of coalition B, the lead of A, the lead of B, the bureau (with a second
@@ -24,6 +25,7 @@ from members.models import Notification
 from tests.conftest import login
 from tests.events.conftest import make_session
 from tests.factories import give_second_factor, make_coalition, make_membership, make_person
+from tests.state import changes, snapshot
 
 ANON, MEMBER, OTHER, LEAD_A, LEAD_B, BUREAU, BUREAU_NO_2FA = (
     "anon",
@@ -408,10 +410,13 @@ def _wrong_answers(client, world, name, url, rights) -> list:
             if allowed is None:
                 continue
             with transaction.atomic():
+                before = snapshot() if method == "post" and persona not in allowed else None
                 if method == "get":
                     response = client.get(url)
                 else:
                     response = client.post(url, world["posts"].get(name, {}))
+                # A refused POST leaves every row as it was (taken before the rollback).
+                changed = changes(before, snapshot()) if before is not None else {}
                 transaction.set_rollback(True)
             denied = _denied(response, persona)
             if name in (
@@ -420,6 +425,10 @@ def _wrong_answers(client, world, name, url, rights) -> list:
                 "members:confirm_factor",
             ):
                 denied = response.status_code != 404  # an unknown link: 404 for everyone
+            if denied and changed:
+                wrong.append(
+                    (persona, method.upper(), response.status_code, "refused yet changed", changed)
+                )
             if persona in allowed and denied:
                 wrong.append((persona, method.upper(), response.status_code, "should be allowed"))
             if (

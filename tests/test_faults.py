@@ -352,7 +352,6 @@ def test_a_sender_killed_mid_sweep_doubles_at_most_the_message_in_flight(
     its claim once CLAIM_TIMEOUT (a minute) has passed and sends the rest well within the
     second minute. Every recipient gets theirs, at most one gets two."""
     import datetime as dt
-    import sys
 
     import time_machine
     from aiosmtpd.controller import Controller
@@ -361,6 +360,7 @@ def test_a_sender_killed_mid_sweep_doubles_at_most_the_message_in_flight(
 
     from members import notify
     from members.models import Person
+    from tests.clock import travelled
 
     size = FAULT_SWEEP_SIZE
     monkeypatch.setattr(notify, "_send_after_commit", lambda *a, **k: None)
@@ -393,7 +393,8 @@ def test_a_sender_killed_mid_sweep_doubles_at_most_the_message_in_flight(
         "EMAIL_PORT": str(port),
     }
     sender = subprocess.Popen(  # noqa: S603 - our own command line
-        [sys.executable, "manage.py", "send_reminders"],
+        # At our clock's moment (tests/clock.py), so its claims are of the test's day.
+        travelled(["manage.py", "send_reminders"]),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -416,7 +417,7 @@ def test_a_sender_killed_mid_sweep_doubles_at_most_the_message_in_flight(
         # should its minute pass meanwhile)...
         started = time.monotonic()
         subprocess.run(  # noqa: S603 - our own command line
-            [sys.executable, "manage.py", "send_reminders"],
+            travelled(["manage.py", "send_reminders"]),
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

@@ -18,7 +18,14 @@ from events.models import Session
 from kwaliteitsnetwerk import glance
 from tests.conftest import login
 from tests.events.conftest import make_session
-from tests.factories import make_coalition, make_institution, make_membership, make_person
+from tests.factories import (
+    in_school_year,
+    make_coalition,
+    make_institution,
+    make_membership,
+    make_person,
+    school_year,
+)
 
 AMS = zoneinfo.ZoneInfo("Europe/Amsterdam")
 
@@ -164,20 +171,20 @@ class TestSignals:
 
     def test_someone_who_keeps_missing_until_they_come(self, coalition, lead, institution):
         kern = coalition.rings.get(order=1)
-        with time_machine.travel(dt.datetime(2026, 9, 2, 9, 0, tzinfo=AMS)):
+        with time_machine.travel(in_school_year(9, 2, 9, 0)):
             away = make_person("Vaak", "Weg", institution)
             make_membership(away, kern)
             registrations = []
             for day in (10, 24):
                 meeting = make_session(
-                    start=dt.datetime(2026, 9, day, 13, 0, tzinfo=AMS),
+                    start=in_school_year(9, day, 13, 0),
                     kind=Session.Kind.COALITION,
                     organiser_coalition=coalition,
                     signup_deadline=None,
                 )
                 meeting.coalitions.add(coalition)
                 registrations.append(services.register(away, meeting))
-        with time_machine.travel(dt.datetime(2026, 10, 1, 9, 0, tzinfo=AMS)):
+        with time_machine.travel(in_school_year(10, 1, 9, 0)):
             assert any("Vaak Weg" in label for label in items("missing"))
             services.mark_attendance(registrations[-1], attended=True, by=lead)
             assert not any("Vaak Weg" in label for label in items("missing"))
@@ -186,20 +193,20 @@ class TestSignals:
         self, coalition, lead, institution
     ):
         kern = coalition.rings.get(order=1)
-        with time_machine.travel(dt.datetime(2026, 9, 2, 9, 0, tzinfo=AMS)):
+        with time_machine.travel(in_school_year(9, 2, 9, 0)):
             away = make_person("Vaak", "Weg", institution)
             make_membership(away, kern)
             registrations = []
             for day in (8, 15, 22, 29):
                 meeting = make_session(
-                    start=dt.datetime(2026, 9, day, 13, 0, tzinfo=AMS),
+                    start=in_school_year(9, day, 13, 0),
                     kind=Session.Kind.COALITION,
                     organiser_coalition=coalition,
                     signup_deadline=None,
                 )
                 meeting.coalitions.add(coalition)
                 registrations.append(services.register(away, meeting))
-        with time_machine.travel(dt.datetime(2026, 10, 6, 9, 0, tzinfo=AMS)):
+        with time_machine.travel(in_school_year(10, 6, 9, 0)):
             services.mark_attendance(registrations[0], attended=True, by=lead)
             [missing] = [s for s in glance.signals() if s.key == "missing"]
             assert [detail for label, _url, detail in missing.items if "Vaak Weg" in label] == [
@@ -226,7 +233,7 @@ class TestMatrix:
             make_person("E", "Weg", other_institution), other.rings.get(order=1)
         )
         coalition_services.leave(ended, person=ended.person)
-        return "2026-2027"
+        return school_year()
 
     def test_the_cells_and_totals_match_the_memberships(self, year, coalition, institution):
         table = glance.matrix(year)
@@ -286,16 +293,14 @@ class TestMatrix:
 class TestFiguresNetworkAndReport:
     def test_the_figures_of_a_year_against_the_year_before(self, coalition, institution, lead):
         make_membership(make_person("A", "Kern1", institution), coalition.rings.get(order=1))
-        with time_machine.travel(dt.datetime(2026, 9, 20, 9, 0, tzinfo=AMS)):
-            held = make_session(
-                start=dt.datetime(2026, 10, 1, 13, 0, tzinfo=AMS), signup_deadline=None
-            )
+        with time_machine.travel(in_school_year(9, 20, 9, 0)):
+            held = make_session(start=in_school_year(10, 1, 13, 0), signup_deadline=None)
             came = services.register(make_person("B", "Kwam", institution), held)
             services.register(make_person("C", "Niet", institution), held)
-        with time_machine.travel(dt.datetime(2026, 10, 20, 9, 0, tzinfo=AMS)):
+        with time_machine.travel(in_school_year(10, 20, 9, 0)):
             services.mark_attendance(came, attended=True, by=lead)
             Output.objects.create(coalition=coalition, title="Handreiking", url="https://x.org/")
-            data = glance.compared("2026-2027")
+            data = glance.compared(school_year())
         rows = {str(label): (now, before) for label, now, before in data["rows"]}
         assert rows["Personen in een kern"] == (1, 0)
         assert rows["Gehouden bijeenkomsten"] == (1, 0)
@@ -306,12 +311,13 @@ class TestFiguresNetworkAndReport:
         assert statuses["Actief"] == (1, 0)
 
     def test_outputs_count_in_the_school_year_of_their_coalition(self, coalition, lead):
-        last_year = make_coalition("Vorig jaar", leads=[lead], school_year="2025-2026")
-        with time_machine.travel(dt.datetime(2026, 10, 20, 9, 0, tzinfo=AMS)):
+        last_year = make_coalition("Vorig jaar", leads=[lead], school_year=school_year(-1))
+        with time_machine.travel(in_school_year(10, 20, 9, 0)):
             # Posted after the summer, for the coalition of the year before.
             Output.objects.create(coalition=last_year, title="Eindproduct", url="https://x.org/")
         rows = {
-            str(label): (now, before) for label, now, before in glance.compared("2026-2027")["rows"]
+            str(label): (now, before)
+            for label, now, before in glance.compared(school_year())["rows"]
         }
         assert rows["Gepubliceerde opbrengsten"] == (0, 1)
 
@@ -320,10 +326,10 @@ class TestFiguresNetworkAndReport:
     ):
         make_membership(make_person("A", "Kern1", institution), coalition.rings.get(order=1))
         login(client, bureau)
-        figures = client.get(reverse("figures"), {"jaar": "2026-2027"}).content.decode()
+        figures = client.get(reverse("figures"), {"jaar": school_year()}).content.decode()
         assert figures.count('<svg class="chart"') == 2
-        assert '<th scope="row">Actief</th><td data-label="2026-2027">1</td>' in figures
-        picture = client.get(reverse("network_picture"), {"jaar": "2026-2027"}).content.decode()
+        assert f'<th scope="row">Actief</th><td data-label="{school_year()}">1</td>' in figures
+        picture = client.get(reverse("network_picture"), {"jaar": school_year()}).content.decode()
         assert "<circle" in picture
         assert "<line" in picture
         assert reverse("members:institution_detail", args=[institution.pk]) in picture
@@ -336,13 +342,13 @@ class TestFiguresNetworkAndReport:
 
     def test_the_layout_is_the_same_every_time(self, coalition, institution):
         make_membership(make_person("A", "Kern1", institution), coalition.rings.get(order=1))
-        assert glance.network("2026-2027") == glance.network("2026-2027")
+        assert glance.network(school_year()) == glance.network(school_year())
 
     def test_the_annual_report_opens_as_a_workbook(self, client, bureau, coalition, institution):
         from openpyxl import load_workbook
 
         make_membership(make_person("A", "Kern1", institution), coalition.rings.get(order=1))
-        response = login(client, bureau).get(reverse("annual_report"), {"jaar": "2026-2027"})
+        response = login(client, bureau).get(reverse("annual_report"), {"jaar": school_year()})
         assert response["Content-Type"].startswith("application/vnd.openxmlformats")
         workbook = load_workbook(io.BytesIO(response.content))
         assert workbook.sheetnames == ["Cijfers", "Deelname"]
@@ -407,80 +413,80 @@ def test_the_bureau_lands_on_its_overview_and_a_member_on_theirs(client, bureau,
     assert response["Location"] == reverse("home")
 
 
-class TestWhatTheReviewFound:
-    def test_a_bad_theme_filter_is_ignored(self, client, bureau):
-        response = login(client, bureau).get(reverse("participation"), {"thema": "abc"})
-        assert response.status_code == 200
+def test_a_bad_theme_filter_is_ignored(client, bureau):
+    response = login(client, bureau).get(reverse("participation"), {"thema": "abc"})
+    assert response.status_code == 200
 
-    def test_names_in_the_workbook_are_never_formulas(self, client, bureau, coalition, institution):
-        from openpyxl import load_workbook
 
-        kern = coalition.rings.get(order=1)
-        kern.name = '=HYPERLINK("https://evil.example","Kern")'
-        kern.save()
-        make_membership(make_person("A", "Kern1", institution), kern)
-        response = login(client, bureau).get(reverse("annual_report"), {"jaar": "2026-2027"})
-        sheet = load_workbook(io.BytesIO(response.content))["Deelname"]
-        cells = [cell for row in sheet.iter_rows() for cell in row if cell.value]
-        assert all(cell.data_type != "f" for cell in cells)
-        assert any(str(cell.value).startswith("'=HYPERLINK") for cell in cells)
+def test_names_in_the_workbook_are_never_formulas(client, bureau, coalition, institution):
+    from openpyxl import load_workbook
 
-    def test_guests_do_not_count_as_answers_to_an_invitation(self, institution, lead, member):
-        invited = [make_person("Stil", f"Lid{i}", institution, account=True) for i in range(6)]
-        session = make_session(
-            title="Stille dag", signup_deadline=timezone.now() + dt.timedelta(days=3)
+    kern = coalition.rings.get(order=1)
+    kern.name = '=HYPERLINK("https://evil.example","Kern")'
+    kern.save()
+    make_membership(make_person("A", "Kern1", institution), kern)
+    response = login(client, bureau).get(reverse("annual_report"), {"jaar": school_year()})
+    sheet = load_workbook(io.BytesIO(response.content))["Deelname"]
+    cells = [cell for row in sheet.iter_rows() for cell in row if cell.value]
+    assert all(cell.data_type != "f" for cell in cells)
+    assert any(str(cell.value).startswith("'=HYPERLINK") for cell in cells)
+
+
+def test_guests_do_not_count_as_answers_to_an_invitation(institution, lead, member):
+    invited = [make_person("Stil", f"Lid{i}", institution, account=True) for i in range(6)]
+    session = make_session(
+        title="Stille dag", signup_deadline=timezone.now() + dt.timedelta(days=3)
+    )
+    for i in range(5):
+        services.register(make_person("Gast", f"G{i}"), session, by=lead)
+    assert "Stille dag" in items("answers")
+    for person in [member, *invited]:
+        services.register(person, session)
+    assert "Stille dag" not in items("answers")
+
+
+def test_a_recruiting_coalition_with_a_full_core_and_a_move_request(coalition, institution, lead):
+    from coalitions.models import Coalition
+
+    Coalition.objects.filter(pk=coalition.pk).update(status="werving")
+    kern = coalition.rings.get(order=1)
+    for i in range(kern.capacity):
+        make_membership(make_person("Kern", f"Vol{i}", institution), kern)
+    assert "Peer review in teams" not in items("rings")
+    mover = make_person("Wil", "Verhuizen", institution)
+    coalition_services.request_move(
+        make_membership(mover, coalition.rings.get(order=2)), kern, person=mover
+    )
+    assert "Peer review in teams" in items("rings")
+
+
+def test_requests_in_closed_coalitions_are_no_signal(coalition, institution):
+    from coalitions.models import Coalition
+
+    with time_machine.travel(timezone.now() - dt.timedelta(days=8)):
+        coalition_services.join_ring(
+            make_person("Lang", "Wachten", institution), coalition.rings.get(order=1)
         )
-        for i in range(5):
-            services.register(make_person("Gast", f"G{i}"), session, by=lead)
-        assert "Stille dag" in items("answers")
-        for person in [member, *invited]:
-            services.register(person, session)
-        assert "Stille dag" not in items("answers")
+    assert any("Lang Wachten" in label for label in items("requests"))
+    Coalition.objects.filter(pk=coalition.pk).update(status="afgerond")
+    assert not any("Lang Wachten" in label for label in items("requests"))
 
-    def test_a_recruiting_coalition_with_a_full_core_and_a_move_request(
-        self, coalition, institution, lead
-    ):
-        from coalitions.models import Coalition
 
-        Coalition.objects.filter(pk=coalition.pk).update(status="werving")
-        kern = coalition.rings.get(order=1)
-        for i in range(kern.capacity):
-            make_membership(make_person("Kern", f"Vol{i}", institution), kern)
-        assert "Peer review in teams" not in items("rings")
-        mover = make_person("Wil", "Verhuizen", institution)
-        coalition_services.request_move(
-            make_membership(mover, coalition.rings.get(order=2)), kern, person=mover
-        )
-        assert "Peer review in teams" in items("rings")
+def test_people_in_two_outer_rings_count_once_and_cancelled_sessions_not(
+    coalition, institution, lead
+):
+    from coalitions.models import Ring
 
-    def test_requests_in_closed_coalitions_are_no_signal(self, coalition, institution):
-        from coalitions.models import Coalition
-
-        with time_machine.travel(timezone.now() - dt.timedelta(days=8)):
-            coalition_services.join_ring(
-                make_person("Lang", "Wachten", institution), coalition.rings.get(order=1)
-            )
-        assert any("Lang Wachten" in label for label in items("requests"))
-        Coalition.objects.filter(pk=coalition.pk).update(status="afgerond")
-        assert not any("Lang Wachten" in label for label in items("requests"))
-
-    def test_people_in_two_outer_rings_count_once_and_cancelled_sessions_not(
-        self, coalition, institution, lead
-    ):
-        from coalitions.models import Ring
-
-        other = make_coalition("Ander")
-        third = Ring.objects.create(coalition=other, name="Volgers", order=3)
-        person = make_person("Twee", "Ringen", institution)
-        make_membership(person, coalition.rings.get(order=2))
-        make_membership(person, third)
-        session = make_session(
-            start=dt.datetime(2026, 12, 1, 13, 0, tzinfo=AMS), signup_deadline=None
-        )
-        with time_machine.travel(dt.datetime(2026, 11, 1, 9, 0, tzinfo=AMS)):
-            services.register(person, session)
-            services.cancel_session(session, by=None)
-        rows = {str(label): now for label, now, _before in glance.compared("2026-2027")["rows"]}
-        assert rows["Personen in andere ringen"] == 1
-        assert rows["Instellingen in andere ringen"] == 1
-        assert rows["Aanmeldingen"] == 0
+    other = make_coalition("Ander")
+    third = Ring.objects.create(coalition=other, name="Volgers", order=3)
+    person = make_person("Twee", "Ringen", institution)
+    make_membership(person, coalition.rings.get(order=2))
+    make_membership(person, third)
+    session = make_session(start=in_school_year(12, 1, 13, 0), signup_deadline=None)
+    with time_machine.travel(in_school_year(11, 1, 9, 0)):
+        services.register(person, session)
+        services.cancel_session(session, by=None)
+    rows = {str(label): now for label, now, _before in glance.compared(school_year())["rows"]}
+    assert rows["Personen in andere ringen"] == 1
+    assert rows["Instellingen in andere ringen"] == 1
+    assert rows["Aanmeldingen"] == 0

@@ -175,7 +175,7 @@ def test_the_overview_runs_a_fixed_number_of_queries(
         client.get(reverse("home"))
 
 
-class TestWhatTheReviewFound:
+class TestWhatMyOverviewShows:
     def test_news_shows_only_what_i_may_see(self, client, member, lead, network, institution):
         ours = network["ours"]
         make_membership(member, ours.rings.get(order=2))

@@ -19,6 +19,7 @@ from tests.conftest import login
 from tests.events.conftest import make_session
 from tests.factories import PASSWORD, make_institution, make_membership, make_person
 from tests.members.test_imports import confirm, upload
+from tests.state import nothing_changes
 
 
 def give_second_factor(person):
@@ -160,9 +161,12 @@ class TestLeadsKeptToTheirOwn:
 
         theirs = make_coalition("Andermans", leads=[make_person("Z", None, other_institution)])
         meeting = coalition_meeting(coalition, by=lead, title="Ons overleg")
-        response = login(client, lead).post(
-            reverse("events:programme_coalitions", args=[meeting.pk]), {"coalitions": [theirs.pk]}
-        )
+        login(client, lead)
+        with nothing_changes():
+            response = client.post(
+                reverse("events:programme_coalitions", args=[meeting.pk]),
+                {"coalitions": [theirs.pk]},
+            )
         assert response.status_code == 403
         assert not meeting.coalitions.filter(pk=theirs.pk).exists()
 
@@ -443,138 +447,144 @@ class TestBadInputNeverA500:
         assert result.stdout.strip().endswith("0"), result.stderr
 
 
-class TestWhatTheReviewFound:
-    def test_verified_sign_up_is_linked_also_with_production_settings(self):
-        """The e-mail-confirmed receiver must stay alive without DEBUG (a weak reference to a
-        local function is collected at once)."""
-        from tests.test_foundation import PROD_ENV, run_manage
+def test_verified_sign_up_is_linked_also_with_production_settings():
+    """The e-mail-confirmed receiver must stay alive without DEBUG (a weak reference to a
+    local function is collected at once)."""
+    from tests.test_foundation import PROD_ENV, run_manage
 
-        result = run_manage(
-            "shell",
-            "-c",
-            "import gc; gc.collect(); "
-            "from allauth.account.signals import email_confirmed; "
-            "print(email_confirmed.has_listeners())",
-            env_overrides=PROD_ENV,
-        )
-        assert result.stdout.strip().endswith("True"), result.stderr
+    result = run_manage(
+        "shell",
+        "-c",
+        "import gc; gc.collect(); "
+        "from allauth.account.signals import email_confirmed; "
+        "print(email_confirmed.has_listeners())",
+        env_overrides=PROD_ENV,
+    )
+    assert result.stdout.strip().endswith("True"), result.stderr
 
-    def test_leaving_or_being_erased_with_a_pending_move_works(self, member, lead, coalition):
-        membership = coalition_services.join_ring(member, coalition.rings.get(order=2))
-        coalition_services.request_move(membership, coalition.rings.get(order=1), person=member)
-        coalition_services.leave(membership, person=member)
-        membership.refresh_from_db()
-        assert membership.status == "beeindigd"
-        assert membership.requested_ring is None
-        again = coalition_services.join_ring(member, coalition.rings.get(order=2))
-        coalition_services.request_move(again, coalition.rings.get(order=1), person=member)
-        member_services.erase_person(member, by=member)
-        again.refresh_from_db()
-        assert again.status == "beeindigd"
 
-    def test_a_stale_accept_moves_nobody_who_withdrew(self, member, lead, coalition):
-        membership = coalition_services.join_ring(member, coalition.rings.get(order=2))
-        coalition_services.request_move(membership, coalition.rings.get(order=1), person=member)
-        stale = type(membership).objects.get(pk=membership.pk)  # the lead's page, loaded before
-        coalition_services.withdraw_move(membership, person=member)
-        with pytest.raises(coalition_services.MembershipError):
-            coalition_services.accept_request(stale, by=lead)
-        membership.refresh_from_db()
-        assert membership.is_active
-        assert membership.ring == coalition.rings.get(order=2)
+def test_leaving_or_being_erased_with_a_pending_move_works(member, lead, coalition):
+    membership = coalition_services.join_ring(member, coalition.rings.get(order=2))
+    coalition_services.request_move(membership, coalition.rings.get(order=1), person=member)
+    coalition_services.leave(membership, person=member)
+    membership.refresh_from_db()
+    assert membership.status == "beeindigd"
+    assert membership.requested_ring is None
+    again = coalition_services.join_ring(member, coalition.rings.get(order=2))
+    coalition_services.request_move(again, coalition.rings.get(order=1), person=member)
+    member_services.erase_person(member, by=member)
+    again.refresh_from_db()
+    assert again.status == "beeindigd"
 
-    def test_a_lead_does_not_mark_themselves_present(self, client, lead, coalition):
-        meeting = coalition_meeting(coalition, by=lead, title="Ons overleg")
-        from events.models import Registration
 
-        registration = Registration.objects.create(person=lead, session=meeting, status="bevestigd")
-        response = login(client, lead).post(
-            reverse("events:mark", args=[registration.pk]), {"attended": "1"}
-        )
-        assert response.status_code == 403
-        registration.refresh_from_db()
-        assert registration.attended is None
+def test_a_stale_accept_moves_nobody_who_withdrew(member, lead, coalition):
+    membership = coalition_services.join_ring(member, coalition.rings.get(order=2))
+    coalition_services.request_move(membership, coalition.rings.get(order=1), person=member)
+    stale = type(membership).objects.get(pk=membership.pk)  # the lead's page, loaded before
+    coalition_services.withdraw_move(membership, person=member)
+    with pytest.raises(coalition_services.MembershipError):
+        coalition_services.accept_request(stale, by=lead)
+    membership.refresh_from_db()
+    assert membership.is_active
+    assert membership.ring == coalition.rings.get(order=2)
 
-    def test_changing_the_organiser_takes_the_former_one_out(
-        self, bureau, lead, coalition, other_institution
-    ):
-        from tests.factories import make_coalition
 
-        other_lead = make_person("Nieuw", "Trekker", other_institution)
-        other = make_coalition("Nieuwe organisator", leads=[other_lead])
-        meeting = coalition_meeting(coalition, by=bureau, title="Overleg")
-        assert meeting.is_organised_by(lead)
-        event_services.change_session(meeting, by=bureau, organiser_coalition=other)
-        assert set(meeting.coalitions.all()) == {other}
-        assert not meeting.is_organised_by(lead)
-        assert meeting.is_organised_by(other_lead)
+def test_a_lead_does_not_mark_themselves_present(client, lead, coalition):
+    meeting = coalition_meeting(coalition, by=lead, title="Ons overleg")
+    from events.models import Registration
 
-    def test_an_encrypted_archive_member_is_refused_not_a_500(self):
-        import io
-        import zipfile
+    registration = Registration.objects.create(person=lead, session=meeting, status="bevestigd")
+    login(client, lead)
+    with nothing_changes():
+        response = client.post(reverse("events:mark", args=[registration.pk]), {"attended": "1"})
+    assert response.status_code == 403
+    registration.refresh_from_db()
+    assert registration.attended is None
 
-        from django import forms
 
-        from coalitions.uploads import validate_output_file
+def test_changing_the_organiser_takes_the_former_one_out(
+    bureau, lead, coalition, other_institution
+):
+    from tests.factories import make_coalition
 
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w") as archive:
-            archive.writestr("mimetype", b"application/vnd.oasis.opendocument.text")
-        data = bytearray(buffer.getvalue())
-        # Set the "encrypted" bit of the member in the local and the central header.
-        for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
-            at = data.index(signature) + offset
-            data[at] |= 0x1
-        assert zipfile.ZipFile(io.BytesIO(bytes(data))).getinfo("mimetype").flag_bits & 0x1
-        upload = SimpleUploadedFile("geheim.odt", bytes(data))
-        with pytest.raises(forms.ValidationError):
-            validate_output_file(upload)
+    other_lead = make_person("Nieuw", "Trekker", other_institution)
+    other = make_coalition("Nieuwe organisator", leads=[other_lead])
+    meeting = coalition_meeting(coalition, by=bureau, title="Overleg")
+    assert meeting.is_organised_by(lead)
+    event_services.change_session(meeting, by=bureau, organiser_coalition=other)
+    assert set(meeting.coalitions.all()) == {other}
+    assert not meeting.is_organised_by(lead)
+    assert meeting.is_organised_by(other_lead)
 
-    def test_granting_bureau_rights_and_changing_an_address_are_logged(self, client, bureau):
-        from members.models import Action
 
-        institution = bureau.institution
-        person = make_person("Nieuw", "Bureau", institution)
-        _invitation, token = member_services.invite(person, invited_by=bureau)
-        login(client, bureau).post(
-            reverse("members:person_edit", args=[person.pk]),
-            {
-                "first_name": "Nieuw",
-                "last_name": "Bureau",
-                "email": "nieuw.bureau@kwaliteitsnetwerk.example",
-                "institution": institution.pk,
-                "is_bureau_staff": "on",
-            },
-        )
-        person.refresh_from_db()
-        assert person.is_bureau_staff
-        granted = Action.objects.get(verb="person.bureau_rights_granted")
-        assert granted.actor == bureau
-        assert granted.person == person
-        assert "e-mailadres" in Action.objects.get(verb="person.changed").description
-        with pytest.raises(member_services.InvitationError):
-            member_services.check_invitation(token)  # the link was for the old address
+def test_an_encrypted_archive_member_is_refused_not_a_500():
+    import io
+    import zipfile
 
-    def test_one_failing_erasure_does_not_stop_retention(self, monkeypatch, institution):
-        import datetime as dt
+    from django import forms
 
-        from members import retention
+    from coalitions.uploads import validate_output_file
 
-        people = [make_person(f"Oud{i}", "Lid", institution) for i in range(3)]
-        Person.objects.filter(pk__in=[p.pk for p in people]).update(
-            created_at=dt.datetime(2015, 1, 1, tzinfo=dt.UTC)
-        )
-        assert set(retention.due()) == set(people)
-        original = member_services.erase_person
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("mimetype", b"application/vnd.oasis.opendocument.text")
+    data = bytearray(buffer.getvalue())
+    # Set the "encrypted" bit of the member in the local and the central header.
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = data.index(signature) + offset
+        data[at] |= 0x1
+    assert zipfile.ZipFile(io.BytesIO(bytes(data))).getinfo("mimetype").flag_bits & 0x1
+    upload = SimpleUploadedFile("geheim.odt", bytes(data))
+    with pytest.raises(forms.ValidationError):
+        validate_output_file(upload)
 
-        def fail_for_the_first(person, **kwargs):
-            if person.pk == people[0].pk:
-                raise RuntimeError("kapot")
-            return original(person, **kwargs)
 
-        monkeypatch.setattr(member_services, "erase_person", fail_for_the_first)
-        assert member_services.apply_retention() == 2
-        assert set(retention.due()) == {people[0]}
+def test_granting_bureau_rights_and_changing_an_address_are_logged(client, bureau):
+    from members.models import Action
+
+    institution = bureau.institution
+    person = make_person("Nieuw", "Bureau", institution)
+    _invitation, token = member_services.invite(person, invited_by=bureau)
+    login(client, bureau).post(
+        reverse("members:person_edit", args=[person.pk]),
+        {
+            "first_name": "Nieuw",
+            "last_name": "Bureau",
+            "email": "nieuw.bureau@kwaliteitsnetwerk.example",
+            "institution": institution.pk,
+            "is_bureau_staff": "on",
+        },
+    )
+    person.refresh_from_db()
+    assert person.is_bureau_staff
+    granted = Action.objects.get(verb="person.bureau_rights_granted")
+    assert granted.actor == bureau
+    assert granted.person == person
+    assert "e-mailadres" in Action.objects.get(verb="person.changed").description
+    with pytest.raises(member_services.InvitationError):
+        member_services.check_invitation(token)  # the link was for the old address
+
+
+def test_one_failing_erasure_does_not_stop_retention(monkeypatch, institution):
+    import datetime as dt
+
+    from members import retention
+
+    people = [make_person(f"Oud{i}", "Lid", institution) for i in range(3)]
+    Person.objects.filter(pk__in=[p.pk for p in people]).update(
+        created_at=dt.datetime(2015, 1, 1, tzinfo=dt.UTC)
+    )
+    assert set(retention.due()) == set(people)
+    original = member_services.erase_person
+
+    def fail_for_the_first(person, **kwargs):
+        if person.pk == people[0].pk:
+            raise RuntimeError("kapot")
+        return original(person, **kwargs)
+
+    monkeypatch.setattr(member_services, "erase_person", fail_for_the_first)
+    assert member_services.apply_retention() == 2
+    assert set(retention.due()) == {people[0]}
 
 
 def test_the_data_download_holds_no_one_elses_words_and_no_feed_address(client, lead, institution):

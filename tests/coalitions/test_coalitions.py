@@ -11,6 +11,7 @@ from tests.factories import (
     make_person,
     theme_named,
 )
+from tests.state import nothing_changes
 
 
 class TestLifecycle:
@@ -57,9 +58,12 @@ class TestLifecycle:
             services.transition(coalition, "actief", by=None)
 
     def test_a_lead_cannot_change_the_status(self, client, lead, coalition):
-        response = login(client, lead).post(
-            reverse("coalitions:transition", args=[coalition.pk]), {"status": "evaluatie"}
-        )
+        login(client, lead)
+        with nothing_changes():
+            response = client.post(
+                reverse("coalitions:transition", args=[coalition.pk]),
+                {"status": "evaluatie", "confirm": "1"},
+            )
         assert response.status_code == 403
 
 
@@ -105,11 +109,6 @@ class TestCreateAndEdit:
         assert 'id="id_leads_error"' in response.content.decode()
         assert "niemand@nergens.example" in response.content.decode()
 
-    def test_a_member_cannot_create_a_coalition(self, client, member):
-        assert (
-            login(client, member).post(reverse("coalitions:create"), self.data()).status_code == 403
-        )
-
     def test_a_lead_edits_the_content_but_not_the_dates(self, client, lead, coalition):
         login(client, lead).post(
             reverse("coalitions:edit", args=[coalition.pk]),
@@ -119,9 +118,10 @@ class TestCreateAndEdit:
                 "planned_end": "2030-01-01",
             },
         )
+        before = coalition.planned_end
         coalition.refresh_from_db()
         assert coalition.assignment == "Nieuwe opdracht"
-        assert str(coalition.planned_end) == "2027-06-30"
+        assert coalition.planned_end == before
 
 
 class TestInput:
@@ -143,20 +143,24 @@ class TestInput:
         assert (item.status, item.reply, item.replied_by) == ("opgepakt", "Doen we", lead)
 
     def test_an_outsider_cannot_bring_in_input(self, client, outsider, coalition):
-        response = login(client, outsider).post(
-            reverse("coalitions:input_create", args=[coalition.pk]),
-            {"kind": "idee", "title": "X", "body": "Y"},
-        )
+        login(client, outsider)
+        with nothing_changes():
+            response = client.post(
+                reverse("coalitions:input_create", args=[coalition.pk]),
+                {"kind": "idee", "title": "X", "body": "Y"},
+            )
         assert response.status_code == 403
         assert not Input.objects.exists()
 
     def test_a_ring_without_the_right_cannot(self, client, flex_member, flex, coalition):
         flex.can_post_input = False
         flex.save()
-        response = login(client, flex_member).post(
-            reverse("coalitions:input_create", args=[coalition.pk]),
-            {"kind": "idee", "title": "X", "body": "Y"},
-        )
+        login(client, flex_member)
+        with nothing_changes():
+            response = client.post(
+                reverse("coalitions:input_create", args=[coalition.pk]),
+                {"kind": "idee", "title": "X", "body": "Y"},
+            )
         assert response.status_code == 403
 
 
@@ -212,16 +216,6 @@ class TestPages:
         ).content.decode()
         assert ">Nieuw<" in body
         assert ">Oud<" not in body
-
-    def test_the_ring_board_is_for_leads(self, client, member, lead, coalition):
-        assert (
-            login(client, member).get(reverse("coalitions:board", args=[coalition.pk])).status_code
-            == 403
-        )
-        assert (
-            login(client, lead).get(reverse("coalitions:board", args=[coalition.pk])).status_code
-            == 200
-        )
 
 
 class TestQueryBudget:
@@ -301,6 +295,3 @@ class TestThemes:
         client.post(reverse("coalitions:themes"), {"theme": right.pk, "name": "Burgerschap mbo"})
         right.refresh_from_db()
         assert right.name == "Burgerschap mbo"
-
-    def test_the_theme_list_is_for_the_bureau(self, client, lead):
-        assert login(client, lead).get(reverse("coalitions:themes")).status_code == 403

@@ -11,6 +11,7 @@ from coalitions.models import Output
 from members.models import Action
 from tests.conftest import login
 from tests.factories import make_coalition, make_membership, make_person
+from tests.state import nothing_changes
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -185,9 +186,9 @@ class TestUpload:
         )
 
     def test_a_flexible_ring_member_may_not_add_outputs(self, client, flex_member, coalition):
-        response = self.post(
-            login(client, flex_member), coalition, SimpleUploadedFile("a.pdf", PDF)
-        )
+        login(client, flex_member)
+        with nothing_changes():
+            response = self.post(client, coalition, SimpleUploadedFile("a.pdf", PDF))
         assert response.status_code == 403
 
     def test_ring_visibility_needs_a_ring(self, client, lead, coalition):

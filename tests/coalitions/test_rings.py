@@ -7,7 +7,8 @@ from coalitions.models import Coalition, Ring, RingMembership
 from members.models import Person
 from tests.concurrency import race
 from tests.conftest import login
-from tests.factories import make_coalition, make_membership, make_person, theme_named
+from tests.factories import make_coalition, make_membership, make_person
+from tests.state import nothing_changes
 
 
 class TestJoinPolicy:
@@ -39,9 +40,9 @@ class TestJoinPolicy:
         flex.capacity = 1
         flex.save()
         make_membership(make_person("Fay", "Vol", institution), flex)
-        response = login(client, member).post(
-            reverse("coalitions:ring_join", args=[flex.pk]), follow=True
-        )
+        login(client, member)
+        with nothing_changes():
+            response = client.post(reverse("coalitions:ring_join", args=[flex.pk]), follow=True)
         assert "Flexibele ring is vol (1 plaatsen)." in response.content.decode()
         assert flex.memberships.active().count() == 1
 
@@ -50,7 +51,7 @@ class TestJoinPolicy:
         kern.save()
         make_membership(make_person("Fay", "Vol", institution), kern)
         request = services.join_ring(make_person("Gus", "Wacht", institution), kern)
-        with pytest.raises(services.RingFull):
+        with nothing_changes(), pytest.raises(services.RingFull):
             services.accept_request(request, by=lead)
         request.refresh_from_db()
         assert request.status == "aangevraagd"
@@ -58,12 +59,12 @@ class TestJoinPolicy:
     def test_a_closed_coalition_takes_no_one(self, member, flex, coalition):
         Coalition.objects.filter(pk=coalition.pk).update(status=Coalition.Status.CLOSED)
         flex.refresh_from_db()
-        with pytest.raises(services.MembershipError):
+        with nothing_changes(), pytest.raises(services.MembershipError):
             services.join_ring(member, flex)
 
     def test_one_open_membership_per_coalition(self, member, kern, flex):
         services.join_ring(member, flex)
-        with pytest.raises(services.MembershipError):
+        with nothing_changes(), pytest.raises(services.MembershipError):
             services.join_ring(member, kern)
 
     def test_the_database_holds_one_open_membership_per_coalition(self, member, kern, flex):
@@ -109,9 +110,9 @@ class TestLeadActions:
 
     def test_a_member_cannot_accept_their_own_request(self, client, member, kern):
         request = services.join_ring(member, kern)
-        response = login(client, member).post(
-            reverse("coalitions:request_accept", args=[request.pk])
-        )
+        login(client, member)
+        with nothing_changes():
+            response = client.post(reverse("coalitions:request_accept", args=[request.pk]))
         assert response.status_code == 403
         request.refresh_from_db()
         assert request.status == "aangevraagd"
@@ -222,74 +223,21 @@ class TestLeadActions:
     def test_a_capacity_below_the_current_members_is_refused(self, client, lead, kern, institution):
         for i in range(3):
             make_membership(make_person("K", f"Kern{i}", institution), kern)
-        response = login(client, lead).post(
-            reverse("coalitions:ring_edit", args=[kern.coalition_id, kern.pk]),
-            {
-                "name": "Kern",
-                "order": 1,
-                "level": "meebepalen",
-                "join_policy": "verzoek",
-                "capacity": 2,
-            },
-        )
+        login(client, lead)
+        with nothing_changes():
+            response = client.post(
+                reverse("coalitions:ring_edit", args=[kern.coalition_id, kern.pk]),
+                {
+                    "name": "Kern",
+                    "order": 1,
+                    "level": "meebepalen",
+                    "join_policy": "verzoek",
+                    "capacity": 2,
+                },
+            )
         assert 'id="id_capacity_error"' in response.content.decode()
         kern.refresh_from_db()
         assert kern.capacity == 8
-
-
-def lead_change_endpoints(coalition, membership, item):
-    ring = coalition.rings.get(order=1)
-    return [
-        ("get", reverse("coalitions:edit", args=[coalition.pk]), {}),
-        (
-            "post",
-            reverse("coalitions:edit", args=[coalition.pk]),
-            {"theme": theme_named("x").pk, "assignment": "x"},
-        ),
-        ("get", reverse("coalitions:board", args=[coalition.pk]), {}),
-        (
-            "post",
-            reverse("coalitions:ring_create", args=[coalition.pk]),
-            {"name": "X", "order": 9, "level": "weten", "join_policy": "open"},
-        ),
-        (
-            "post",
-            reverse("coalitions:ring_edit", args=[coalition.pk, ring.pk]),
-            {"name": "X", "order": 1, "level": "weten", "join_policy": "open"},
-        ),
-        (
-            "post",
-            reverse("coalitions:ring_invite", args=[coalition.pk]),
-            {"email": "a@b.example", "ring": ring.pk},
-        ),
-        ("post", reverse("coalitions:request_accept", args=[membership.pk]), {}),
-        ("post", reverse("coalitions:request_decline", args=[membership.pk]), {}),
-        ("post", reverse("coalitions:membership_move", args=[membership.pk]), {}),
-        ("post", reverse("coalitions:membership_end", args=[membership.pk]), {}),
-        ("post", reverse("coalitions:input_reply", args=[item.pk]), {"status": "geparkeerd"}),
-        ("post", reverse("coalitions:transition", args=[coalition.pk]), {"status": "evaluatie"}),
-    ]
-
-
-def test_a_lead_of_coalition_a_gets_403_on_every_change_to_coalition_b(
-    client, lead, other_lead, institution
-):
-    from coalitions.models import Input
-
-    theirs = other_lead.led_coalitions.get()
-    request = services.join_ring(
-        make_person("Pim", "Vraag", institution), theirs.rings.get(order=1)
-    )
-    item = Input.objects.create(coalition=theirs, title="Vraag", body="?")
-    login(client, lead)
-    for method, url, data in lead_change_endpoints(theirs, request, item):
-        response = getattr(client, method)(url, data)
-        assert response.status_code == 403, (method, url)
-    request.refresh_from_db()
-    assert request.status == "aangevraagd"
-    theirs.refresh_from_db()
-    assert theirs.status == "actief"
-    assert theirs.rings.count() == 2
 
 
 def test_bureau_staff_may_change_any_coalition(client, bureau, other_lead, institution):

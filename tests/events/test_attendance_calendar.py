@@ -14,6 +14,7 @@ from members.models import Person
 from tests.conftest import login
 from tests.events.conftest import make_session, people
 from tests.factories import make_coalition, make_institution, make_membership, make_person
+from tests.state import nothing_changes
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
@@ -468,10 +469,12 @@ class TestAtTheDoor:
         assert not Registration.objects.filter(session=session).exists()
 
     def test_only_the_organisers_add_guests(self, client, lead, joint_session):
-        response = login(client, lead).post(
-            reverse("events:add_guest", args=[joint_session.pk]),
-            {"first_name": "Gast", "last_name": "X", "email": "x@extern.example"},
-        )
+        login(client, lead)
+        with nothing_changes():
+            response = client.post(
+                reverse("events:add_guest", args=[joint_session.pk]),
+                {"first_name": "Gast", "last_name": "X", "email": "x@extern.example"},
+            )
         assert response.status_code == 403
         assert not Person.objects.filter(email="x@extern.example").exists()
 

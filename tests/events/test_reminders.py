@@ -18,7 +18,7 @@ from members import notify
 from members import services as member_services
 from members.models import Notification
 from members.tasks import deliver, sweep
-from tests.factories import make_coalition, make_membership, make_person
+from tests.factories import in_school_year, make_coalition, make_membership, make_person
 
 from .conftest import make_session
 
@@ -292,7 +292,8 @@ class TestCoalitionNudges:
     ):
         coalition.bureau_contact = bureau
         coalition.save()
-        end = dt.datetime(2027, 6, 30, 9, 0, tzinfo=AMS)
+        end = in_school_year(6, 30, 9, 0)  # the coalition's planned end (tests/factories.py)
+        assert coalition.planned_end == end.date()
         with at(end - 31 * DAY):
             sweep()
         assert sent("coalition_ending") == []
@@ -301,15 +302,15 @@ class TestCoalitionNudges:
             sweep()
         messages = sent("coalition_ending")
         assert sorted(m.to[0] for m in messages) == sorted([lead.email, bureau.email])
-        assert "wo 30 juni 2027" in messages[0].subject
+        assert f" 30 juni {end.year}" in messages[0].subject
         assert "Er is nog geen opbrengst toegevoegd." in messages[0].body
         coalition_services.update_coalition(
             coalition,
             by=bureau,
-            planned_end=dt.date(2027, 8, 31),
+            planned_end=end.date().replace(month=8, day=31),
             extension_reason="Meer tijd voor de handreiking",
         )
-        with at(dt.datetime(2027, 8, 5, 9, 0, tzinfo=AMS)):
+        with at(in_school_year(8, 5, 9, 0)):
             sweep()
         assert len(sent("coalition_ending")) == 4  # told again for the new end
 
@@ -429,7 +430,7 @@ class TestWeeklyDigest:
         assert len(sent("weekly_digest")) == 2
 
 
-class TestEdgesAReviewFound:
+class TestRemindersOnlyWhileTheyHold:
     def test_the_ring_agreement_is_kept_per_coalition(self, institution):
         lead_a = make_person("Trekker", "Alfa", institution, account=True)
         lead_b = make_person("Trekker", "Beta", institution, account=True)

@@ -13,6 +13,7 @@ from members.models import Action, Notification, Person
 from tests.conftest import login
 from tests.events.conftest import make_session
 from tests.factories import make_membership, make_person
+from tests.state import nothing_changes
 
 
 @pytest.fixture
@@ -30,29 +31,32 @@ class TestALeadActsOnlyForTheirOwnPeople:
         walker = make_person("Loop", "Binnen", institution)
         make_membership(walker, flex_member_of_lead.ring_memberships.get().ring)
         login(client, other_lead)
-        assert (
-            client.post(reverse("events:cancel_registration", args=[registration.pk])).status_code
-            == 403
-        )
-        assert (
-            client.post(
-                reverse("events:mark", args=[registration.pk]), {"attended": "1"}
-            ).status_code
-            == 403
-        )
-        assert (
-            client.post(
-                reverse("events:walk_in", args=[two_coalitions.pk]), {"person": walker.pk}
-            ).status_code
-            == 403
-        )
-        # Refused as an unknown address is (the form reveals nobody): a message, no sign-up.
-        assert "Niemand die jij" in (
-            client.post(
-                reverse("events:registrations", args=[two_coalitions.pk]),
-                {"email": walker.email},
-            ).content.decode()
-        )
+        with nothing_changes():
+            assert (
+                client.post(
+                    reverse("events:cancel_registration", args=[registration.pk])
+                ).status_code
+                == 403
+            )
+            assert (
+                client.post(
+                    reverse("events:mark", args=[registration.pk]), {"attended": "1"}
+                ).status_code
+                == 403
+            )
+            assert (
+                client.post(
+                    reverse("events:walk_in", args=[two_coalitions.pk]), {"person": walker.pk}
+                ).status_code
+                == 403
+            )
+            # Refused as an unknown address is (the form reveals nobody): a message, no sign-up.
+            assert "Niemand die jij" in (
+                client.post(
+                    reverse("events:registrations", args=[two_coalitions.pk]),
+                    {"email": walker.email},
+                ).content.decode()
+            )
         registration.refresh_from_db()
         assert registration.status == Registration.Status.CONFIRMED
         assert registration.attended is None
@@ -101,12 +105,13 @@ class TestALeadActsOnlyForTheirOwnPeople:
     def test_a_member_cannot_mark_themselves_present(self, client, joint_session, member):
         registration = services.register(member, joint_session)
         login(client, member)
-        assert (
-            client.post(
-                reverse("events:mark", args=[registration.pk]), {"attended": "1"}
-            ).status_code
-            == 403
-        )
+        with nothing_changes():
+            assert (
+                client.post(
+                    reverse("events:mark", args=[registration.pk]), {"attended": "1"}
+                ).status_code
+                == 403
+            )
         # Cancelling their own is theirs to do.
         client.post(reverse("events:cancel_registration", args=[registration.pk]))
         registration.refresh_from_db()
@@ -161,10 +166,11 @@ class TestALeadChoosesTheRingsOfTheirOwnPart:
         theirs = two_coalitions.parts.get(kind="werken", coalition=other_lead.led_coalitions.get())
         plenary = two_coalitions.parts.get(kind="plenair")
         login(client, lead)
-        for part in (theirs, plenary):
-            url = reverse("events:part_edit", args=[two_coalitions.pk, part.pk])
-            assert client.get(url).status_code == 403
-            assert client.post(url, {"capacity": "1"}).status_code == 403
+        with nothing_changes():
+            for part in (theirs, plenary):
+                url = reverse("events:part_edit", args=[two_coalitions.pk, part.pk])
+                assert client.get(url).status_code == 403
+                assert client.post(url, {"capacity": "1"}).status_code == 403
         assert (
             client.get(reverse("events:part_create", args=[two_coalitions.pk])).status_code == 403
         )
@@ -178,10 +184,12 @@ class TestALeadChoosesTheRingsOfTheirOwnPart:
     ):
         work = two_coalitions.parts.get(kind="werken", coalition=coalition)
         foreign = other_lead.led_coalitions.get().rings.get(order=2)
-        response = login(client, lead).post(
-            reverse("events:part_edit", args=[two_coalitions.pk, work.pk]),
-            {"invited_rings": [foreign.pk]},
-        )
+        login(client, lead)
+        with nothing_changes():
+            response = client.post(
+                reverse("events:part_edit", args=[two_coalitions.pk, work.pk]),
+                {"invited_rings": [foreign.pk]},
+            )
         assert response.status_code == 200
         assert 'id="id_invited_rings_error"' in response.content.decode()
         assert foreign not in work.invited_rings.all()

@@ -2,7 +2,6 @@ import datetime as dt
 import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from django.urls import reverse
 
 from members import services
 from members.models import Invitation, User
+from tests.clock import travelled
 from tests.conftest import login
 from tests.factories import make_person
 
@@ -157,26 +157,28 @@ def test_a_real_worker_on_redis_sends_the_invitation(
     }
     queue = f"test-{os.getpid()}"
     app.conf.task_default_queue = queue
+    # At our clock's moment (tests/clock.py): the invitation's dates are of the test's day.
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "kwaliteitsnetwerk",
-            "worker",
-            "-Q",
-            queue,
-            "--pool",
-            "solo",
-            "--concurrency",
-            "1",
-            "--loglevel",
-            "WARNING",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-        ],
+        travelled(
+            [
+                "-m",
+                "celery",
+                "-A",
+                "kwaliteitsnetwerk",
+                "worker",
+                "-Q",
+                queue,
+                "--pool",
+                "solo",
+                "--concurrency",
+                "1",
+                "--loglevel",
+                "WARNING",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+            ]
+        ),
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -124,10 +124,6 @@ def test_the_bureau_sees_who_is_due_and_postpones_one_with_a_reason(client, netw
     assert not RetentionHold.objects.filter(person=network["soon"]).exists()
 
 
-def test_the_retention_page_is_for_the_bureau(client, member):
-    assert login(client, member).get(reverse("members:retention")).status_code == 403
-
-
 @time_machine.travel(TODAY, tick=False)
 def test_each_kind_of_activity_keeps_someone(institution, bureau):
     """Every source of activity counts on its own: a login, a session, something they did."""
