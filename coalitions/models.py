@@ -366,15 +366,17 @@ class RingQuerySet(models.QuerySet):
         """The core ring of each coalition (see Ring.is_core)."""
         return self.filter(order=Ring.CORE_ORDER)
 
+    # Ring.below_minimum and Ring.is_full as conditions on rings annotated with_counts().
+    BELOW_MINIMUM = Q(minimum_size__isnull=False, active_count__lt=F("minimum_size"))
+    FULL = Q(capacity__isnull=False, active_count__gte=F("capacity"))
+
     def below_minimum(self):
         """Ring.below_minimum, asked in the query."""
-        return self.with_counts().filter(
-            minimum_size__isnull=False, active_count__lt=F("minimum_size")
-        )
+        return self.with_counts().filter(self.BELOW_MINIMUM)
 
     def full(self):
         """Ring.is_full (no room_left), asked in the query."""
-        return self.with_counts().filter(capacity__isnull=False, active_count__gte=F("capacity"))
+        return self.with_counts().filter(self.FULL)
 
 
 class Ring(models.Model):

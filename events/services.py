@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, override
 
-from coalitions.models import Coalition, Output, RingMembership, school_year_of
+from coalitions.models import Coalition, Output, Ring, RingMembership, school_year_of
 from members import activity, notify, retention
 from members import services as member_services
 from members.models import Person
@@ -931,6 +931,10 @@ retention.register_activity(_last_activity)
 
 MISSED_IN_A_ROW = 2  # sessions of their ring missed one after the other that ask for a word
 PRESENCE_GRACE = dt.timedelta(days=3)  # a session counts once its organisers could record who came
+# Up to this many people, commitment asks for their attendance by name; beyond it (the whole
+# network, for the bureau's signal and the nudge) it reads the sessions' attendance, which is
+# cheaper than a list of thousands of names in the query.
+FEW_PEOPLE = 200
 
 
 @dataclass
@@ -985,27 +989,29 @@ def commitment(
     today: dt.date | None = None,
     held_before: dt.datetime | None = None,
     by_membership: bool = False,
+    rings: dict | None = None,
 ) -> dict[int, Commitment]:
     """THE commitment rule, per active membership (keyed by person id — one coalition's
     memberships — or by membership id across coalitions): the ring board shows it, the
     reminders nudge with it, the overviews count it. A session counts once it ended before
     `held_before` (default now). Four queries, whatever the number of people, rings or
-    sessions."""
+    sessions. `rings`: {ring id: Ring} when the memberships come without their ring."""
     memberships = [m for m in memberships if m.is_active]
     if not memberships:
         return {}
     held = held_sessions(today=today, held_before=held_before)
-    rings = {m.ring_id: m.ring for m in memberships}
+    rings = rings if rings is not None else {m.ring_id: m.ring for m in memberships}
     starts = dict(held.values_list("pk", "start"))
     invitations = ring_invitations(rings.values(), held)
     all_sessions = set().union(*invitations.values())
     attended: dict[int, set[int]] = {}
-    for person_id, session_id in Registration.objects.filter(
-        session_id__in=all_sessions,
-        person_id__in=[m.person_id for m in memberships],
-        attended=True,
-    ).values_list("person_id", "session_id"):
-        attended.setdefault(person_id, set()).add(session_id)
+    people = {m.person_id for m in memberships}
+    present = Registration.objects.filter(session_id__in=all_sessions, attended=True)
+    if len(people) <= FEW_PEOPLE:  # a coalition's ring board: ask for its people only
+        present = present.filter(person_id__in=people)
+    for person_id, session_id in present.values_list("person_id", "session_id"):
+        if person_id in people:
+            attended.setdefault(person_id, set()).add(session_id)
     result = {}
     for m in memberships:
         joined = m.started_at or m.created_at
@@ -1037,8 +1043,10 @@ def keep_missing(
     the last sessions their ring was invited to (Commitment.missed_last_two). A session counts
     once its organisers had PRESENCE_GRACE to record who came. The nudge
     (events.reminders.ring_agreement) tells those who just missed two
-    (Commitment.just_missed_two); the bureau's signal lists them all. Five queries, whatever
-    the size of the network; in the memberships' order (ring, last name)."""
+    (Commitment.just_missed_two); the bureau's signal lists them all. Seven queries, whatever
+    the size of the network; in the memberships' order (ring, last name). The rule is counted
+    over light rows (what it reads, nothing more); only the people it lists are loaded whole,
+    so the bureau's start page stays light however many take part."""
     memberships = list(
         RingMembership.objects.active()
         .filter(
@@ -1046,12 +1054,21 @@ def keep_missing(
             ring__sessions_expected__gt=0,
             person__erased_at__isnull=True,
         )
-        .select_related("ring", "coalition", "person__user")
+        .only("pk", "person_id", "ring_id", "status", "started_at", "created_at")
+        .order_by()  # sorted below, only the ones listed
     )
     kept = commitment(
         memberships,
         today=today or timezone.localdate(now),
         held_before=now - PRESENCE_GRACE,
         by_membership=True,
+        rings=Ring.objects.in_bulk({m.ring_id for m in memberships}),
     )
-    return [(m, kept[m.pk]) for m in memberships if m.pk in kept and kept[m.pk].missed_last_two]
+    listed = [m.pk for m in memberships if m.pk in kept and kept[m.pk].missed_last_two]
+    whole = RingMembership.objects.select_related("ring", "coalition", "person__user").in_bulk(
+        listed
+    )
+    return sorted(
+        ((whole[pk], kept[pk]) for pk in listed),
+        key=lambda row: (row[0].ring.order, row[0].person.last_name, row[0].pk),
+    )

@@ -19,6 +19,7 @@ from coalitions.models import (
     Output,
     Ring,
     RingMembership,
+    RingQuerySet,
     school_year_of,
     taking_part,
     taking_part_rows,
@@ -128,10 +129,7 @@ def _rings(today: dt.date, now: dt.datetime, limit: int | None) -> Signal:
         .filter(coalition__in=Coalition.objects.running())
         .annotate(has_waiting=Exists(waiting))
         # Ring.below_minimum, or Ring.is_full with someone waiting (the rings' own rules).
-        .filter(
-            Q(pk__in=Ring.objects.below_minimum().values("pk"))
-            | Q(pk__in=Ring.objects.full().values("pk"), has_waiting=True)
-        )
+        .filter(RingQuerySet.BELOW_MINIMUM | (RingQuerySet.FULL & Q(has_waiting=True)))
         .select_related("coalition")
         .order_by("coalition__name"),
         limit,
