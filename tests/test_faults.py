@@ -19,6 +19,7 @@ from django.urls import reverse
 from events.models import Registration
 from members.models import Notification
 from members.tasks import CHUNK, sweep
+from tests.clock import travelled
 from tests.conftest import login
 from tests.events.conftest import make_session
 
@@ -503,7 +504,6 @@ def test_a_worker_that_loses_redis_reconnects_and_sends_what_was_queued_meanwhil
     sign-up answers and its confirmation waits in the outbox; Redis comes back on the same
     port, the worker reconnects by itself (it does not exit), and the beat's sweep it runs
     sends the confirmation exactly once."""
-    import sys
 
     from aiosmtpd.controller import Controller
 
@@ -515,8 +515,11 @@ def test_a_worker_that_loses_redis_reconnects_and_sends_what_was_queued_meanwhil
     smtp.start()
     log = tmp_path / "worker.log"
     worker = subprocess.Popen(  # noqa: S603 - our own command line
-        [sys.executable, "-m", "celery", "-A", "kwaliteitsnetwerk", "worker"]
-        + ["--concurrency=1", "--loglevel=info", "--without-mingle", "--without-gossip"],
+        # At our clock's moment (tests/clock.py): its sweep must see the test's sign-up as due.
+        travelled(
+            ["-m", "celery", "-A", "kwaliteitsnetwerk", "worker"]
+            + ["--concurrency=1", "--loglevel=info", "--without-mingle", "--without-gossip"]
+        ),
         cwd=ROOT,
         env=database_env(REDIS_URL=own_redis.url, EMAIL_PORT=str(port)),
         stdout=log.open("w"),
